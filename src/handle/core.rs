@@ -1,0 +1,370 @@
+//! [`Core`]: the part of a task that every mechanism shares. It holds the state word, the
+//! result slot and the waiters, and it is what a [`JoinHandle`](super::JoinHandle) looks at.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::error::{panic_message, TaskError};
+use super::state::{self, CANCELLED, DONE, FAILED, PENDING, RUNNING, TAKEN, WAITERS};
+use crate::sync::{lock, thread, Arc, AtomicUsize, Mutex, Ordering, UnsafeCell};
+
+/// Something that wants to hear when one of several tasks finishes (`wait`,
+/// `as_completed`). Called on the finishing thread, outside the task's lock.
+pub(crate) trait Notify: Send + Sync {
+    /// The task registered under `index` finished; `failed` if its outcome is an error.
+    fn notify(&self, index: usize, failed: bool);
+}
+
+type Callback = Box<dyn FnOnce() + Send>;
+
+enum Wake {
+    Thread(thread::Thread),
+    Notify(Arc<dyn Notify>, usize),
+}
+
+struct Blocked {
+    key: u64,
+    wake: Wake,
+}
+
+/// Everyone waiting for the task. Guarded by `Core::waiters`.
+#[derive(Default)]
+struct Waiters {
+    /// Parked threads and multi-handle waits, woken at completion (order irrelevant).
+    blocked: Vec<Blocked>,
+    /// The waker of the one future polling the handle.
+    waker: Option<Waker>,
+    /// `on_done` callbacks, in the order added.
+    callbacks: VecDeque<Callback>,
+    /// A thread is running callbacks; new ones are appended for it to run, keeping order.
+    draining: bool,
+    /// Key for the next `blocked` entry, so a timed-out waiter can remove itself.
+    next_key: u64,
+}
+
+/// The shared heart of a task: state word, result slot, waiters.
+pub(crate) struct Core<T> {
+    state: AtomicUsize,
+    result: UnsafeCell<Option<Result<T, TaskError>>>,
+    waiters: Mutex<Waiters>,
+}
+
+// SAFETY: the result slot is written only by the thread that won `claim` (the `Claim` is
+// the proof), before `DONE` is published with release ordering, and read only by the one
+// thread that set `TAKEN` after `DONE` was published (acquire ordering); so a `T`
+// moves between threads (needs `T: Send`) but is never shared (`T: Sync` not needed).
+unsafe impl<T: Send> Send for Core<T> {}
+// SAFETY: see above: `&Core<T>` never gives out `&T`.
+unsafe impl<T: Send> Sync for Core<T> {}
+
+/// Spin rounds a joiner tries before it parks: most tasks a caller waits for right after
+/// submitting are a microsecond from done, and a park/unpark pair costs several.
+#[cfg(not(loom))]
+const SPIN_ROUNDS: u32 = 10;
+#[cfg(loom)]
+const SPIN_ROUNDS: u32 = 0;
+
+impl<T> Core<T> {
+    /// A task not started yet.
+    pub(crate) fn new() -> Self {
+        Core {
+            state: AtomicUsize::new(PENDING),
+            result: UnsafeCell::new(None),
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    fn load(&self) -> usize {
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// `true` once the outcome is known.
+    pub(crate) fn is_finished(&self) -> bool {
+        state::is_finished(self.load())
+    }
+
+    /// `true` if the task has been claimed by a runner but has not finished.
+    pub(crate) fn is_running(&self) -> bool {
+        state::phase(self.load()) == RUNNING
+    }
+
+    /// `true` if the task was cancelled before it ran.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        state::phase(self.load()) == CANCELLED
+    }
+
+    /// Moves `PENDING` to `RUNNING`. The returned claim is the only way to complete the
+    /// task; `None` if it was already claimed or cancelled.
+    pub(crate) fn claim(&self) -> Option<Claim<'_, T>> {
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            if state::phase(cur) != PENDING {
+                return None;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur | RUNNING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(Claim { core: self }),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Moves `PENDING` to `CANCELLED`; if this call won, runs `release` (drop what the
+    /// task would have consumed) and then wakes the waiters. `false` if too late.
+    pub(crate) fn cancel(&self, release: impl FnOnce()) -> bool {
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            if state::phase(cur) != PENDING {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                cur,
+                cur | CANCELLED | FAILED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(prev) => {
+                    release();
+                    self.woken_by(prev);
+                    return true;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Stores the outcome and publishes `DONE`. Only `Claim::complete` calls this.
+    fn complete(&self, outcome: Result<T, TaskError>) {
+        let failed = if outcome.is_err() { FAILED } else { 0 };
+        // SAFETY: the caller holds the task's one `Claim`, so no other thread writes the
+        // slot, and nobody reads it before `DONE` is published just below.
+        self.result.with_mut(|slot| unsafe { *slot = Some(outcome) });
+        let prev = self
+            .state
+            .fetch_xor((RUNNING ^ DONE) | failed, Ordering::AcqRel);
+        debug_assert_eq!(state::phase(prev), RUNNING);
+        self.woken_by(prev);
+    }
+
+    /// After a transition to a finished phase from `prev`: wake whoever registered.
+    fn woken_by(&self, prev: usize) {
+        if prev & WAITERS == 0 {
+            return;
+        }
+        let failed = self.load() & FAILED != 0;
+        let mut w = lock(&self.waiters);
+        let blocked = std::mem::take(&mut w.blocked);
+        let waker = w.waker.take();
+        let callbacks = if w.draining {
+            VecDeque::new()
+        } else {
+            w.draining = !w.callbacks.is_empty();
+            std::mem::take(&mut w.callbacks)
+        };
+        drop(w);
+        for b in blocked {
+            match b.wake {
+                Wake::Thread(t) => t.unpark(),
+                Wake::Notify(n, index) => n.notify(index, failed),
+            }
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        if !callbacks.is_empty() {
+            self.drain_callbacks(callbacks);
+        }
+    }
+
+    /// Runs callbacks in order, then any added meanwhile, until none is left. The caller
+    /// set `draining`; this clears it.
+    fn drain_callbacks(&self, mut batch: VecDeque<Callback>) {
+        loop {
+            for cb in batch.drain(..) {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(cb)) {
+                    log::error!(
+                        "an on_done callback panicked (other callbacks still run): {}",
+                        panic_message(&*payload)
+                    );
+                }
+            }
+            let mut w = lock(&self.waiters);
+            if w.callbacks.is_empty() {
+                w.draining = false;
+                return;
+            }
+            batch = std::mem::take(&mut w.callbacks);
+        }
+    }
+
+    /// Registers under the lock: sets `WAITERS` and returns the state before. Whoever
+    /// finishes the task after this will take the lock and see what was registered.
+    fn mark_waiting(&self) -> usize {
+        self.state.fetch_or(WAITERS, Ordering::AcqRel)
+    }
+
+    /// Runs `f` once the task is finished: at once on this thread if it already is,
+    /// otherwise on the thread that finishes it. Callbacks run in the order added; a
+    /// panicking callback is logged and the others still run.
+    pub(crate) fn on_done(&self, f: Callback) {
+        let mut w = lock(&self.waiters);
+        let prev = self.mark_waiting();
+        w.callbacks.push_back(f);
+        if !state::is_finished(prev) || w.draining {
+            return;
+        }
+        // Finished and nobody is running callbacks: this thread does, in order.
+        w.draining = true;
+        let batch = std::mem::take(&mut w.callbacks);
+        drop(w);
+        self.drain_callbacks(batch);
+    }
+
+    /// Blocks this thread until the task finishes or `deadline` passes; `true` if finished.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        for round in 0..SPIN_ROUNDS {
+            if self.is_finished() {
+                return true;
+            }
+            crate::sync::spin_pause(round);
+        }
+        let key = {
+            let mut w = lock(&self.waiters);
+            if state::is_finished(self.mark_waiting()) {
+                return true;
+            }
+            let key = w.next_key;
+            w.next_key += 1;
+            w.blocked.push(Blocked {
+                key,
+                wake: Wake::Thread(thread::current()),
+            });
+            key
+        };
+        loop {
+            if self.is_finished() {
+                return true;
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        self.unregister(key);
+                        return self.is_finished();
+                    }
+                    park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+
+    /// Registers `n` to be told (with `index`) when the task finishes. `None` if it
+    /// already has: then nothing was registered. The key lets the caller unregister.
+    pub(crate) fn add_notify(&self, n: Arc<dyn Notify>, index: usize) -> Option<u64> {
+        let mut w = lock(&self.waiters);
+        if state::is_finished(self.mark_waiting()) {
+            return None;
+        }
+        let key = w.next_key;
+        w.next_key += 1;
+        w.blocked.push(Blocked {
+            key,
+            wake: Wake::Notify(n, index),
+        });
+        Some(key)
+    }
+
+    /// Removes a registration made by `wait` or `add_notify`, if still there.
+    pub(crate) fn unregister(&self, key: u64) {
+        let mut w = lock(&self.waiters);
+        if let Some(pos) = w.blocked.iter().position(|b| b.key == key) {
+            w.blocked.swap_remove(pos);
+        }
+    }
+
+    /// `Ready` once finished; otherwise stores the waker to be woken at completion.
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_finished() {
+            return Poll::Ready(());
+        }
+        let mut w = lock(&self.waiters);
+        match &w.waker {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => w.waker = Some(cx.waker().clone()),
+        }
+        if state::is_finished(self.mark_waiting()) {
+            w.waker = None;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// `Some(true)` if finished with an error, `Some(false)` if finished with a value,
+    /// `None` if not finished.
+    pub(crate) fn failed(&self) -> Option<bool> {
+        let s = self.load();
+        state::is_finished(s).then_some(s & FAILED != 0)
+    }
+
+    /// Takes the outcome out of a finished task, once: `None` if it is not finished or
+    /// was taken before. The `TAKEN` bit makes the taker unique even where two parties
+    /// could race for it (a scope discarding what a handle in a dropped value joins).
+    pub(crate) fn take(&self) -> Option<Result<T, TaskError>> {
+        let prev = self.state.fetch_or(TAKEN, Ordering::AcqRel);
+        if !state::is_finished(prev) {
+            self.state.fetch_and(!TAKEN, Ordering::AcqRel);
+            return None;
+        }
+        if prev & TAKEN != 0 {
+            return None;
+        }
+        if state::phase(prev) == CANCELLED {
+            return Some(Err(TaskError::Cancelled));
+        }
+        // SAFETY: `DONE` was observed with acquire ordering, so the completer's write is
+        // visible and over, and the `TAKEN` bit we set makes us the slot's only reader.
+        self.result.with_mut(|slot| unsafe { (*slot).take() })
+    }
+}
+
+#[cfg(not(loom))]
+fn park_timeout(d: std::time::Duration) {
+    thread::park_timeout(d);
+}
+
+#[cfg(loom)]
+fn park_timeout(_: std::time::Duration) {
+    // loom has no time: a timed park is modelled as a spurious wake-up.
+    thread::yield_now();
+}
+
+/// The right to complete a task, given to the one thread whose `claim` won.
+/// Dropping it unused (the runner itself panicked) completes the task with an error, so
+/// the outcome still reaches the handle.
+pub(crate) struct Claim<'a, T> {
+    core: &'a Core<T>,
+}
+
+impl<T> Claim<'_, T> {
+    /// Publishes the outcome and wakes every waiter.
+    pub(crate) fn complete(self, outcome: Result<T, TaskError>) {
+        let core = self.core;
+        std::mem::forget(self);
+        core.complete(outcome);
+    }
+}
+
+impl<T> Drop for Claim<'_, T> {
+    fn drop(&mut self) {
+        self.core.complete(Err(TaskError::Panicked(
+            "the task was abandoned before it finished".to_owned(),
+        )));
+    }
+}

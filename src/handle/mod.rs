@@ -1,0 +1,228 @@
+//! The handle every mechanism returns: [`JoinHandle`], [`TaskError`], and the functions
+//! that wait on many handles at once ([`wait`], [`as_completed`]).
+//!
+//! A handle can be waited on in three ways, all at once if you like: a thread blocks in
+//! [`join`](JoinHandle::join) or [`wait_timeout`](JoinHandle::wait_timeout); a future
+//! `.await`s it (it implements [`Future`] on any runtime); a callback runs when it
+//! finishes ([`on_done`](JoinHandle::on_done)).
+
+mod core;
+mod error;
+mod state;
+mod wait;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub(crate) use self::core::{Core, Notify};
+pub use self::error::{TaskError, WorkerExit};
+pub(crate) use self::error::panic_message;
+pub use self::wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
+use crate::sync::Arc;
+
+/// What a mechanism keeps of a task, seen through its [`Core`].
+pub(crate) trait TaskCell<T>: Send + Sync {
+    /// The shared state, result and waiters.
+    fn core(&self) -> &Core<T>;
+
+    /// Runs the task on the calling thread if it has not started and this thread may run
+    /// it (a worker of the task's own pool, which would otherwise wait on itself).
+    /// Returns `true` if it ran here.
+    fn run_inline(&self) -> bool {
+        false
+    }
+
+    /// Cancels the task; `true` if it will not run to completion.
+    fn cancel(&self) -> bool {
+        self.core().cancel(|| {})
+    }
+}
+
+impl<T: Send> TaskCell<T> for Core<T> {
+    fn core(&self) -> &Core<T> {
+        self
+    }
+}
+
+/// The result of a task running elsewhere: Python's `concurrent.futures.Future`, for every
+/// mechanism of this crate.
+///
+/// Take the outcome by blocking ([`join`](Self::join)) or by `.await` (the handle is a
+/// [`Future`] that works on any async runtime), or get called back
+/// ([`on_done`](Self::on_done)). Dropping a handle detaches the task: it still runs.
+///
+/// ```
+/// use concur::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new(2);
+/// let h = pool.submit(|| 6 * 7);
+/// h.on_done(|| println!("done"));
+/// assert_eq!(h.join(), Ok(42));
+/// ```
+pub struct JoinHandle<T> {
+    cell: Arc<dyn TaskCell<T>>,
+    /// The outcome was returned by `poll`; polling again is a bug of the caller.
+    taken: bool,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(cell: Arc<dyn TaskCell<T>>) -> Self {
+        JoinHandle { cell, taken: false }
+    }
+
+    pub(crate) fn core(&self) -> &Core<T> {
+        self.cell.core()
+    }
+
+    pub(crate) fn cell(&self) -> &dyn TaskCell<T> {
+        &*self.cell
+    }
+
+    /// Waits for the task and returns its outcome: `Future.result()`.
+    ///
+    /// Called on a worker of the pool that owns a task that has not started yet, the task
+    /// runs right here instead, so a task that waits on another never deadlocks its pool.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// assert_eq!(pool.submit(|| "hi").join(), Ok("hi"));
+    /// ```
+    pub fn join(self) -> Result<T, TaskError> {
+        self.cell.run_inline();
+        self.core().wait(None);
+        self.take()
+    }
+
+    /// The outcome of a finished task, which this handle alone takes.
+    fn take(&self) -> Result<T, TaskError> {
+        self.core()
+            .take()
+            .expect("concur: a finished task's outcome is taken once, by its handle")
+    }
+
+    /// Waits at most `timeout` for the task to finish; `true` if it has. The outcome stays
+    /// in the handle.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let h = pool.submit(|| 1);
+    /// assert!(h.wait_timeout(Duration::from_secs(10)));
+    /// assert!(h.is_finished());
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        self.cell.run_inline();
+        let deadline = Instant::now().checked_add(timeout);
+        self.core().wait(deadline)
+    }
+
+    /// `true` once the task has finished, one way or another: `Future.done()`.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let h = pool.submit(|| ());
+    /// h.wait_timeout(std::time::Duration::from_secs(10));
+    /// assert!(h.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.core().is_finished()
+    }
+
+    /// `true` if the task is running right now.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let h = pool.submit(|| ());
+    /// h.wait_timeout(std::time::Duration::from_secs(10));
+    /// assert!(!h.is_running());
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.core().is_running()
+    }
+
+    /// `true` if the task was cancelled before it ran.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let h = pool.submit(|| ());
+    /// if h.cancel() {
+    ///     assert!(h.is_cancelled());
+    /// }
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.core().is_cancelled()
+    }
+
+    /// Cancels the task: `Future.cancel()`. Returns `true` if it will not run to
+    /// completion; then the outcome is [`TaskError::Cancelled`] and what the task
+    /// captured is dropped now. A thread pool cannot stop a task that already runs; a
+    /// process pool can (it kills the worker).
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv());
+    /// let queued = pool.submit(|| 1);
+    /// assert!(queued.cancel()); // the only worker is busy, so it had not started
+    /// assert_eq!(queued.join(), Err(concur::TaskError::Cancelled));
+    /// tx.send(()).unwrap();
+    /// blocker.join().unwrap().unwrap();
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cell.cancel()
+    }
+
+    /// Calls `f` once the task has finished: `add_done_callback`. Callbacks run in the order
+    /// added, on the thread that finishes the task, or at once here if it already has. A
+    /// callback that panics is logged; the others still run and nothing else is affected.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = mpsc::channel();
+    /// let h = pool.submit(|| 5);
+    /// h.on_done(move || tx.send("finished").unwrap());
+    /// assert_eq!(rx.recv().unwrap(), "finished");
+    /// ```
+    pub fn on_done(&self, f: impl FnOnce() + Send + 'static) {
+        self.core().on_done(Box::new(f));
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(
+            !self.taken,
+            "concur: a JoinHandle was polled again after it returned its outcome"
+        );
+        if self.core().poll_finished(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.taken = true;
+        Poll::Ready(self.take())
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = self.core();
+        let state = if core.is_cancelled() {
+            "cancelled"
+        } else if core.is_finished() {
+            "finished"
+        } else if core.is_running() {
+            "running"
+        } else {
+            "pending"
+        };
+        f.debug_struct("JoinHandle").field("state", &state).finish()
+    }
+}

@@ -1,0 +1,85 @@
+//! The synchronisation primitives the crate is built on, in one place.
+//!
+//! Under `--cfg loom` they are loom's model-checked versions, so the handle's state machine
+//! can be explored exhaustively (`tests/loom_handle.rs`); otherwise they are `std`'s.
+
+#[cfg(loom)]
+pub(crate) use loom::{
+    sync::{
+        atomic::{fence, AtomicBool, AtomicUsize, Ordering},
+        Condvar, Mutex, MutexGuard,
+    },
+    thread,
+};
+/// `std`'s even under loom: loom's `Arc` cannot hold a trait object on stable Rust, and
+/// reference counting is not what the models check.
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::{
+    sync::{
+        atomic::{fence, AtomicBool, AtomicUsize, Ordering},
+        Condvar, Mutex, MutexGuard,
+    },
+    thread,
+};
+
+/// Locks `m`, ignoring poisoning: every critical section in this crate leaves its data
+/// consistent before anything that can panic runs, so a poisoned lock holds valid data.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Waits on `cv`, ignoring poisoning (see [`lock`]).
+pub(crate) fn cv_wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    match cv.wait(g) {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// An `UnsafeCell` with loom's closure-based access API, so the same code checks under loom.
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(
+    #[cfg(loom)] loom::cell::UnsafeCell<T>,
+    #[cfg(not(loom))] std::cell::UnsafeCell<T>,
+);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(value: T) -> Self {
+        #[cfg(loom)]
+        return Self(loom::cell::UnsafeCell::new(value));
+        #[cfg(not(loom))]
+        return Self(std::cell::UnsafeCell::new(value));
+    }
+
+    /// Gives `f` a raw pointer to the contents; the caller argues exclusivity.
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        #[cfg(loom)]
+        return self.0.with_mut(f);
+        #[cfg(not(loom))]
+        return f(self.0.get());
+    }
+}
+
+/// Busy-waits politely for a moment: used before parking, where the awaited event is
+/// usually a few hundred nanoseconds away. Under loom it yields to the model instead.
+pub(crate) fn spin_pause(round: u32) {
+    #[cfg(loom)]
+    {
+        let _ = round;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    {
+        if round < 6 {
+            for _ in 0..(1u32 << round) {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}

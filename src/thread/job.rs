@@ -1,0 +1,115 @@
+//! [`Job`]: a thread-pool task. One allocation holds the closure, the shared [`Core`] its
+//! handle looks at, and the id of the pool it belongs to.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::worker;
+use crate::handle::{Core, TaskCell, TaskError};
+use crate::sync::UnsafeCell;
+
+/// How a run attempt ended, for the pool's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ran {
+    /// Someone else had already claimed or cancelled the task: nothing ran.
+    Skipped,
+    /// The closure returned.
+    Completed,
+    /// The closure panicked; the panic is the task's outcome.
+    Panicked,
+}
+
+/// What the queue holds: a task with its types erased.
+pub(super) trait Run: Send + Sync {
+    /// Runs the task on this thread if it can still be claimed.
+    fn run(&self) -> Ran;
+    /// Fails the task with `err` if it has not started (shutdown, broken pool).
+    fn abort(&self, err: TaskError);
+}
+
+pub(super) struct Job<F, T> {
+    core: Core<T>,
+    /// Taken by whoever wins the task's state machine: the runner or the canceller.
+    func: UnsafeCell<Option<F>>,
+    /// The pool whose workers may run this task inline (see `TaskCell::run_inline`).
+    pool: usize,
+}
+
+// SAFETY: `func` is touched only by the one thread that won the task's state machine
+// (`claim` or `cancel` on the core), so it moves between threads but is never shared;
+// that needs `F: Send` only. The core is `Sync` for `T: Send`.
+unsafe impl<F: Send, T: Send> Sync for Job<F, T> {}
+
+impl<F, T> Job<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    pub(super) fn new(f: F, pool: usize) -> Self {
+        Job {
+            core: Core::new(),
+            func: UnsafeCell::new(Some(f)),
+            pool,
+        }
+    }
+
+    /// Takes the closure out.
+    ///
+    /// # Safety
+    ///
+    /// The caller won the task's state machine (holds its claim, or its cancel succeeded).
+    unsafe fn take_func(&self) -> Option<F> {
+        // SAFETY: by the caller's contract no other thread can be here at the same time.
+        self.func.with_mut(|f| unsafe { (*f).take() })
+    }
+}
+
+impl<F, T> Run for Job<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self) -> Ran {
+        let Some(claim) = self.core.claim() else {
+            return Ran::Skipped;
+        };
+        // SAFETY: we hold the claim.
+        let f = unsafe { self.take_func() }.expect("concur: a claimed task has its closure");
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => {
+                claim.complete(Ok(value));
+                Ran::Completed
+            }
+            Err(payload) => {
+                claim.complete(Err(TaskError::from_panic(payload)));
+                Ran::Panicked
+            }
+        }
+    }
+
+    fn abort(&self, err: TaskError) {
+        if let Some(claim) = self.core.claim() {
+            // SAFETY: we hold the claim.
+            drop(unsafe { self.take_func() });
+            claim.complete(Err(err));
+        }
+    }
+}
+
+impl<F, T> TaskCell<T> for Job<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn core(&self) -> &Core<T> {
+        &self.core
+    }
+
+    fn run_inline(&self) -> bool {
+        !self.core.is_finished() && worker::run_here(self.pool, || Run::run(self))
+    }
+
+    fn cancel(&self) -> bool {
+        // SAFETY: `release` runs only when this cancel won the state machine.
+        self.core.cancel(|| drop(unsafe { self.take_func() }))
+    }
+}

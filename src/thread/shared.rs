@@ -1,0 +1,349 @@
+//! [`Shared`]: what the pool's handle, its workers and its jobs all see: the queue, the
+//! sleep/wake protocol, the submission gate and the counters.
+//!
+//! ## Waking workers without losing a wake-up
+//!
+//! A worker that finds no work spins a little, then registers as a sleeper under the
+//! `sleep` lock, checks the queue once more and waits on the condvar. A submitter pushes,
+//! then (after a `SeqCst` fence) reads the sleeper count and wakes one only if it is
+//! non-zero. The two fences make it impossible for the worker to miss the task and the
+//! submitter to miss the sleeper at once. A busy pool's submit therefore costs no lock and
+//! no system call.
+//!
+//! ## Shutdown without losing a task
+//!
+//! Submitters pass through `gate`: they add 2 while pushing, and shutdown sets bit 0 and
+//! waits for the count to drain. After that nobody can push, so "the queue is empty and
+//! `terminate` is set" really means a worker may exit.
+
+use std::sync::OnceLock;
+
+use crossbeam_deque::{Injector, Steal};
+
+use super::builder::{Config, FullPolicy};
+use super::job::Run;
+use super::stats::{Counters, PoolStats};
+use super::worker;
+use crate::handle::TaskError;
+use crate::sync::{cv_wait, fence, lock, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
+
+pub(super) type Task = Arc<dyn Run>;
+
+/// Where a task went when it was offered to the pool.
+pub(super) enum Placed {
+    /// In the queue; a worker will run it.
+    Queued,
+    /// Run on the submitting thread (`FullPolicy::CallerRuns`); it is finished.
+    RanHere,
+    /// Not accepted; it is still pending and the caller must fail or hand it back.
+    Refused(TaskError),
+}
+
+/// The sleeping side of the wake protocol, under `Shared::sleep`.
+#[derive(Default)]
+pub(super) struct Sleep {
+    /// Workers waiting on the condvar, not yet claimed by a wake-up.
+    pub(super) sleeping: usize,
+    /// Wake-ups issued and not yet consumed by a waking worker.
+    pub(super) wakes: usize,
+}
+
+pub(super) struct Shared {
+    pub(super) id: usize,
+    pub(super) config: Config,
+    queue: Injector<Task>,
+    /// Tasks in the queue, kept only when the queue is bounded.
+    bounded_len: AtomicUsize,
+    /// Submitters blocked on a full queue (only `FullPolicy::Block`).
+    blocked_submitters: AtomicUsize,
+    space: Mutex<()>,
+    space_cv: Condvar,
+
+    /// Bit 0: closed by shutdown. Each submitter in the middle of a push adds 2.
+    gate: AtomicUsize,
+    /// Set after the gate has drained: a worker that finds the queue empty exits.
+    pub(super) terminate: AtomicBool,
+    broken: AtomicBool,
+    broken_why: OnceLock<String>,
+
+    /// Mirror of `Sleep::sleeping`, written under the lock, read lock-free by submitters.
+    pub(super) sleepers: AtomicUsize,
+    pub(super) sleep: Mutex<Sleep>,
+    pub(super) sleep_cv: Condvar,
+
+    /// Workers that are looking for work (spinning or asleep).
+    pub(super) idle: AtomicUsize,
+    /// Worker threads started (never more than `max_workers`) and not yet exited.
+    pub(super) spawned: AtomicUsize,
+    /// Index for the next worker thread's name and counter slot.
+    next_index: AtomicUsize,
+    pub(super) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+
+    pub(super) counters: Counters,
+}
+
+static NEXT_POOL_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+impl Shared {
+    pub(super) fn new(config: Config) -> Self {
+        let workers = config.max_workers;
+        Shared {
+            id: NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            config,
+            queue: Injector::new(),
+            bounded_len: AtomicUsize::new(0),
+            blocked_submitters: AtomicUsize::new(0),
+            space: Mutex::new(()),
+            space_cv: Condvar::new(),
+            gate: AtomicUsize::new(0),
+            terminate: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            broken_why: OnceLock::new(),
+            sleepers: AtomicUsize::new(0),
+            sleep: Mutex::new(Sleep::default()),
+            sleep_cv: Condvar::new(),
+            idle: AtomicUsize::new(0),
+            spawned: AtomicUsize::new(0),
+            next_index: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+            counters: Counters::new(workers),
+        }
+    }
+
+    /// Why the pool accepts no task, if it does not.
+    pub(super) fn refusal(&self) -> Option<TaskError> {
+        if self.broken.load(Ordering::Acquire) {
+            Some(self.broken_error())
+        } else if self.gate.load(Ordering::Acquire) & 1 != 0 {
+            Some(TaskError::Shutdown)
+        } else {
+            None
+        }
+    }
+
+    fn broken_error(&self) -> TaskError {
+        let why = self.broken_why.get().map_or("unknown reason", String::as_str);
+        TaskError::Broken(why.to_owned())
+    }
+
+    /// Offers `task` to the pool, applying the queue bound's policy.
+    pub(super) fn place(self: &Arc<Self>, task: &Task) -> Placed {
+        if let Some(err) = self.refusal() {
+            return Placed::Refused(err);
+        }
+        if let Some((capacity, policy)) = self.config.bound {
+            if !self.reserve(capacity) {
+                match policy {
+                    FullPolicy::Reject => return Placed::Refused(TaskError::Rejected),
+                    FullPolicy::CallerRuns => {
+                        let slot = self.counters.caller();
+                        slot.starting();
+                        slot.finished(task.run());
+                        return Placed::RanHere;
+                    }
+                    FullPolicy::Block => {
+                        if let Err(err) = self.reserve_blocking(capacity) {
+                            return Placed::Refused(err);
+                        }
+                    }
+                }
+            }
+        }
+        match self.push(task.clone()) {
+            Ok(()) => Placed::Queued,
+            Err(err) => {
+                self.unreserve();
+                Placed::Refused(err)
+            }
+        }
+    }
+
+    /// Tries to take a place in a bounded queue without waiting. Public to `try_submit`.
+    pub(super) fn reserve(&self, capacity: usize) -> bool {
+        self.bounded_len
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a place taken by `reserve` (the push was refused).
+    pub(super) fn unreserve(&self) {
+        if self.config.bound.is_some() {
+            self.bounded_len.fetch_sub(1, Ordering::SeqCst);
+            self.notify_space();
+        }
+    }
+
+    fn reserve_blocking(&self, capacity: usize) -> Result<(), TaskError> {
+        let mut g = lock(&self.space);
+        self.blocked_submitters.fetch_add(1, Ordering::SeqCst);
+        let result = loop {
+            if let Some(err) = self.refusal() {
+                break Err(err);
+            }
+            if self.reserve(capacity) {
+                break Ok(());
+            }
+            g = cv_wait(&self.space_cv, g);
+        };
+        self.blocked_submitters.fetch_sub(1, Ordering::SeqCst);
+        drop(g);
+        result
+    }
+
+    fn notify_space(&self) {
+        if self.blocked_submitters.load(Ordering::SeqCst) > 0 {
+            let _g = lock(&self.space);
+            self.space_cv.notify_all();
+        }
+    }
+
+    /// Pushes through the gate, then wakes or starts a worker.
+    pub(super) fn push(self: &Arc<Self>, task: Task) -> Result<(), TaskError> {
+        if self.gate.fetch_add(2, Ordering::SeqCst) & 1 != 0 {
+            self.gate.fetch_sub(2, Ordering::SeqCst);
+            return Err(TaskError::Shutdown);
+        }
+        self.queue.push(task);
+        self.counters.pushed.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.broken.load(Ordering::SeqCst) {
+            // `break_pool` may have drained the queue before our push: drain again.
+            self.fail_queued(&self.broken_error());
+        } else {
+            self.wake_or_spawn();
+        }
+        self.gate.fetch_sub(2, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn wake_or_spawn(self: &Arc<Self>) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.wake_one();
+        } else if self.idle.load(Ordering::SeqCst) == 0
+            && self.spawned.load(Ordering::Relaxed) < self.config.max_workers
+        {
+            self.spawn_worker();
+        }
+    }
+
+    fn wake_one(&self) {
+        let mut s = lock(&self.sleep);
+        if s.sleeping > 0 {
+            s.sleeping -= 1;
+            s.wakes += 1;
+            self.sleepers.store(s.sleeping, Ordering::SeqCst);
+            self.sleep_cv.notify_one();
+        }
+    }
+
+    /// Starts one more worker thread if the pool is below `max_workers`.
+    fn spawn_worker(self: &Arc<Self>) {
+        let reserved = self
+            .spawned
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (n < self.config.max_workers).then_some(n + 1)
+            })
+            .is_ok();
+        if !reserved {
+            return;
+        }
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let mut builder =
+            std::thread::Builder::new().name(format!("{}-{index}", self.config.name_prefix));
+        if let Some(size) = self.config.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let shared = Arc::clone(self);
+        // Slots are reused by index modulo their number: a worker that replaces an exited
+        // one (never in this pool today) would share its slot, which stays correct.
+        let slot = index % self.config.max_workers;
+        match builder.spawn(move || worker::main(shared, slot)) {
+            Ok(thread) => lock(&self.threads).push(thread),
+            Err(err) => {
+                let left = self.spawned.fetch_sub(1, Ordering::AcqRel) - 1;
+                if left == 0 {
+                    self.break_pool(format!("could not start a worker thread: {err}"));
+                } else {
+                    log::warn!("concur: could not start another worker thread: {err}");
+                }
+            }
+        }
+    }
+
+    /// Takes the next task, if any.
+    pub(super) fn pop(&self) -> Option<Task> {
+        loop {
+            match self.queue.steal() {
+                Steal::Success(task) => {
+                    if self.config.bound.is_some() {
+                        self.bounded_len.fetch_sub(1, Ordering::SeqCst);
+                        self.notify_space();
+                    }
+                    return Some(task);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    pub(super) fn queue_is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Fails every task still in the queue with `err`.
+    pub(super) fn fail_queued(&self, err: &TaskError) {
+        let slot = self.counters.caller();
+        while let Some(task) = self.pop() {
+            slot.dequeued();
+            task.abort(err.clone());
+        }
+    }
+
+    pub(super) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
+    pub(super) fn broken_task_error(&self) -> TaskError {
+        self.broken_error()
+    }
+
+    /// Marks the pool broken (its initializer failed) and fails what is queued.
+    pub(super) fn break_pool(&self, why: String) {
+        let _ = self.broken_why.set(why);
+        self.broken.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.fail_queued(&self.broken_error());
+        self.notify_space_all();
+    }
+
+    fn notify_space_all(&self) {
+        let _g = lock(&self.space);
+        self.space_cv.notify_all();
+    }
+
+    /// Closes the gate and waits until no submitter is in the middle of a push.
+    /// Returns `false` if it was already closed.
+    pub(super) fn close(&self) -> bool {
+        let first = self.gate.fetch_or(1, Ordering::SeqCst) & 1 == 0;
+        while self.gate.load(Ordering::SeqCst) != 1 {
+            std::thread::yield_now();
+        }
+        self.notify_space_all();
+        first
+    }
+
+    /// Tells the workers to exit once the queue is empty, and wakes them all.
+    pub(super) fn terminate(&self) {
+        self.terminate.store(true, Ordering::SeqCst);
+        let _s = lock(&self.sleep);
+        self.sleep_cv.notify_all();
+    }
+
+    pub(super) fn stats(&self) -> PoolStats {
+        self.counters
+            .snapshot(self.spawned.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,108 @@
+//! Counters a user can read ([`PoolStats`]) and the per-worker slots they are summed from.
+
+use crossbeam_utils::CachePadded;
+
+use super::job::Ran;
+use crate::sync::{AtomicUsize, Ordering};
+
+/// A snapshot of a thread pool's counters, from [`ThreadPoolExecutor::stats`].
+///
+/// The counters are read one after another while the pool runs, so a snapshot of a busy
+/// pool is approximate; a quiet pool's is exact.
+///
+/// [`ThreadPoolExecutor::stats`]: crate::ThreadPoolExecutor::stats
+///
+/// ```
+/// let pool = concur::ThreadPoolExecutor::new(2);
+/// pool.submit(|| ()).join().unwrap();
+/// let s = pool.stats();
+/// assert_eq!((s.completed, s.panicked, s.running), (1, 0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Tasks waiting in the queue (a cancelled task counts until a worker discards it).
+    pub queued: usize,
+    /// Tasks running now.
+    pub running: usize,
+    /// Tasks that returned a value.
+    pub completed: usize,
+    /// Tasks that panicked.
+    pub panicked: usize,
+    /// Worker threads started and not yet exited.
+    pub workers: usize,
+}
+
+/// One thread's counters, on its own cache line. Workers write only their own slot; the
+/// last slot is shared by callers running tasks themselves (`FullPolicy::CallerRuns`).
+#[derive(Default)]
+pub(super) struct Slot {
+    dequeued: AtomicUsize,
+    started: AtomicUsize,
+    completed: AtomicUsize,
+    panicked: AtomicUsize,
+}
+
+impl Slot {
+    pub(super) fn dequeued(&self) {
+        self.dequeued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a task as started before it runs, so `running` sees it.
+    pub(super) fn starting(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the end of a task counted by `starting`.
+    pub(super) fn finished(&self, ran: Ran) {
+        match ran {
+            Ran::Skipped => {
+                self.started.fetch_sub(1, Ordering::Relaxed);
+            }
+            Ran::Completed => {
+                self.completed.fetch_add(1, Ordering::Relaxed);
+            }
+            Ran::Panicked => {
+                self.panicked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// All slots of a pool, plus the submitters' counter.
+pub(super) struct Counters {
+    pub(super) pushed: CachePadded<AtomicUsize>,
+    pub(super) slots: Box<[CachePadded<Slot>]>,
+}
+
+impl Counters {
+    /// Slots for `workers` workers and one for callers.
+    pub(super) fn new(workers: usize) -> Self {
+        Counters {
+            pushed: CachePadded::new(AtomicUsize::new(0)),
+            slots: (0..=workers).map(|_| CachePadded::new(Slot::default())).collect(),
+        }
+    }
+
+    /// The slot callers use when they run a task themselves.
+    pub(super) fn caller(&self) -> &Slot {
+        self.slots.last().expect("there is always a caller slot")
+    }
+
+    pub(super) fn snapshot(&self, workers: usize) -> PoolStats {
+        let (mut dequeued, mut started, mut completed, mut panicked) = (0, 0, 0, 0);
+        for s in self.slots.iter() {
+            dequeued += s.dequeued.load(Ordering::Relaxed);
+            started += s.started.load(Ordering::Relaxed);
+            completed += s.completed.load(Ordering::Relaxed);
+            panicked += s.panicked.load(Ordering::Relaxed);
+        }
+        PoolStats {
+            queued: self.pushed.load(Ordering::Relaxed).saturating_sub(dequeued),
+            running: started.saturating_sub(completed + panicked),
+            completed,
+            panicked,
+            workers,
+        }
+    }
+}
