@@ -38,7 +38,9 @@ mod handle;
 mod sync;
 mod thread;
 
-pub use handle::{as_completed, wait, AsCompleted, JoinHandle, ReturnWhen, TaskError, Waited, WorkerExit};
+pub use handle::{
+    as_completed, wait, AsCompleted, JoinHandle, ReturnWhen, TaskError, Waited, WorkerExit,
+};
 pub use thread::{
     FullPolicy, Map, PoolStats, Scope, ScopedJoinHandle, ThreadPoolBuilder, ThreadPoolExecutor,
     TrySubmitError,

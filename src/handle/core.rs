@@ -144,7 +144,8 @@ impl<T> Core<T> {
         let failed = if outcome.is_err() { FAILED } else { 0 };
         // SAFETY: the caller holds the task's one `Claim`, so no other thread writes the
         // slot, and nobody reads it before `DONE` is published just below.
-        self.result.with_mut(|slot| unsafe { *slot = Some(outcome) });
+        self.result
+            .with_mut(|slot| unsafe { *slot = Some(outcome) });
         let prev = self
             .state
             .fetch_xor((RUNNING ^ DONE) | failed, Ordering::AcqRel);

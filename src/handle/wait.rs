@@ -230,11 +230,7 @@ impl<T> AsCompleted<T> {
     /// On a pool worker: runs one not-yet-started task of its pool here. `true` if one ran.
     fn help(&self) -> bool {
         crate::thread::on_worker_thread()
-            && self
-                .handles
-                .iter()
-                .flatten()
-                .any(|h| h.cell().run_inline())
+            && self.handles.iter().flatten().any(|h| h.cell().run_inline())
     }
 
     fn next_index(&mut self) -> usize {

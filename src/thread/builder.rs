@@ -84,7 +84,10 @@ impl ThreadPoolBuilder {
     /// assert_eq!(pool.max_workers(), 3);
     /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
-        assert!(n > 0, "concur: a thread pool needs max_workers of at least 1");
+        assert!(
+            n > 0,
+            "concur: a thread pool needs max_workers of at least 1"
+        );
         self.config.max_workers = n;
         self
     }

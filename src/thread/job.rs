@@ -20,8 +20,11 @@ pub(super) enum Ran {
 
 /// What the queue holds: a task with its types erased.
 pub(super) trait Run: Send + Sync {
-    /// Runs the task on this thread if it can still be claimed.
-    fn run(&self) -> Ran;
+    /// Runs the task on this thread if it can still be claimed. `before_publish` runs
+    /// after the closure returned and before the outcome is published (and the joiner
+    /// woken): the worker uses it to count itself idle in time for the joiner's next
+    /// submission.
+    fn run(&self, before_publish: &mut dyn FnMut()) -> Ran;
     /// Fails the task with `err` if it has not started (shutdown, broken pool).
     fn abort(&self, err: TaskError);
 }
@@ -68,22 +71,19 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(&self) -> Ran {
+    fn run(&self, before_publish: &mut dyn FnMut()) -> Ran {
         let Some(claim) = self.core.claim() else {
             return Ran::Skipped;
         };
         // SAFETY: we hold the claim.
         let f = unsafe { self.take_func() }.expect("concur: a claimed task has its closure");
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => {
-                claim.complete(Ok(value));
-                Ran::Completed
-            }
-            Err(payload) => {
-                claim.complete(Err(TaskError::from_panic(payload)));
-                Ran::Panicked
-            }
-        }
+        let (outcome, ran) = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => (Ok(value), Ran::Completed),
+            Err(payload) => (Err(TaskError::from_panic(payload)), Ran::Panicked),
+        };
+        before_publish();
+        claim.complete(outcome);
+        ran
     }
 
     fn abort(&self, err: TaskError) {
@@ -105,7 +105,7 @@ where
     }
 
     fn run_inline(&self) -> bool {
-        !self.core.is_finished() && worker::run_here(self.pool, || Run::run(self))
+        !self.core.is_finished() && worker::run_here(self.pool, || Run::run(self, &mut || {}))
     }
 
     fn cancel(&self) -> bool {

@@ -12,8 +12,8 @@ mod worker;
 
 use std::fmt;
 
-pub use self::builder::{FullPolicy, ThreadPoolBuilder};
 use self::builder::Config;
+pub use self::builder::{FullPolicy, ThreadPoolBuilder};
 use self::job::{Job, Run};
 pub use self::map::Map;
 pub use self::scope::{Scope, ScopedJoinHandle};
@@ -79,7 +79,9 @@ impl<F> TrySubmitError<F> {
     /// ```
     pub fn into_inner(self) -> F {
         match self {
-            TrySubmitError::Full(f) | TrySubmitError::Shutdown(f) | TrySubmitError::Broken(f, _) => f,
+            TrySubmitError::Full(f)
+            | TrySubmitError::Shutdown(f)
+            | TrySubmitError::Broken(f, _) => f,
         }
     }
 }

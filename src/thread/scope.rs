@@ -229,6 +229,8 @@ impl<T> ScopedJoinHandle<'_, T> {
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ScopedJoinHandle").field(&self.inner).finish()
+        f.debug_tuple("ScopedJoinHandle")
+            .field(&self.inner)
+            .finish()
     }
 }

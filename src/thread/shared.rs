@@ -122,7 +122,10 @@ impl Shared {
     }
 
     fn broken_error(&self) -> TaskError {
-        let why = self.broken_why.get().map_or("unknown reason", String::as_str);
+        let why = self
+            .broken_why
+            .get()
+            .map_or("unknown reason", String::as_str);
         TaskError::Broken(why.to_owned())
     }
 
@@ -138,7 +141,7 @@ impl Shared {
                     FullPolicy::CallerRuns => {
                         let slot = self.counters.caller();
                         slot.starting();
-                        slot.finished(task.run());
+                        slot.finished(task.run(&mut || {}));
                         return Placed::RanHere;
                     }
                     FullPolicy::Block => {
@@ -223,6 +226,9 @@ impl Shared {
             self.wake_one();
         } else if self.idle.load(Ordering::SeqCst) == 0
             && self.spawned.load(Ordering::Relaxed) < self.config.max_workers
+            // A spinning worker may have taken the task between the push and the
+            // `idle` read: then nobody is missing.
+            && !self.queue.is_empty()
         {
             self.spawn_worker();
         }
@@ -343,7 +349,6 @@ impl Shared {
     }
 
     pub(super) fn stats(&self) -> PoolStats {
-        self.counters
-            .snapshot(self.spawned.load(Ordering::Relaxed))
+        self.counters.snapshot(self.spawned.load(Ordering::Relaxed))
     }
 }

@@ -80,7 +80,9 @@ impl Counters {
     pub(super) fn new(workers: usize) -> Self {
         Counters {
             pushed: CachePadded::new(AtomicUsize::new(0)),
-            slots: (0..=workers).map(|_| CachePadded::new(Slot::default())).collect(),
+            slots: (0..=workers)
+                .map(|_| CachePadded::new(Slot::default()))
+                .collect(),
         }
     }
 

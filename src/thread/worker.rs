@@ -79,26 +79,43 @@ fn initialize(shared: &Shared) -> bool {
 
 fn work(shared: &Shared, slot_index: usize) {
     let slot = &shared.counters.slots[slot_index];
+    // Whether this worker already counts itself in `idle`.
+    let mut idle = false;
     loop {
         let task = match shared.pop() {
             Some(task) => task,
             None => {
-                shared.idle.fetch_add(1, Ordering::SeqCst);
+                if !idle {
+                    shared.idle.fetch_add(1, Ordering::SeqCst);
+                }
                 let found = find_work(shared);
                 shared.idle.fetch_sub(1, Ordering::SeqCst);
+                idle = false;
                 match found {
                     Some(task) => task,
                     None => return,
                 }
             }
         };
+        if idle {
+            shared.idle.fetch_sub(1, Ordering::SeqCst);
+            idle = false;
+        }
         slot.dequeued();
         if shared.is_broken() {
             task.abort(shared.broken_task_error());
             continue;
         }
         slot.starting();
-        slot.finished(task.run());
+        // With nothing queued, this worker is about to be idle: count it so before the
+        // joiner wakes, or the joiner's next submission would start a needless thread.
+        let ran = task.run(&mut || {
+            if shared.queue_is_empty() {
+                shared.idle.fetch_add(1, Ordering::SeqCst);
+                idle = true;
+            }
+        });
+        slot.finished(ran);
     }
 }
 
