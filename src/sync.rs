@@ -1,9 +1,9 @@
 //! The synchronisation primitives the crate is built on, in one place.
 //!
-//! Under `--cfg loom` they are loom's model-checked versions, so the handle's state machine
+//! Under `--cfg concur_loom` they are loom's model-checked versions, so the handle's state machine
 //! can be explored exhaustively (`tests/loom_handle.rs`); otherwise they are `std`'s.
 
-#[cfg(loom)]
+#[cfg(concur_loom)]
 pub(crate) use loom::{
     sync::{
         atomic::{fence, AtomicBool, AtomicUsize, Ordering},
@@ -14,7 +14,7 @@ pub(crate) use loom::{
 /// `std`'s even under loom: loom's `Arc` cannot hold a trait object on stable Rust, and
 /// reference counting is not what the models check.
 pub(crate) use std::sync::Arc;
-#[cfg(not(loom))]
+#[cfg(not(concur_loom))]
 pub(crate) use std::{
     sync::{
         atomic::{fence, AtomicBool, AtomicUsize, Ordering},
@@ -43,23 +43,23 @@ pub(crate) fn cv_wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'
 /// An `UnsafeCell` with loom's closure-based access API, so the same code checks under loom.
 #[derive(Debug)]
 pub(crate) struct UnsafeCell<T>(
-    #[cfg(loom)] loom::cell::UnsafeCell<T>,
-    #[cfg(not(loom))] std::cell::UnsafeCell<T>,
+    #[cfg(concur_loom)] loom::cell::UnsafeCell<T>,
+    #[cfg(not(concur_loom))] std::cell::UnsafeCell<T>,
 );
 
 impl<T> UnsafeCell<T> {
     pub(crate) fn new(value: T) -> Self {
-        #[cfg(loom)]
+        #[cfg(concur_loom)]
         return Self(loom::cell::UnsafeCell::new(value));
-        #[cfg(not(loom))]
+        #[cfg(not(concur_loom))]
         return Self(std::cell::UnsafeCell::new(value));
     }
 
     /// Gives `f` a raw pointer to the contents; the caller argues exclusivity.
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        #[cfg(loom)]
+        #[cfg(concur_loom)]
         return self.0.with_mut(f);
-        #[cfg(not(loom))]
+        #[cfg(not(concur_loom))]
         return f(self.0.get());
     }
 }
@@ -67,12 +67,12 @@ impl<T> UnsafeCell<T> {
 /// Busy-waits politely for a moment: used before parking, where the awaited event is
 /// usually a few hundred nanoseconds away. Under loom it yields to the model instead.
 pub(crate) fn spin_pause(round: u32) {
-    #[cfg(loom)]
+    #[cfg(concur_loom)]
     {
         let _ = round;
         loom::thread::yield_now();
     }
-    #[cfg(not(loom))]
+    #[cfg(not(concur_loom))]
     {
         if round < 6 {
             for _ in 0..(1u32 << round) {

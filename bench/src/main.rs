@@ -1,1 +1,53 @@
-fn main() {}
+//! `concur-bench`: concur and its peers side by side in one process run, as ratios.
+//!
+//! `cargo run --release -p concur-bench -- [threads] [--quick]`
+
+mod harness;
+mod threads;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+concur-bench: concur side by side with its peers, in one run, as ratios.
+
+USAGE:
+    cargo run --release -p concur-bench -- [SUITE...] [--quick]
+
+SUITES:
+    threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
+              (default: all suites)
+
+OPTIONS:
+    --quick   fewer operations and rounds (a smoke run, not a measurement)
+    -h, --help
+";
+
+fn main() -> ExitCode {
+    let mut quick = false;
+    let mut suites = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "-h" | "--help" => {
+                print!("{HELP}");
+                return ExitCode::SUCCESS;
+            }
+            "threads" => suites.push(arg),
+            other => {
+                eprintln!("concur-bench: unknown argument '{other}' (try --help)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if suites.is_empty() {
+        suites.push("threads".to_owned());
+    }
+    for suite in suites {
+        if suite == "threads" {
+            println!("## Thread pools\n");
+            harness::print_table(&threads::run(quick));
+            println!();
+        }
+    }
+    ExitCode::SUCCESS
+}

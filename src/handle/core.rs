@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::error::{panic_message, TaskError};
 use super::state::{self, CANCELLED, DONE, FAILED, PENDING, RUNNING, TAKEN, WAITERS};
-use crate::sync::{lock, thread, Arc, AtomicUsize, Mutex, Ordering, UnsafeCell};
+use crate::sync::{lock, thread, Arc, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 
 /// Something that wants to hear when one of several tasks finishes (`wait`,
 /// `as_completed`). Called on the finishing thread, outside the task's lock.
@@ -44,11 +44,29 @@ struct Waiters {
     next_key: u64,
 }
 
+/// The locked waiter list (always allocated while locked through `lock_waiters`).
+struct WaitersGuard<'a>(MutexGuard<'a, Option<Box<Waiters>>>);
+
+impl std::ops::Deref for WaitersGuard<'_> {
+    type Target = Waiters;
+    fn deref(&self) -> &Waiters {
+        self.0.as_deref().expect("allocated by lock_waiters")
+    }
+}
+
+impl std::ops::DerefMut for WaitersGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Waiters {
+        self.0.as_deref_mut().expect("allocated by lock_waiters")
+    }
+}
+
 /// The shared heart of a task: state word, result slot, waiters.
 pub(crate) struct Core<T> {
     state: AtomicUsize,
     result: UnsafeCell<Option<Result<T, TaskError>>>,
-    waiters: Mutex<Waiters>,
+    /// Allocated by the first waiter: most tasks finish before anyone waits, and a queued
+    /// task should cost little memory.
+    waiters: Mutex<Option<Box<Waiters>>>,
 }
 
 // SAFETY: the result slot is written only by the thread that won `claim` (the `Claim` is
@@ -61,9 +79,9 @@ unsafe impl<T: Send> Sync for Core<T> {}
 
 /// Spin rounds a joiner tries before it parks: most tasks a caller waits for right after
 /// submitting are a microsecond from done, and a park/unpark pair costs several.
-#[cfg(not(loom))]
+#[cfg(not(concur_loom))]
 const SPIN_ROUNDS: u32 = 10;
-#[cfg(loom)]
+#[cfg(concur_loom)]
 const SPIN_ROUNDS: u32 = 0;
 
 impl<T> Core<T> {
@@ -72,8 +90,15 @@ impl<T> Core<T> {
         Core {
             state: AtomicUsize::new(PENDING),
             result: UnsafeCell::new(None),
-            waiters: Mutex::new(Waiters::default()),
+            waiters: Mutex::new(None),
         }
+    }
+
+    /// Locks the waiter list, creating it if this is the first waiter.
+    fn lock_waiters(&self) -> WaitersGuard<'_> {
+        let mut g = lock(&self.waiters);
+        g.get_or_insert_with(Box::default);
+        WaitersGuard(g)
     }
 
     fn load(&self) -> usize {
@@ -159,7 +184,7 @@ impl<T> Core<T> {
             return;
         }
         let failed = self.load() & FAILED != 0;
-        let mut w = lock(&self.waiters);
+        let mut w = self.lock_waiters();
         let blocked = std::mem::take(&mut w.blocked);
         let waker = w.waker.take();
         let callbacks = if w.draining {
@@ -195,7 +220,7 @@ impl<T> Core<T> {
                     );
                 }
             }
-            let mut w = lock(&self.waiters);
+            let mut w = self.lock_waiters();
             if w.callbacks.is_empty() {
                 w.draining = false;
                 return;
@@ -214,7 +239,7 @@ impl<T> Core<T> {
     /// otherwise on the thread that finishes it. Callbacks run in the order added; a
     /// panicking callback is logged and the others still run.
     pub(crate) fn on_done(&self, f: Callback) {
-        let mut w = lock(&self.waiters);
+        let mut w = self.lock_waiters();
         let prev = self.mark_waiting();
         w.callbacks.push_back(f);
         if !state::is_finished(prev) || w.draining {
@@ -236,7 +261,7 @@ impl<T> Core<T> {
             crate::sync::spin_pause(round);
         }
         let key = {
-            let mut w = lock(&self.waiters);
+            let mut w = self.lock_waiters();
             if state::is_finished(self.mark_waiting()) {
                 return true;
             }
@@ -269,7 +294,7 @@ impl<T> Core<T> {
     /// Registers `n` to be told (with `index`) when the task finishes. `None` if it
     /// already has: then nothing was registered. The key lets the caller unregister.
     pub(crate) fn add_notify(&self, n: Arc<dyn Notify>, index: usize) -> Option<u64> {
-        let mut w = lock(&self.waiters);
+        let mut w = self.lock_waiters();
         if state::is_finished(self.mark_waiting()) {
             return None;
         }
@@ -284,7 +309,7 @@ impl<T> Core<T> {
 
     /// Removes a registration made by `wait` or `add_notify`, if still there.
     pub(crate) fn unregister(&self, key: u64) {
-        let mut w = lock(&self.waiters);
+        let mut w = self.lock_waiters();
         if let Some(pos) = w.blocked.iter().position(|b| b.key == key) {
             w.blocked.swap_remove(pos);
         }
@@ -295,7 +320,7 @@ impl<T> Core<T> {
         if self.is_finished() {
             return Poll::Ready(());
         }
-        let mut w = lock(&self.waiters);
+        let mut w = self.lock_waiters();
         match &w.waker {
             Some(old) if old.will_wake(cx.waker()) => {}
             _ => w.waker = Some(cx.waker().clone()),
@@ -335,12 +360,12 @@ impl<T> Core<T> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(concur_loom))]
 fn park_timeout(d: std::time::Duration) {
     thread::park_timeout(d);
 }
 
-#[cfg(loom)]
+#[cfg(concur_loom)]
 fn park_timeout(_: std::time::Duration) {
     // loom has no time: a timed park is modelled as a spurious wake-up.
     thread::yield_now();

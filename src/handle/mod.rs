@@ -8,6 +8,8 @@
 
 mod core;
 mod error;
+#[cfg(all(test, concur_loom))]
+mod loom_tests;
 mod state;
 mod wait;
 

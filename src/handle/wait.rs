@@ -118,9 +118,9 @@ fn block_until<T>(handles: &[JoinHandle<T>], when: ReturnWhen, deadline: Option<
                 if now >= deadline {
                     break;
                 }
-                #[cfg(not(loom))]
+                #[cfg(not(concur_loom))]
                 thread::park_timeout(deadline - now);
-                #[cfg(loom)]
+                #[cfg(concur_loom)]
                 thread::yield_now();
             }
         }

@@ -22,9 +22,10 @@ pub(super) enum Ran {
 pub(super) trait Run: Send + Sync {
     /// Runs the task on this thread if it can still be claimed. `before_publish` runs
     /// after the closure returned and before the outcome is published (and the joiner
-    /// woken): the worker uses it to count itself idle in time for the joiner's next
-    /// submission.
-    fn run(&self, before_publish: &mut dyn FnMut()) -> Ran;
+    /// woken), with how it ended: the pool counts it there, so a joiner reads counters
+    /// that include its task, and a worker about to be idle says so in time for the
+    /// joiner's next submission.
+    fn run(&self, before_publish: &mut dyn FnMut(Ran)) -> Ran;
     /// Fails the task with `err` if it has not started (shutdown, broken pool).
     fn abort(&self, err: TaskError);
 }
@@ -71,7 +72,7 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(&self, before_publish: &mut dyn FnMut()) -> Ran {
+    fn run(&self, before_publish: &mut dyn FnMut(Ran)) -> Ran {
         let Some(claim) = self.core.claim() else {
             return Ran::Skipped;
         };
@@ -81,7 +82,7 @@ where
             Ok(value) => (Ok(value), Ran::Completed),
             Err(payload) => (Err(TaskError::from_panic(payload)), Ran::Panicked),
         };
-        before_publish();
+        before_publish(ran);
         claim.complete(outcome);
         ran
     }
@@ -105,7 +106,7 @@ where
     }
 
     fn run_inline(&self) -> bool {
-        !self.core.is_finished() && worker::run_here(self.pool, || Run::run(self, &mut || {}))
+        !self.core.is_finished() && worker::run_here(self.pool, |counted| Run::run(self, counted))
     }
 
     fn cancel(&self) -> bool {

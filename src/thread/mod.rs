@@ -14,7 +14,7 @@ use std::fmt;
 
 use self::builder::Config;
 pub use self::builder::{FullPolicy, ThreadPoolBuilder};
-use self::job::{Job, Run};
+use self::job::Job;
 pub use self::map::Map;
 pub use self::scope::{Scope, ScopedJoinHandle};
 use self::shared::{Placed, Shared, Task};
@@ -50,7 +50,7 @@ pub struct ThreadPoolExecutor {
 /// Why [`ThreadPoolExecutor::try_submit`] did not take a task; carries the closure back.
 ///
 /// ```
-/// use concur::{FullPolicy, ThreadPoolExecutor, TrySubmitError};
+/// use concur::{ThreadPoolExecutor, TrySubmitError};
 /// let pool = ThreadPoolExecutor::new(1);
 /// pool.shutdown();
 /// match pool.try_submit(|| 1) {
@@ -216,11 +216,7 @@ impl ThreadPoolExecutor {
             }
         }
         let job = Arc::new(Job::new(f, shared.id));
-        if let Err(err) = shared.push(job.clone()) {
-            // Shut down between the check and the push; the closure is still in the job.
-            shared.unreserve();
-            job.abort(err);
-        }
+        shared.push(&(job.clone() as Task));
         Ok(JoinHandle::new(job))
     }
 

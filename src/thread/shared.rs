@@ -12,16 +12,19 @@
 //!
 //! ## Shutdown without losing a task
 //!
-//! Submitters pass through `gate`: they add 2 while pushing, and shutdown sets bit 0 and
-//! waits for the count to drain. After that nobody can push, so "the queue is empty and
-//! `terminate` is set" really means a worker may exit.
+//! The same fence pattern guards shutdown: a submitter pushes, fences, then reads
+//! `closed`; shutdown sets `closed`, fences, and only then lets workers exit on an empty
+//! queue. A submitter that sees `closed` after its push fails its own task with
+//! `TaskError::Shutdown` (a no-op if a worker already took it), so a task that raced with
+//! shutdown is either run or failed, never stranded. New workers start only under the
+//! `threads` lock and only while the pool is open, so shutdown joins every thread.
 
 use std::sync::OnceLock;
 
 use crossbeam_deque::{Injector, Steal};
 
 use super::builder::{Config, FullPolicy};
-use super::job::Run;
+use super::job::{Ran, Run};
 use super::stats::{Counters, PoolStats};
 use super::worker;
 use crate::handle::TaskError;
@@ -59,9 +62,9 @@ pub(super) struct Shared {
     space: Mutex<()>,
     space_cv: Condvar,
 
-    /// Bit 0: closed by shutdown. Each submitter in the middle of a push adds 2.
-    gate: AtomicUsize,
-    /// Set after the gate has drained: a worker that finds the queue empty exits.
+    /// Set by shutdown: no task is accepted any more.
+    closed: AtomicBool,
+    /// Set after `closed`: a worker that finds the queue empty exits.
     pub(super) terminate: AtomicBool,
     broken: AtomicBool,
     broken_why: OnceLock<String>,
@@ -95,7 +98,7 @@ impl Shared {
             blocked_submitters: AtomicUsize::new(0),
             space: Mutex::new(()),
             space_cv: Condvar::new(),
-            gate: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             broken_why: OnceLock::new(),
@@ -114,7 +117,7 @@ impl Shared {
     pub(super) fn refusal(&self) -> Option<TaskError> {
         if self.broken.load(Ordering::Acquire) {
             Some(self.broken_error())
-        } else if self.gate.load(Ordering::Acquire) & 1 != 0 {
+        } else if self.closed.load(Ordering::Acquire) {
             Some(TaskError::Shutdown)
         } else {
             None
@@ -141,7 +144,9 @@ impl Shared {
                     FullPolicy::CallerRuns => {
                         let slot = self.counters.caller();
                         slot.starting();
-                        slot.finished(task.run(&mut || {}));
+                        if task.run(&mut |ran| slot.finished(ran)) == Ran::Skipped {
+                            slot.finished(Ran::Skipped);
+                        }
                         return Placed::RanHere;
                     }
                     FullPolicy::Block => {
@@ -152,13 +157,8 @@ impl Shared {
                 }
             }
         }
-        match self.push(task.clone()) {
-            Ok(()) => Placed::Queued,
-            Err(err) => {
-                self.unreserve();
-                Placed::Refused(err)
-            }
-        }
+        self.push(task);
+        Placed::Queued
     }
 
     /// Tries to take a place in a bounded queue without waiting. Public to `try_submit`.
@@ -168,14 +168,6 @@ impl Shared {
                 (n < capacity).then_some(n + 1)
             })
             .is_ok()
-    }
-
-    /// Gives back a place taken by `reserve` (the push was refused).
-    pub(super) fn unreserve(&self) {
-        if self.config.bound.is_some() {
-            self.bounded_len.fetch_sub(1, Ordering::SeqCst);
-            self.notify_space();
-        }
     }
 
     fn reserve_blocking(&self, capacity: usize) -> Result<(), TaskError> {
@@ -202,23 +194,19 @@ impl Shared {
         }
     }
 
-    /// Pushes through the gate, then wakes or starts a worker.
-    pub(super) fn push(self: &Arc<Self>, task: Task) -> Result<(), TaskError> {
-        if self.gate.fetch_add(2, Ordering::SeqCst) & 1 != 0 {
-            self.gate.fetch_sub(2, Ordering::SeqCst);
-            return Err(TaskError::Shutdown);
-        }
-        self.queue.push(task);
+    /// Queues the task, then wakes or starts a worker. If the pool closed or broke
+    /// meanwhile, fails the task (unless a worker already took it): see the module docs.
+    pub(super) fn push(self: &Arc<Self>, task: &Task) {
+        self.queue.push(Arc::clone(task));
         self.counters.pushed.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        if self.broken.load(Ordering::SeqCst) {
-            // `break_pool` may have drained the queue before our push: drain again.
-            self.fail_queued(&self.broken_error());
+        if self.closed.load(Ordering::SeqCst) {
+            task.abort(TaskError::Shutdown);
+        } else if self.broken.load(Ordering::SeqCst) {
+            task.abort(self.broken_error());
         } else {
             self.wake_or_spawn();
         }
-        self.gate.fetch_sub(2, Ordering::SeqCst);
-        Ok(())
     }
 
     fn wake_or_spawn(self: &Arc<Self>) {
@@ -244,8 +232,13 @@ impl Shared {
         }
     }
 
-    /// Starts one more worker thread if the pool is below `max_workers`.
+    /// Starts one more worker thread if the pool is open and below `max_workers`.
     fn spawn_worker(self: &Arc<Self>) {
+        // Under the lock shutdown joins under, so it joins every thread started.
+        let mut threads = lock(&self.threads);
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
         let reserved = self
             .spawned
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
@@ -266,8 +259,9 @@ impl Shared {
         // one (never in this pool today) would share its slot, which stays correct.
         let slot = index % self.config.max_workers;
         match builder.spawn(move || worker::main(shared, slot)) {
-            Ok(thread) => lock(&self.threads).push(thread),
+            Ok(thread) => threads.push(thread),
             Err(err) => {
+                drop(threads);
                 let left = self.spawned.fetch_sub(1, Ordering::AcqRel) - 1;
                 if left == 0 {
                     self.break_pool(format!("could not start a worker thread: {err}"));
@@ -330,15 +324,11 @@ impl Shared {
         self.space_cv.notify_all();
     }
 
-    /// Closes the gate and waits until no submitter is in the middle of a push.
-    /// Returns `false` if it was already closed.
-    pub(super) fn close(&self) -> bool {
-        let first = self.gate.fetch_or(1, Ordering::SeqCst) & 1 == 0;
-        while self.gate.load(Ordering::SeqCst) != 1 {
-            std::thread::yield_now();
-        }
+    /// Stops accepting tasks and releases submitters blocked on a full queue.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         self.notify_space_all();
-        first
     }
 
     /// Tells the workers to exit once the queue is empty, and wakes them all.

@@ -33,10 +33,13 @@ pub struct PoolStats {
     pub workers: usize,
 }
 
-/// One thread's counters, on its own cache line. Workers write only their own slot; the
-/// last slot is shared by callers running tasks themselves (`FullPolicy::CallerRuns`).
+/// One thread's counters, on its own cache line. A worker's slot has one writer, itself,
+/// so it counts with plain loads and stores; the last slot is shared by every other
+/// thread that runs or discards tasks (callers under `FullPolicy::CallerRuns`, shutdown)
+/// and counts with atomic additions.
 #[derive(Default)]
 pub(super) struct Slot {
+    shared: bool,
     dequeued: AtomicUsize,
     started: AtomicUsize,
     completed: AtomicUsize,
@@ -44,27 +47,35 @@ pub(super) struct Slot {
 }
 
 impl Slot {
+    fn add(&self, counter: &AtomicUsize) {
+        if self.shared {
+            counter.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+    }
+
     pub(super) fn dequeued(&self) {
-        self.dequeued.fetch_add(1, Ordering::Relaxed);
+        self.add(&self.dequeued);
     }
 
     /// Counts a task as started before it runs, so `running` sees it.
     pub(super) fn starting(&self) {
-        self.started.fetch_add(1, Ordering::Relaxed);
+        self.add(&self.started);
     }
 
     /// Counts the end of a task counted by `starting`.
     pub(super) fn finished(&self, ran: Ran) {
         match ran {
-            Ran::Skipped => {
+            Ran::Skipped if self.shared => {
                 self.started.fetch_sub(1, Ordering::Relaxed);
             }
-            Ran::Completed => {
-                self.completed.fetch_add(1, Ordering::Relaxed);
+            Ran::Skipped => {
+                let n = self.started.load(Ordering::Relaxed);
+                self.started.store(n - 1, Ordering::Relaxed);
             }
-            Ran::Panicked => {
-                self.panicked.fetch_add(1, Ordering::Relaxed);
-            }
+            Ran::Completed => self.add(&self.completed),
+            Ran::Panicked => self.add(&self.panicked),
         }
     }
 }

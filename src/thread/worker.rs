@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::job::Ran;
 use super::shared::{Shared, Task};
 use crate::handle::panic_message;
 use crate::sync::{cv_wait, fence, lock, Arc, Ordering};
@@ -30,7 +31,7 @@ pub(super) fn is_worker_of(id: usize) -> bool {
 
 /// Runs `run` here if this thread is a worker of the pool `pool`, counting it in this
 /// worker's slot. `true` if the task ran.
-pub(super) fn run_here(pool: usize, run: impl FnOnce() -> super::job::Ran) -> bool {
+pub(super) fn run_here(pool: usize, run: impl FnOnce(&mut dyn FnMut(Ran)) -> Ran) -> bool {
     CURRENT.with(|c| {
         let c = c.borrow();
         let Some(w) = c.as_ref().filter(|w| w.shared.id == pool) else {
@@ -38,15 +39,22 @@ pub(super) fn run_here(pool: usize, run: impl FnOnce() -> super::job::Ran) -> bo
         };
         let slot = &w.shared.counters.slots[w.slot];
         slot.starting();
-        let ran = run();
-        slot.finished(ran);
-        ran != super::job::Ran::Skipped
+        let ran = run(&mut |ran| slot.finished(ran));
+        if ran == Ran::Skipped {
+            slot.finished(ran);
+        }
+        ran != Ran::Skipped
     })
 }
 
 /// Rounds a worker spins looking for work before it sleeps: a pool fed in a loop finds
 /// the next task within a microsecond or two, far sooner than a futex wake-up.
-const SPIN_ROUNDS: u32 = 16;
+static SPIN_ROUNDS: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
+    std::env::var("SPIN")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16)
+});
 
 pub(super) fn main(shared: Arc<Shared>, slot: usize) {
     CURRENT.with(|c| {
@@ -109,20 +117,23 @@ fn work(shared: &Shared, slot_index: usize) {
         slot.starting();
         // With nothing queued, this worker is about to be idle: count it so before the
         // joiner wakes, or the joiner's next submission would start a needless thread.
-        let ran = task.run(&mut || {
+        let ran = task.run(&mut |ran| {
+            slot.finished(ran);
             if shared.queue_is_empty() {
                 shared.idle.fetch_add(1, Ordering::SeqCst);
                 idle = true;
             }
         });
-        slot.finished(ran);
+        if ran == Ran::Skipped {
+            slot.finished(ran);
+        }
     }
 }
 
 /// Spins, then sleeps, until a task arrives (`Some`) or the pool terminates (`None`).
 fn find_work(shared: &Shared) -> Option<Task> {
     loop {
-        for round in 0..SPIN_ROUNDS {
+        for round in 0..*SPIN_ROUNDS {
             if let Some(task) = shared.pop() {
                 return Some(task);
             }

@@ -1,0 +1,105 @@
+//! A small harness: run each contender's closure in alternation, several rounds, keep the
+//! median per operation, and print the table with ratios to concur.
+
+use std::time::{Duration, Instant};
+
+/// One contender in a benchmark: a name and a closure that performs `n` operations.
+pub(crate) struct Contender<'a> {
+    pub(crate) name: &'static str,
+    pub(crate) run: Box<dyn FnMut(u64) + 'a>,
+}
+
+impl<'a> Contender<'a> {
+    pub(crate) fn new(name: &'static str, run: impl FnMut(u64) + 'a) -> Self {
+        Contender {
+            name,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// The result of one benchmark: the median time per operation of each contender.
+pub(crate) struct Measured {
+    pub(crate) benchmark: String,
+    pub(crate) per_op: Vec<(&'static str, Option<Duration>)>,
+}
+
+/// Runs every contender `rounds` times on `n` operations, in alternation so that a noisy
+/// moment of the machine hits all of them alike; returns each one's median per operation.
+pub(crate) fn measure(
+    benchmark: &str,
+    n: u64,
+    rounds: usize,
+    mut contenders: Vec<Contender<'_>>,
+) -> Measured {
+    // One warm-up round: threads started, caches and allocator primed.
+    for c in &mut contenders {
+        (c.run)(n.div_ceil(10));
+    }
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+    for _ in 0..rounds {
+        for (c, s) in contenders.iter_mut().zip(&mut samples) {
+            let t = Instant::now();
+            (c.run)(n);
+            s.push(t.elapsed() / n as u32);
+        }
+    }
+    let per_op = contenders
+        .iter()
+        .zip(samples)
+        .map(|(c, mut s)| {
+            s.sort();
+            (c.name, Some(s[s.len() / 2]))
+        })
+        .collect();
+    Measured {
+        benchmark: benchmark.to_owned(),
+        per_op,
+    }
+}
+
+fn fmt_time(d: Duration) -> String {
+    let ns = d.as_nanos() as f64;
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// Prints a Markdown table: one row per benchmark, per-operation time of each contender
+/// and its ratio to the first contender (concur): `3.0x` means three times concur's time.
+pub(crate) fn print_table(rows: &[Measured]) {
+    let Some(first) = rows.first() else { return };
+    let names: Vec<&str> = first.per_op.iter().map(|(n, _)| *n).collect();
+    print!("| benchmark |");
+    for n in &names {
+        print!(" {n} |");
+    }
+    println!();
+    print!("|---|");
+    for _ in &names {
+        print!("---:|");
+    }
+    println!();
+    for row in rows {
+        let base = row.per_op[0].1;
+        print!("| {} |", row.benchmark);
+        for (i, (_, t)) in row.per_op.iter().enumerate() {
+            match (t, base) {
+                (Some(t), Some(b)) if i > 0 => {
+                    print!(
+                        " {} ({:.1}x) |",
+                        fmt_time(*t),
+                        t.as_secs_f64() / b.as_secs_f64()
+                    );
+                }
+                (Some(t), _) => print!(" {} |", fmt_time(*t)),
+                (None, _) => print!(" n/a |"),
+            }
+        }
+        println!();
+    }
+}
