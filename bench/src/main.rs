@@ -18,16 +18,26 @@ SUITES:
               (default: all suites)
 
 OPTIONS:
-    --quick   fewer operations and rounds (a smoke run, not a measurement)
+    --quick       fewer operations and rounds (a smoke run, not a measurement)
+    --rounds N    measured rounds per contender (the median is reported; default 7)
     -h, --help
 ";
 
 fn main() -> ExitCode {
     let mut quick = false;
+    let mut rounds = None;
     let mut suites = Vec::new();
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--rounds" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n > 0 => rounds = Some(n),
+                _ => {
+                    eprintln!("concur-bench: --rounds needs a positive number");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
@@ -45,7 +55,7 @@ fn main() -> ExitCode {
     for suite in suites {
         if suite == "threads" {
             println!("## Thread pools\n");
-            harness::print_table(&threads::run(quick));
+            harness::print_table(&threads::run(quick, rounds));
             println!();
         }
     }

@@ -150,12 +150,13 @@ fn cpython(n_tp: u64, n_lat: u64, rounds: usize) -> Option<(Duration, Duration, 
     ))
 }
 
-pub(crate) fn run(quick: bool) -> Vec<Measured> {
-    let (n_tp, n_lat, rounds) = if quick {
+pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Vec<Measured> {
+    let (n_tp, n_lat, default_rounds) = if quick {
         (20_000, 5_000, 3)
     } else {
         (200_000, 50_000, 7)
     };
+    let rounds = rounds.unwrap_or(default_rounds);
     let mut rows = vec![throughput(n_tp, rounds), latency(n_lat, rounds)];
     match cpython(n_tp / 10, n_lat / 10, rounds) {
         Some((tp, lat, version)) => {
