@@ -7,7 +7,7 @@
 pub(crate) use loom::{
     sync::{
         atomic::{fence, AtomicBool, AtomicUsize, Ordering},
-        Condvar, Mutex, MutexGuard,
+        Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     },
     thread,
 };
@@ -18,7 +18,7 @@ pub(crate) use std::sync::Arc;
 pub(crate) use std::{
     sync::{
         atomic::{fence, AtomicBool, AtomicUsize, Ordering},
-        Condvar, Mutex, MutexGuard,
+        Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
     },
     thread,
 };
@@ -27,6 +27,22 @@ pub(crate) use std::{
 /// consistent before anything that can panic runs, so a poisoned lock holds valid data.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Read-locks `l`, ignoring poisoning (see [`lock`]).
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    match l.read() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Write-locks `l`, ignoring poisoning (see [`lock`]).
+pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    match l.write() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }

@@ -63,7 +63,8 @@ impl std::ops::DerefMut for WaitersGuard<'_> {
 /// The shared heart of a task: state word, result slot, waiters.
 pub(crate) struct Core<T> {
     state: AtomicUsize,
-    result: UnsafeCell<Option<Result<T, TaskError>>>,
+    /// The error is boxed: errors are rare, and a small slot keeps a queued task small.
+    result: UnsafeCell<Option<Result<T, Box<TaskError>>>>,
     /// Allocated by the first waiter: most tasks finish before anyone waits, and a queued
     /// task should cost little memory.
     waiters: Mutex<Option<Box<Waiters>>>,
@@ -170,7 +171,7 @@ impl<T> Core<T> {
         // SAFETY: the caller holds the task's one `Claim`, so no other thread writes the
         // slot, and nobody reads it before `DONE` is published just below.
         self.result
-            .with_mut(|slot| unsafe { *slot = Some(outcome) });
+            .with_mut(|slot| unsafe { *slot = Some(outcome.map_err(Box::new)) });
         let prev = self
             .state
             .fetch_xor((RUNNING ^ DONE) | failed, Ordering::AcqRel);
@@ -356,7 +357,8 @@ impl<T> Core<T> {
         }
         // SAFETY: `DONE` was observed with acquire ordering, so the completer's write is
         // visible and over, and the `TAKEN` bit we set makes us the slot's only reader.
-        self.result.with_mut(|slot| unsafe { (*slot).take() })
+        let outcome = self.result.with_mut(|slot| unsafe { (*slot).take() });
+        outcome.map(|r| r.map_err(|e| *e))
     }
 }
 

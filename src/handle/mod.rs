@@ -93,6 +93,10 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(pool.submit(|| "hi").join(), Ok("hi"));
     /// ```
     pub fn join(self) -> Result<T, TaskError> {
+        // Finished already (the common case when joining a batch): one atomic swap.
+        if let Some(outcome) = self.core().take() {
+            return outcome;
+        }
         self.cell.run_inline();
         self.core().wait(None);
         self.take()

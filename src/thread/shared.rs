@@ -3,12 +3,14 @@
 //!
 //! ## Waking workers without losing a wake-up
 //!
-//! A worker that finds no work spins a little, then registers as a sleeper under the
-//! `sleep` lock, checks the queue once more and waits on the condvar. A submitter pushes,
-//! then (after a `SeqCst` fence) reads the sleeper count and wakes one only if it is
-//! non-zero. The two fences make it impossible for the worker to miss the task and the
-//! submitter to miss the sleeper at once. A busy pool's submit therefore costs no lock and
-//! no system call.
+//! A worker that finds no work spins a little (if fewer than `max_spinners` already do),
+//! then registers as a sleeper under the `sleep` lock, checks the queue once more and
+//! waits on the condvar. A submitter pushes, then (after a `SeqCst` fence) reads the
+//! spinner and sleeper counts, and wakes a sleeper only if nobody spins. The fences on
+//! both sides make it impossible for the worker to miss the task and the submitter to
+//! miss the sleeper at once. A spinner that finds work while more is queued wakes the
+//! next worker itself, so a flood of tasks wakes workers off the submitter's path: a
+//! busy pool's submit costs no lock and no system call.
 //!
 //! ## Shutdown without losing a task
 //!
@@ -21,14 +23,17 @@
 
 use std::sync::OnceLock;
 
-use crossbeam_deque::{Injector, Steal};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use super::builder::{Config, FullPolicy};
 use super::job::{Ran, Run};
 use super::stats::{Counters, PoolStats};
 use super::worker;
 use crate::handle::TaskError;
-use crate::sync::{cv_wait, fence, lock, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{
+    cv_wait, fence, lock, read, write, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering,
+    RwLock,
+};
 
 pub(super) type Task = Arc<dyn Run>;
 
@@ -54,7 +59,10 @@ pub(super) struct Sleep {
 pub(super) struct Shared {
     pub(super) id: usize,
     pub(super) config: Config,
+    /// The shared queue submitters push to; workers take batches from it.
     queue: Injector<Task>,
+    /// The other end of each worker's local queue, for stealing when idle.
+    stealers: RwLock<Vec<Stealer<Task>>>,
     /// Tasks in the queue, kept only when the queue is bounded.
     bounded_len: AtomicUsize,
     /// Submitters blocked on a full queue (only `FullPolicy::Block`).
@@ -74,6 +82,11 @@ pub(super) struct Shared {
     pub(super) sleep: Mutex<Sleep>,
     pub(super) sleep_cv: Condvar,
 
+    /// Workers spinning for work. At most `max_spinners` spin at once: more would only
+    /// burn the CPUs the submitters and busy workers need. While one spins, a submitter
+    /// wakes nobody.
+    pub(super) spinning: AtomicUsize,
+    pub(super) max_spinners: usize,
     /// Workers that are looking for work (spinning or asleep).
     pub(super) idle: AtomicUsize,
     /// Worker threads started (never more than `max_workers`) and not yet exited.
@@ -94,6 +107,7 @@ impl Shared {
             id: NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
             queue: Injector::new(),
+            stealers: RwLock::new(Vec::new()),
             bounded_len: AtomicUsize::new(0),
             blocked_submitters: AtomicUsize::new(0),
             space: Mutex::new(()),
@@ -105,6 +119,8 @@ impl Shared {
             sleepers: AtomicUsize::new(0),
             sleep: Mutex::new(Sleep::default()),
             sleep_cv: Condvar::new(),
+            spinning: AtomicUsize::new(0),
+            max_spinners: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             idle: AtomicUsize::new(0),
             spawned: AtomicUsize::new(0),
             next_index: AtomicUsize::new(0),
@@ -210,6 +226,10 @@ impl Shared {
     }
 
     fn wake_or_spawn(self: &Arc<Self>) {
+        if self.spinning.load(Ordering::SeqCst) > 0 {
+            // A worker is looking for work right now and will find this task.
+            return;
+        }
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             self.wake_one();
         } else if self.idle.load(Ordering::SeqCst) == 0
@@ -222,7 +242,7 @@ impl Shared {
         }
     }
 
-    fn wake_one(&self) {
+    pub(super) fn wake_one(&self) {
         let mut s = lock(&self.sleep);
         if s.sleeping > 0 {
             s.sleeping -= 1;
@@ -272,31 +292,62 @@ impl Shared {
         }
     }
 
-    /// Takes the next task, if any.
-    pub(super) fn pop(&self) -> Option<Task> {
-        loop {
-            match self.queue.steal() {
-                Steal::Success(task) => {
-                    if self.config.bound.is_some() {
-                        self.bounded_len.fetch_sub(1, Ordering::SeqCst);
-                        self.notify_space();
-                    }
-                    return Some(task);
-                }
-                Steal::Empty => return None,
-                Steal::Retry => std::hint::spin_loop(),
-            }
+    /// Takes one task from the shared queue or, failing that, from a worker's local
+    /// queue. Used by threads that are not workers (shutdown, a broken pool's drain).
+    fn take_any(&self) -> Option<Task> {
+        if let Some(task) = steal_from(|| self.queue.steal()) {
+            return Some(task);
+        }
+        let stealers = read(&self.stealers);
+        stealers.iter().find_map(|s| steal_from(|| s.steal()))
+    }
+
+    /// Moves a batch of tasks from the shared queue into `local` and returns one of them.
+    pub(super) fn steal_batch(&self, local: &Worker<Task>) -> Option<Task> {
+        steal_from(|| self.queue.steal_batch_and_pop(local))
+    }
+
+    /// Steals half of another worker's local queue into `local`, starting after `me`.
+    pub(super) fn steal_from_workers(&self, local: &Worker<Task>, me: usize) -> Option<Task> {
+        let stealers = read(&self.stealers);
+        let n = stealers.len();
+        (1..n).find_map(|k| steal_from(|| stealers[(me + k) % n].steal_batch_and_pop(local)))
+    }
+
+    /// Registers a new worker's local queue so others can steal from it; returns its
+    /// position among the stealers.
+    pub(super) fn register(&self, local: &Worker<Task>) -> usize {
+        let mut stealers = write(&self.stealers);
+        stealers.push(local.stealer());
+        stealers.len() - 1
+    }
+
+    /// A task was taken to run (or to fail): frees its place in a bounded queue.
+    pub(super) fn taken(&self) {
+        if self.config.bound.is_some() {
+            self.bounded_len.fetch_sub(1, Ordering::SeqCst);
+            self.notify_space();
         }
     }
 
+    /// `true` if the shared queue is empty (workers' local queues are not looked at).
     pub(super) fn queue_is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+
+    /// Wakes a sleeping worker if there is one: called by a worker that has more work
+    /// in its local queue than it can start now.
+    pub(super) fn wake_sleeper(&self) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.wake_one();
+        }
     }
 
     /// Fails every task still in the queue with `err`.
     pub(super) fn fail_queued(&self, err: &TaskError) {
         let slot = self.counters.caller();
-        while let Some(task) = self.pop() {
+        while let Some(task) = self.take_any() {
+            self.taken();
             slot.dequeued();
             task.abort(err.clone());
         }
@@ -340,5 +391,16 @@ impl Shared {
 
     pub(super) fn stats(&self) -> PoolStats {
         self.counters.snapshot(self.spawned.load(Ordering::Relaxed))
+    }
+}
+
+/// Retries a steal until it succeeds or finds nothing.
+fn steal_from(mut steal: impl FnMut() -> Steal<Task>) -> Option<Task> {
+    loop {
+        match steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
     }
 }

@@ -8,6 +8,7 @@ use super::job::Ran;
 use super::shared::{Shared, Task};
 use crate::handle::panic_message;
 use crate::sync::{cv_wait, fence, lock, Arc, Ordering};
+use crossbeam_deque::Worker;
 
 /// The pool this thread works for, and its counter slot.
 struct Current {
@@ -49,12 +50,7 @@ pub(super) fn run_here(pool: usize, run: impl FnOnce(&mut dyn FnMut(Ran)) -> Ran
 
 /// Rounds a worker spins looking for work before it sleeps: a pool fed in a loop finds
 /// the next task within a microsecond or two, far sooner than a futex wake-up.
-static SPIN_ROUNDS: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
-    std::env::var("SPIN")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16)
-});
+const SPIN_ROUNDS: u32 = 16;
 
 pub(super) fn main(shared: Arc<Shared>, slot: usize) {
     CURRENT.with(|c| {
@@ -85,18 +81,55 @@ fn initialize(shared: &Shared) -> bool {
     false
 }
 
+/// A worker's view of the queues: its own local queue first, then a batch from the
+/// shared queue, then half of another worker's local queue.
+struct Queues<'a> {
+    shared: &'a Shared,
+    local: Worker<Task>,
+    me: usize,
+}
+
+impl Queues<'_> {
+    fn next(&self) -> Option<Task> {
+        if let Some(task) = self.local.pop() {
+            return Some(task);
+        }
+        let task = self
+            .shared
+            .steal_batch(&self.local)
+            .or_else(|| self.shared.steal_from_workers(&self.local, self.me))?;
+        if !self.local.is_empty() {
+            // More work than this worker can start now: let a sleeper help.
+            self.shared.wake_sleeper();
+        }
+        Some(task)
+    }
+
+    /// Nothing left for this worker: its local queue and the shared queue are empty.
+    fn is_empty(&self) -> bool {
+        self.local.is_empty() && self.shared.queue_is_empty()
+    }
+
+    fn may_exit(&self) -> bool {
+        self.shared.terminate.load(Ordering::SeqCst) && self.is_empty()
+    }
+}
+
 fn work(shared: &Shared, slot_index: usize) {
     let slot = &shared.counters.slots[slot_index];
+    let local = Worker::new_fifo();
+    let me = shared.register(&local);
+    let queues = Queues { shared, local, me };
     // Whether this worker already counts itself in `idle`.
     let mut idle = false;
     loop {
-        let task = match shared.pop() {
+        let task = match queues.next() {
             Some(task) => task,
             None => {
                 if !idle {
                     shared.idle.fetch_add(1, Ordering::SeqCst);
                 }
-                let found = find_work(shared);
+                let found = find_work(&queues);
                 shared.idle.fetch_sub(1, Ordering::SeqCst);
                 idle = false;
                 match found {
@@ -109,6 +142,7 @@ fn work(shared: &Shared, slot_index: usize) {
             shared.idle.fetch_sub(1, Ordering::SeqCst);
             idle = false;
         }
+        shared.taken();
         slot.dequeued();
         if shared.is_broken() {
             task.abort(shared.broken_task_error());
@@ -119,7 +153,7 @@ fn work(shared: &Shared, slot_index: usize) {
         // joiner wakes, or the joiner's next submission would start a needless thread.
         let ran = task.run(&mut |ran| {
             slot.finished(ran);
-            if shared.queue_is_empty() {
+            if queues.is_empty() {
                 shared.idle.fetch_add(1, Ordering::SeqCst);
                 idle = true;
             }
@@ -131,23 +165,33 @@ fn work(shared: &Shared, slot_index: usize) {
 }
 
 /// Spins, then sleeps, until a task arrives (`Some`) or the pool terminates (`None`).
-fn find_work(shared: &Shared) -> Option<Task> {
+fn find_work(queues: &Queues<'_>) -> Option<Task> {
+    let shared = queues.shared;
     loop {
-        for round in 0..*SPIN_ROUNDS {
-            if let Some(task) = shared.pop() {
-                return Some(task);
+        if shared.spinning.fetch_add(1, Ordering::SeqCst) < shared.max_spinners {
+            for round in 0..SPIN_ROUNDS {
+                if let Some(task) = queues.next() {
+                    let last = shared.spinning.fetch_sub(1, Ordering::SeqCst) == 1;
+                    if last && !shared.queue_is_empty() {
+                        // Submitters wake nobody while a worker spins: pass the baton.
+                        shared.wake_sleeper();
+                    }
+                    return Some(task);
+                }
+                if queues.may_exit() {
+                    shared.spinning.fetch_sub(1, Ordering::SeqCst);
+                    return None;
+                }
+                crate::sync::spin_pause(round);
             }
-            if shared.terminate.load(Ordering::Acquire) && shared.queue_is_empty() {
-                return None;
-            }
-            crate::sync::spin_pause(round);
         }
+        shared.spinning.fetch_sub(1, Ordering::SeqCst);
         let mut s = lock(&shared.sleep);
         s.sleeping += 1;
         shared.sleepers.store(s.sleeping, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         loop {
-            if !shared.queue_is_empty() || shared.terminate.load(Ordering::SeqCst) {
+            if !queues.is_empty() || shared.terminate.load(Ordering::SeqCst) {
                 // Leave without a wake-up: undo our registration, unless a submitter
                 // already claimed us (then consume its wake-up instead).
                 if s.wakes > 0 {
@@ -165,10 +209,10 @@ fn find_work(shared: &Shared) -> Option<Task> {
             }
         }
         drop(s);
-        if let Some(task) = shared.pop() {
+        if let Some(task) = queues.next() {
             return Some(task);
         }
-        if shared.terminate.load(Ordering::Acquire) && shared.queue_is_empty() {
+        if queues.may_exit() {
             return None;
         }
     }
