@@ -99,3 +99,16 @@ pub(crate) fn spin_pause(round: u32) {
         }
     }
 }
+
+/// A sequentially consistent fence. On x86 a locked read-modify-write orders like
+/// `mfence` at a fraction of its cost (the trick crossbeam-epoch uses); elsewhere, and
+/// under loom, it is `fence(SeqCst)`.
+pub(crate) fn full_fence() {
+    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), not(concur_loom)))]
+    {
+        let a = AtomicUsize::new(0);
+        let _ = a.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(concur_loom))))]
+    fence(Ordering::SeqCst);
+}

@@ -66,13 +66,11 @@ impl<T: Send> TaskCell<T> for Core<T> {
 /// ```
 pub struct JoinHandle<T> {
     cell: Arc<dyn TaskCell<T>>,
-    /// The outcome was returned by `poll`; polling again is a bug of the caller.
-    taken: bool,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(cell: Arc<dyn TaskCell<T>>) -> Self {
-        JoinHandle { cell, taken: false }
+        JoinHandle { cell }
     }
 
     pub(crate) fn core(&self) -> &Core<T> {
@@ -204,16 +202,14 @@ impl<T> JoinHandle<T> {
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        assert!(
-            !self.taken,
-            "concur: a JoinHandle was polled again after it returned its outcome"
-        );
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.core().poll_finished(cx).is_pending() {
             return Poll::Pending;
         }
-        self.taken = true;
-        Poll::Ready(self.take())
+        match self.core().take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => panic!("concur: a JoinHandle was polled again after it returned its outcome"),
+        }
     }
 }
 

@@ -215,7 +215,7 @@ impl Shared {
     pub(super) fn push(self: &Arc<Self>, task: &Task) {
         self.queue.push(Arc::clone(task));
         self.counters.pushed.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        crate::sync::full_fence();
         if self.closed.load(Ordering::SeqCst) {
             task.abort(TaskError::Shutdown);
         } else if self.broken.load(Ordering::SeqCst) {
