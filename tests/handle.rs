@@ -209,3 +209,20 @@ fn debug_names_the_state() {
     h.wait_timeout(Duration::from_secs(30));
     assert_eq!(format!("{h:?}"), "JoinHandle { state: \"finished\" }");
 }
+
+#[test]
+fn polling_a_handle_after_its_outcome_panics_with_a_clear_message() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let pool = ThreadPoolExecutor::new(1);
+    let mut h = pool.submit(|| 3);
+    assert!(h.wait_timeout(Duration::from_secs(30)));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert_eq!(std::pin::Pin::new(&mut h).poll(&mut cx), Poll::Ready(Ok(3)));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = std::pin::Pin::new(&mut h).poll(&mut cx);
+    }));
+    let msg = again.unwrap_err();
+    let msg = msg.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(msg.contains("polled again after it returned its outcome"), "{msg}");
+}

@@ -43,6 +43,21 @@ use crate::sync::{lock, Arc};
 /// let squares: Vec<u64> = pool.map(|x: u64| x * x, 1..=5).map(Result::unwrap).collect();
 /// assert_eq!(squares, [1, 4, 9, 16, 25]);
 /// ```
+///
+/// Shared memory is checked by the compiler: what a task captures must be `Send`.
+///
+/// ```compile_fail
+/// let pool = concur::ThreadPoolExecutor::new(1);
+/// let counter = std::rc::Rc::new(1); // not thread-safe: use Arc (and a Mutex to mutate)
+/// pool.submit(move || *counter);
+/// ```
+///
+/// A scoped task's handle cannot leave its scope, so borrowed data always outlives it.
+///
+/// ```compile_fail
+/// let pool = concur::ThreadPoolExecutor::new(1);
+/// let escaped = pool.scope(|s| s.submit(|| 1));
+/// ```
 pub struct ThreadPoolExecutor {
     shared: Arc<Shared>,
 }
