@@ -6,7 +6,7 @@
 //! | mechanism | here | Python |
 //! |---|---|---|
 //! | a pool of threads | [`ThreadPoolExecutor`] | `concurrent.futures.ThreadPoolExecutor` |
-//! | a single-threaded event loop | `concur::aio` (coming) | `asyncio` |
+//! | a single-threaded event loop | [`aio`] | `asyncio` |
 //! | a pool of processes | `ProcessPoolExecutor` (coming) | `concurrent.futures.ProcessPoolExecutor` |
 //!
 //! Every mechanism hands back the same [`JoinHandle`]: block on it
@@ -34,6 +34,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+pub mod aio;
 mod handle;
 mod sync;
 mod thread;

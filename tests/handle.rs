@@ -224,5 +224,8 @@ fn polling_a_handle_after_its_outcome_panics_with_a_clear_message() {
     }));
     let msg = again.unwrap_err();
     let msg = msg.downcast_ref::<&str>().copied().unwrap_or_default();
-    assert!(msg.contains("polled again after it returned its outcome"), "{msg}");
+    assert!(
+        msg.contains("polled again after it returned its outcome"),
+        "{msg}"
+    );
 }

@@ -1,0 +1,405 @@
+//! Sockets on the loop: TCP, UDP and Unix-domain, with `futures_io::{AsyncRead, AsyncWrite}`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::reactor::{Direction, Registered};
+
+/// Resolves `addr` and tries `f` on each address until one succeeds.
+fn each_addr<A: ToSocketAddrs, T>(
+    addr: A,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
+/// A TCP server socket: `asyncio.start_server`'s listener.
+///
+/// ```
+/// use concur::aio::{self, net::{TcpListener, TcpStream}};
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt}; // or futures::io's
+///
+/// aio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let server = aio::spawn(async move {
+///         let (mut conn, _) = listener.accept().await.unwrap();
+///         let mut buf = [0u8; 5];
+///         conn.read_exact(&mut buf).await.unwrap();
+///         conn.write_all(&buf).await.unwrap(); // echo
+///     });
+///     let mut client = TcpStream::connect(addr).await.unwrap();
+///     client.write_all(b"hello").await.unwrap();
+///     let mut back = [0u8; 5];
+///     client.read_exact(&mut back).await.unwrap();
+///     assert_eq!(&back, b"hello");
+///     server.await.unwrap();
+/// });
+/// ```
+pub struct TcpListener {
+    io: Registered<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (the first of its addresses that works).
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let std = each_addr(addr, std::net::TcpListener::bind)?;
+        std.set_nonblocking(true)?;
+        Ok(TcpListener {
+            io: Registered::new(
+                mio::net::TcpListener::from_std(std),
+                "net::TcpListener::bind",
+            )?,
+        })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (s, addr) = poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |l| l.accept())).await?;
+        Ok((TcpStream::from_mio(s)?, addr))
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().local_addr()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A TCP connection: `asyncio.open_connection`'s stream. Implements
+/// [`AsyncRead`] and [`AsyncWrite`]; see [`TcpListener`] for an example.
+pub struct TcpStream {
+    io: Registered<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    fn from_mio(s: mio::net::TcpStream) -> io::Result<Self> {
+        Ok(TcpStream {
+            io: Registered::new(s, "net::TcpStream")?,
+        })
+    }
+
+    /// Connects to `addr`, trying each of its addresses in turn.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in addr.to_socket_addrs()? {
+            match Self::connect_one(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        }))
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = Self::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        // A non-blocking connect finishes when the socket becomes writable.
+        loop {
+            poll_fn(|cx| stream.io.poll_ready(cx, Direction::Write)).await;
+            if let Some(e) = stream.io.source().take_error()? {
+                return Err(e);
+            }
+            match stream.io.source().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    stream.io.clear(Direction::Write)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.source().set_nodelay(nodelay)
+    }
+
+    /// Shuts down the read, write or both halves.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.source().shutdown(how)
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// `AsyncRead`/`AsyncWrite` for a registered stream whose `&S` reads and writes.
+macro_rules! stream_io {
+    ($ty:ty) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.io
+                    .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(self.io.source().shutdown(Shutdown::Write))
+            }
+        }
+    };
+}
+
+stream_io!(TcpStream);
+stream_io!(UnixStream);
+
+/// A UDP socket.
+///
+/// ```
+/// use concur::aio::{self, net::UdpSocket};
+///
+/// aio::run(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
+///     let mut buf = [0u8; 16];
+///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
+///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr().unwrap()));
+/// });
+/// ```
+pub struct UdpSocket {
+    io: Registered<mio::net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to `addr`.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let std = each_addr(addr, std::net::UdpSocket::bind)?;
+        std.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            io: Registered::new(mio::net::UdpSocket::from_std(std), "net::UdpSocket::bind")?,
+        })
+    }
+
+    /// Sets the default peer for [`send`](Self::send) and [`recv`](Self::recv).
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        each_addr(addr, |a| self.io.source().connect(a))
+    }
+
+    /// Sends a datagram to `target`.
+    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io
+                .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
+        })
+        .await
+    }
+
+    /// Receives a datagram and its sender's address.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
+    }
+
+    /// Receives a datagram from the connected peer.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().local_addr()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix-domain stream server socket.
+///
+/// ```
+/// use concur::aio::{self, net::{UnixListener, UnixStream}};
+///
+/// aio::run(async {
+///     let dir = std::env::temp_dir().join(format!("concur-doc-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir).unwrap();
+///     let path = dir.join("sock");
+///     let _ = std::fs::remove_file(&path);
+///     let listener = UnixListener::bind(&path).unwrap();
+///     let client = aio::spawn({
+///         let path = path.clone();
+///         async move { UnixStream::connect(&path).await.map(|_| ()) }
+///     });
+///     let (_conn, _) = listener.accept().await.unwrap();
+///     client.await.unwrap().unwrap();
+///     std::fs::remove_dir_all(&dir).unwrap();
+/// });
+/// ```
+pub struct UnixListener {
+    io: Registered<mio::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` (which must not exist).
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            io: Registered::new(
+                mio::net::UnixListener::bind(path)?,
+                "net::UnixListener::bind",
+            )?,
+        })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(UnixStream, std::os::unix::net::SocketAddr)> {
+        let (s, addr) = poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |l| l.accept())).await?;
+        Ok((
+            UnixStream {
+                io: Registered::new(s, "net::UnixListener::accept")?,
+            },
+            addr,
+        ))
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener").finish_non_exhaustive()
+    }
+}
+
+/// A Unix-domain stream connection. Implements [`AsyncRead`] and [`AsyncWrite`].
+pub struct UnixStream {
+    io: Registered<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket file `path`.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let stream = UnixStream {
+            io: Registered::new(
+                mio::net::UnixStream::connect(path)?,
+                "net::UnixStream::connect",
+            )?,
+        };
+        poll_fn(|cx| stream.io.poll_ready(cx, Direction::Write)).await;
+        if let Some(e) = stream.io.source().take_error()? {
+            return Err(e);
+        }
+        Ok(stream)
+    }
+
+    /// A connected pair, like `socketpair(2)`.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((
+            UnixStream {
+                io: Registered::new(a, "net::UnixStream::pair")?,
+            },
+            UnixStream {
+                io: Registered::new(b, "net::UnixStream::pair")?,
+            },
+        ))
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,208 @@
+//! The reactor: mio's `Poll` (epoll on Linux), and the readiness of every I/O object the
+//! loop owns. Registration is edge-triggered: an object is tried optimistically, and only
+//! after the OS says "would block" does it wait for the next readiness event.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::{Events, Interest, Token};
+use slab::Slab;
+
+use super::runtime::{current, poll_budget, Local};
+
+/// The token of the loop's cross-thread waker.
+const WAKER_TOKEN: Token = Token(usize::MAX);
+
+pub(crate) struct Reactor {
+    poll: RefCell<mio::Poll>,
+    events: RefCell<Events>,
+    sources: RefCell<Slab<Rc<Readiness>>>,
+}
+
+/// Which way an operation goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Read,
+    Write,
+}
+
+/// What the reactor knows of one object: readiness per direction, and who waits.
+#[derive(Default)]
+pub(super) struct Readiness {
+    readable: Cell<bool>,
+    writable: Cell<bool>,
+    read_waker: Cell<Option<Waker>>,
+    write_waker: Cell<Option<Waker>>,
+}
+
+impl Readiness {
+    fn flag(&self, dir: Direction) -> &Cell<bool> {
+        match dir {
+            Direction::Read => &self.readable,
+            Direction::Write => &self.writable,
+        }
+    }
+
+    fn waker(&self, dir: Direction) -> &Cell<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.read_waker,
+            Direction::Write => &self.write_waker,
+        }
+    }
+}
+
+impl Reactor {
+    pub(super) fn new() -> io::Result<Self> {
+        Ok(Reactor {
+            poll: RefCell::new(mio::Poll::new()?),
+            events: RefCell::new(Events::with_capacity(1024)),
+            sources: RefCell::new(Slab::new()),
+        })
+    }
+
+    pub(super) fn new_waker(&self) -> io::Result<mio::Waker> {
+        mio::Waker::new(self.poll.borrow().registry(), WAKER_TOKEN)
+    }
+
+    /// Waits at most `timeout` (forever if `None`) for readiness events and wakes the
+    /// tasks waiting on them.
+    pub(super) fn poll(&self, timeout: Option<Duration>) {
+        let mut events = self.events.borrow_mut();
+        if let Err(e) = self.poll.borrow_mut().poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::error!("concur::aio: polling for I/O failed: {e}");
+            }
+            return;
+        }
+        let mut wake = Vec::new();
+        {
+            let sources = self.sources.borrow();
+            for ev in events.iter() {
+                if ev.token() == WAKER_TOKEN {
+                    continue; // the remote queue is drained by the loop
+                }
+                let Some(r) = sources.get(ev.token().0) else {
+                    continue;
+                };
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    r.readable.set(true);
+                    wake.extend(r.read_waker.take());
+                }
+                if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                    r.writable.set(true);
+                    wake.extend(r.write_waker.take());
+                }
+            }
+        }
+        drop(events);
+        for w in wake {
+            w.wake();
+        }
+    }
+}
+
+/// An OS object registered with the running loop's reactor.
+pub(super) struct Registered<S: mio::event::Source> {
+    source: S,
+    key: usize,
+    readiness: Rc<Readiness>,
+    local: Rc<Local>,
+}
+
+impl<S: mio::event::Source> Registered<S> {
+    /// Registers `source` with the loop running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop (`what` names the caller in the message).
+    pub(super) fn new(mut source: S, what: &str) -> io::Result<Self> {
+        let local = current(what);
+        let readiness = Rc::new(Readiness {
+            readable: Cell::new(true),
+            writable: Cell::new(true),
+            ..Readiness::default()
+        });
+        let key = local.reactor.sources.borrow_mut().insert(readiness.clone());
+        let registered = local.reactor.poll.borrow().registry().register(
+            &mut source,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if let Err(e) = registered {
+            local.reactor.sources.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(Registered {
+            source,
+            key,
+            readiness,
+            local,
+        })
+    }
+
+    pub(super) fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Runs `op` until it does not block: `Pending` (with the task's waker stored) while
+    /// the OS says it would.
+    pub(super) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if !self.local.is_running() {
+            return Poll::Ready(Err(io::Error::other(
+                "concur::aio: this I/O object's event loop has ended (aio::run returned); \
+                 create I/O objects inside the loop that uses them",
+            )));
+        }
+        if poll_budget(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let flag = self.readiness.flag(dir);
+        loop {
+            if !flag.get() {
+                self.readiness.waker(dir).set(Some(cx.waker().clone()));
+                return Poll::Pending;
+            }
+            match op(&self.source) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => flag.set(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Waits until the OS reports `dir` readiness (used by connect).
+    pub(super) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
+        if self.readiness.flag(dir).get() {
+            Poll::Ready(())
+        } else {
+            self.readiness.waker(dir).set(Some(cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+
+    /// Forgets a readiness the OS reported, to wait for the next one.
+    pub(super) fn clear(&self, dir: Direction) {
+        self.readiness.flag(dir).set(false);
+    }
+}
+
+impl<S: mio::event::Source> Drop for Registered<S> {
+    fn drop(&mut self) {
+        let reactor = &self.local.reactor;
+        // Deregistering can only fail for a descriptor the OS already forgot.
+        let _ = reactor
+            .poll
+            .borrow()
+            .registry()
+            .deregister(&mut self.source);
+        reactor.sources.borrow_mut().try_remove(self.key);
+    }
+}

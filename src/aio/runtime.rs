@@ -1,0 +1,422 @@
+//! The event loop: one thread, a run queue, a timer wheel and a reactor.
+//!
+//! ## Scheduling
+//!
+//! Tasks live in a slab owned by the loop's thread (`Local`), and the run queue is a
+//! `VecDeque` of task ids behind a `RefCell`: the local path has no atomic read-modify-write.
+//! A task's waker is a small `Arc` (`TaskWaker`) holding the task id, a "scheduled" flag
+//! and the loop's `Shared` half. Woken on the loop's thread it pushes the id on the local
+//! queue; woken elsewhere it pushes the id on `Shared::remote` and, for the first id of a
+//! batch, writes the loop's eventfd (a `mio::Waker`) so a loop blocked in `epoll_wait`
+//! wakes up.
+//!
+//! ## Fairness
+//!
+//! The loop runs at most `TICK` tasks between two looks at the clock and the reactor, so a
+//! flood of ready tasks cannot starve timers or I/O; and each task poll gets a budget of
+//! `BUDGET` operations on the loop's I/O objects and primitives, after which they report
+//! `Pending` (waking the task at once), so one busy task cannot starve the others.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use super::reactor::Reactor;
+use super::task::{poll_runnable, LocalTask, Output, Runnable, Task};
+use super::wheel::Wheel;
+use crate::handle::TaskError;
+use crate::sync::lock;
+
+/// Tasks run between two looks at timers and I/O.
+const TICK: u32 = 61;
+/// Operations one task poll may perform before the loop's objects make it yield.
+const BUDGET: u32 = 128;
+/// The id of `run`'s own future (never a slab key).
+const MAIN: u64 = u64::MAX;
+
+/// The half of the loop that other threads may touch (through wakers).
+pub(super) struct Shared {
+    remote: Mutex<Vec<u64>>,
+    /// Set when `remote` has ids the loop has not drained yet.
+    remote_pending: AtomicBool,
+    pub(super) os_waker: mio::Waker,
+}
+
+impl Shared {
+    fn push_remote(&self, id: u64) {
+        lock(&self.remote).push(id);
+        if !self.remote_pending.swap(true, Ordering::AcqRel) {
+            // The loop may be blocked in the reactor: wake it. An error here means the
+            // loop is gone, and then there is nobody to wake.
+            let _ = self.os_waker.wake();
+        }
+    }
+}
+
+/// A task's waker: safe to clone, send and call from any thread.
+struct TaskWaker {
+    id: u64,
+    scheduled: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.scheduled.load(Ordering::Relaxed) {
+            return;
+        }
+        let local = CURRENT.with(Cell::get);
+        // SAFETY: `CURRENT` points to the running loop's `Local` while `run` executes on
+        // this thread and is null otherwise (see `run`).
+        if let Some(local) = unsafe { local.as_ref() } {
+            if Arc::ptr_eq(&local.shared, &self.shared) {
+                // Same thread as the loop: a plain store suffices. A remote wake racing
+                // with it can at worst queue the task twice, which polls it once more.
+                self.scheduled.store(true, Ordering::Relaxed);
+                local.ready.borrow_mut().push_back(self.id);
+                return;
+            }
+        }
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.shared.push_remote(self.id);
+        }
+    }
+}
+
+struct Entry {
+    task: Rc<dyn Runnable>,
+    waker: Arc<TaskWaker>,
+}
+
+/// The loop's state, owned by its thread.
+pub(super) struct Local {
+    pub(super) shared: Arc<Shared>,
+    tasks: RefCell<Slab<Entry>>,
+    /// Generation of slab keys, so a stale waker cannot wake a task that reused a key.
+    generation: Cell<u32>,
+    ready: RefCell<VecDeque<u64>>,
+    main_waker: Arc<TaskWaker>,
+    pub(super) timers: RefCell<Wheel>,
+    start: Instant,
+    pub(super) reactor: Reactor,
+    budget: Cell<u32>,
+    /// `false` once `run` has returned: the loop's objects then fail instead of waiting.
+    running: Cell<bool>,
+}
+
+thread_local! {
+    /// The loop running on this thread, if any.
+    static CURRENT: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
+}
+
+fn id_of(key: usize, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | key as u64
+}
+
+impl Local {
+    fn new() -> std::io::Result<Self> {
+        let reactor = Reactor::new()?;
+        let shared = Arc::new(Shared {
+            remote: Mutex::new(Vec::new()),
+            remote_pending: AtomicBool::new(false),
+            os_waker: reactor.new_waker()?,
+        });
+        Ok(Local {
+            main_waker: Arc::new(TaskWaker {
+                id: MAIN,
+                scheduled: AtomicBool::new(true),
+                shared: Arc::clone(&shared),
+            }),
+            shared,
+            tasks: RefCell::new(Slab::new()),
+            generation: Cell::new(0),
+            ready: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Wheel::new()),
+            start: Instant::now(),
+            reactor,
+            budget: Cell::new(BUDGET),
+            running: Cell::new(true),
+        })
+    }
+
+    /// Milliseconds since the loop started, rounded down.
+    pub(super) fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// The loop time (ms, rounded up so a timer never fires early) of `deadline`.
+    pub(super) fn deadline_ms(&self, deadline: Instant) -> u64 {
+        let d = deadline.saturating_duration_since(self.start);
+        let ms = d.as_millis() as u64;
+        if Duration::from_millis(ms) < d {
+            ms + 1
+        } else {
+            ms
+        }
+    }
+
+    pub(super) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    fn spawn<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+        let mut tasks = self.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let id = id_of(entry.key(), generation);
+        let waker = Arc::new(TaskWaker {
+            id,
+            scheduled: AtomicBool::new(true),
+            shared: Arc::clone(&self.shared),
+        });
+        let cell = Rc::new(LocalTask::new(future, Waker::from(Arc::clone(&waker))));
+        entry.insert(Entry {
+            task: cell.clone(),
+            waker,
+        });
+        self.ready.borrow_mut().push_back(id);
+        Task::new(cell as Rc<dyn Output<F::Output>>)
+    }
+
+    /// Takes one operation from the current task's budget; `false` when it is spent
+    /// (the caller then wakes the task and returns `Pending`).
+    pub(super) fn consume_budget(&self) -> bool {
+        let b = self.budget.get();
+        if b == 0 {
+            return false;
+        }
+        self.budget.set(b - 1);
+        true
+    }
+
+    /// Polls the task `id`, if it still exists.
+    fn run_task(&self, id: u64) {
+        let key = (id & u64::from(u32::MAX)) as usize;
+        let task = {
+            let tasks = self.tasks.borrow();
+            match tasks.get(key) {
+                Some(e) if e.waker.id == id => {
+                    e.waker.scheduled.store(false, Ordering::Relaxed);
+                    Rc::clone(&e.task)
+                }
+                _ => return, // finished meanwhile: a stale wake
+            }
+        };
+        self.budget.set(BUDGET);
+        if poll_runnable(&*task) {
+            let removed = self.tasks.borrow_mut().remove(key);
+            // Dropped outside the borrow: a future's drop may spawn or wake.
+            drop(removed);
+        }
+    }
+
+    fn drain_remote(&self) {
+        if self.shared.remote_pending.swap(false, Ordering::AcqRel) {
+            let ids = std::mem::take(&mut *lock(&self.shared.remote));
+            let mut ready = self.ready.borrow_mut();
+            for id in ids {
+                ready.push_back(id);
+            }
+        }
+    }
+
+    /// Fires due timers; returns how long the loop may block for the next one.
+    fn fire_timers(&self) -> Option<Duration> {
+        let mut fired = Vec::new();
+        let wait = {
+            let mut timers = self.timers.borrow_mut();
+            let next = timers.next_expiration()?;
+            let now = self.now_ms();
+            if next <= now {
+                timers.advance(now, &mut fired);
+            }
+            timers
+                .next_expiration()
+                .map(|next| Duration::from_millis(next.saturating_sub(self.now_ms())))
+        };
+        for w in fired {
+            w.wake();
+        }
+        wait
+    }
+
+    /// Looks at timers and I/O; blocks in the reactor if there is nothing to run.
+    fn turn(&self, may_block: bool) {
+        self.drain_remote();
+        let wait = self.fire_timers();
+        let block = may_block && self.ready.borrow().is_empty();
+        // Blocking with no timer armed waits for I/O or another thread's wake-up.
+        let timeout = if block { wait } else { Some(Duration::ZERO) };
+        self.reactor.poll(timeout);
+        self.drain_remote();
+        if block {
+            self.fire_timers();
+        }
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let mut future = pin!(future);
+        let main_waker = Waker::from(Arc::clone(&self.main_waker));
+        let mut cx = Context::from_waker(&main_waker);
+        loop {
+            if self.main_waker.scheduled.swap(false, Ordering::AcqRel) {
+                self.budget.set(BUDGET);
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            let mut n = 0;
+            while n < TICK {
+                let Some(id) = self.ready.borrow_mut().pop_front() else {
+                    break;
+                };
+                if id == MAIN {
+                    // Woken locally: handled at the top of the loop.
+                    self.main_waker.scheduled.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                self.run_task(id);
+                n += 1;
+            }
+            let idle = self.ready.borrow().is_empty()
+                && !self.main_waker.scheduled.load(Ordering::Acquire);
+            self.turn(idle);
+        }
+    }
+
+    /// Cancels every task left (their futures are dropped here, on the loop's thread).
+    fn shut_down(&self) {
+        loop {
+            let tasks: Vec<Rc<dyn Runnable>> = {
+                let mut slab = self.tasks.borrow_mut();
+                slab.drain().map(|e| e.task).collect()
+            };
+            if tasks.is_empty() {
+                break;
+            }
+            for t in tasks {
+                t.abort(TaskError::Cancelled);
+            }
+        }
+        self.running.set(false);
+    }
+}
+
+/// Runs `future` to completion on a new event loop on this thread and returns its
+/// output: `asyncio.run`. Tasks still running when it finishes are cancelled (their
+/// futures dropped) before `run` returns.
+///
+/// # Panics
+///
+/// If an event loop is already running on this thread (`await` the future instead), or
+/// if the operating system refuses the loop's epoll or eventfd descriptors.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+///
+/// // The cheat sheet's first example: a coroutine brought to life by `run`.
+/// aio::run(async {
+///     println!("Start");
+///     aio::sleep(Duration::from_millis(10)).await;
+///     println!("End");
+/// });
+/// ```
+pub fn run<F: Future>(future: F) -> F::Output {
+    assert!(
+        CURRENT.with(Cell::get).is_null(),
+        "concur::aio::run called while an event loop is already running on this thread: \
+         await the future (or spawn it) instead"
+    );
+    let local =
+        Rc::new(Local::new().unwrap_or_else(|e| {
+            panic!("concur::aio::run: the event loop could not be created: {e}")
+        }));
+    struct Exit(Rc<Local>);
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            // Cancel what is left while the loop is still current (drops may use it).
+            self.0.shut_down();
+            CURRENT.with(|c| c.set(std::ptr::null()));
+            LOCAL.with(|l| l.borrow_mut().take());
+        }
+    }
+    CURRENT.with(|c| c.set(Rc::as_ptr(&local)));
+    LOCAL.with(|l| *l.borrow_mut() = Some(Rc::clone(&local)));
+    let exit = Exit(local);
+    exit.0.block_on(future)
+}
+
+thread_local! {
+    /// A counted reference to the running loop, for objects that must outlive a turn.
+    static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+/// The loop running on this thread; panics with `what` named if there is none.
+pub(super) fn current(what: &str) -> Rc<Local> {
+    LOCAL.with(|l| l.borrow().clone()).unwrap_or_else(|| {
+        panic!("concur::aio::{what} called outside of an event loop: call it inside aio::run(...)")
+    })
+}
+
+/// Runs `f` with the loop running on this thread, if any.
+pub(super) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: see `TaskWaker::wake_by_ref`.
+    f(unsafe { p.as_ref() })
+}
+
+/// Starts `future` as a task on the running loop: `asyncio.create_task`. It starts at the
+/// loop's next turn, whether or not the returned [`Task`] is awaited. The future need not
+/// be `Send`.
+///
+/// # Panics
+///
+/// Outside of [`run`].
+///
+/// ```
+/// use std::rc::Rc;
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let shared = Rc::new(5); // not Send: fine on one thread
+///     let s = shared.clone();
+///     let t = aio::spawn(async move { *s * 2 });
+///     assert_eq!(t.await, Ok(10));
+/// });
+/// ```
+pub fn spawn<F: Future + 'static>(future: F) -> Task<F::Output> {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: see `TaskWaker::wake_by_ref`.
+    match unsafe { p.as_ref() } {
+        Some(local) => local.spawn(future),
+        None => panic!(
+            "concur::aio::spawn called outside of an event loop: call it inside aio::run(...)"
+        ),
+    }
+}
+
+/// Takes one unit of the current task's budget. `Ready` if the task may go on; otherwise
+/// wakes it and returns `Pending`, so it yields to the others. Outside a loop: `Ready`.
+pub(super) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
+    with_current(|l| match l {
+        Some(l) if !l.consume_budget() => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        _ => Poll::Ready(()),
+    })
+}

@@ -1,0 +1,245 @@
+//! [`Task`]: a future spawned on the loop, and the cell the loop polls it in.
+//!
+//! A task's cell is reference-counted without atomics (`Rc`): it never leaves the loop's
+//! thread. What may cross threads is its waker, a separate small `Arc` holding only the
+//! task's id, a "scheduled" flag and the loop's shared half (see `runtime.rs`).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::handle::TaskError;
+
+/// Where a task is in its life.
+enum Stage<F: Future> {
+    /// Not finished: the future, pinned in the cell.
+    Running(F),
+    /// Finished; the outcome waits for the `Task` handle (if any) to take it.
+    Finished(Result<F::Output, TaskError>),
+    /// The outcome was taken, or dropped with a detached handle.
+    Consumed,
+}
+
+/// The loop's view of a task, types erased.
+pub(super) trait Runnable {
+    /// Polls the future once. `true` when the task is finished (or was cancelled).
+    fn poll_task(&self, cx: &mut Context<'_>) -> bool;
+    /// Drops the future (on the loop thread) and records `err` as the outcome.
+    fn abort(&self, err: TaskError);
+    /// The waker that schedules this task.
+    fn waker(&self) -> &Waker;
+}
+
+pub(super) struct LocalTask<F: Future> {
+    stage: RefCell<Stage<F>>,
+    /// The waker of whoever awaits the `Task` handle.
+    join_waker: Cell<Option<Waker>>,
+    /// The handle was dropped: the outcome is dropped as soon as it exists.
+    detached: Cell<bool>,
+    /// Cancellation was requested; the loop drops the future at its next turn.
+    cancel_requested: Cell<bool>,
+    waker: Waker,
+}
+
+impl<F: Future> LocalTask<F> {
+    pub(super) fn new(future: F, waker: Waker) -> Self {
+        LocalTask {
+            stage: RefCell::new(Stage::Running(future)),
+            join_waker: Cell::new(None),
+            detached: Cell::new(false),
+            cancel_requested: Cell::new(false),
+            waker,
+        }
+    }
+
+    fn finish(&self, outcome: Result<F::Output, TaskError>) {
+        let stage = if self.detached.get() {
+            Stage::Consumed
+        } else {
+            Stage::Finished(outcome)
+        };
+        // Dropping the old stage drops the future, here on the loop thread.
+        drop(std::mem::replace(&mut *self.stage.borrow_mut(), stage));
+        if let Some(w) = self.join_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl<F: Future> Runnable for LocalTask<F> {
+    fn poll_task(&self, cx: &mut Context<'_>) -> bool {
+        if self.cancel_requested.get() {
+            self.abort(TaskError::Cancelled);
+            return true;
+        }
+        let polled = {
+            let mut stage = self.stage.borrow_mut();
+            let Stage::Running(fut) = &mut *stage else {
+                return true;
+            };
+            // SAFETY: the future lives in the cell, which is behind an `Rc` and never
+            // moves; it is only ever dropped in place (by `finish`/`abort`).
+            let fut = unsafe { Pin::new_unchecked(fut) };
+            catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => false,
+            Ok(Poll::Ready(v)) => {
+                self.finish(Ok(v));
+                true
+            }
+            Err(payload) => {
+                self.finish(Err(TaskError::from_panic(payload)));
+                true
+            }
+        }
+    }
+
+    fn abort(&self, err: TaskError) {
+        let running = matches!(&*self.stage.borrow(), Stage::Running(_));
+        if running {
+            self.finish(Err(err));
+        }
+    }
+
+    fn waker(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+/// What a [`Task`] handle needs of its cell.
+pub(super) trait Output<T> {
+    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>>;
+    fn is_finished(&self) -> bool;
+    fn request_cancel(&self) -> bool;
+    fn detach(&self);
+}
+
+impl<F: Future> Output<F::Output> for LocalTask<F> {
+    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
+        let mut stage = self.stage.borrow_mut();
+        match std::mem::replace(&mut *stage, Stage::Consumed) {
+            Stage::Finished(outcome) => Poll::Ready(outcome),
+            Stage::Running(f) => {
+                *stage = Stage::Running(f);
+                self.join_waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+            Stage::Consumed => {
+                panic!("concur: a Task was polled again after it returned its outcome")
+            }
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        !matches!(&*self.stage.borrow(), Stage::Running(_))
+    }
+
+    fn request_cancel(&self) -> bool {
+        if self.is_finished() || self.cancel_requested.get() {
+            return false;
+        }
+        self.cancel_requested.set(true);
+        self.waker.wake_by_ref();
+        true
+    }
+
+    fn detach(&self) {
+        self.detached.set(true);
+        if let Ok(mut stage) = self.stage.try_borrow_mut() {
+            if matches!(&*stage, Stage::Finished(_)) {
+                *stage = Stage::Consumed;
+            }
+        }
+    }
+}
+
+/// A future running on the event loop: asyncio's `Task`, from [`spawn`](super::spawn).
+///
+/// Await it for the outcome ([`TaskError::Panicked`] if the future panicked,
+/// [`TaskError::Cancelled`] if it was cancelled). Dropping the handle detaches the task:
+/// it keeps running. A `Task` belongs to its loop's thread.
+///
+/// ```
+/// use concur::aio;
+///
+/// let out = aio::run(async {
+///     let t = aio::spawn(async { 40 + 2 });
+///     t.await
+/// });
+/// assert_eq!(out, Ok(42));
+/// ```
+pub struct Task<T> {
+    cell: Rc<dyn Output<T>>,
+}
+
+impl<T> Task<T> {
+    pub(super) fn new(cell: Rc<dyn Output<T>>) -> Self {
+        Task { cell }
+    }
+
+    /// Requests cancellation: the future is dropped at the loop's next turn (at the await
+    /// point where it is suspended) and the task's outcome becomes
+    /// [`TaskError::Cancelled`]. Returns `false` if it had already finished or was already
+    /// cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::{aio, TaskError};
+    ///
+    /// aio::run(async {
+    ///     let t = aio::spawn(aio::sleep(Duration::from_secs(3600)));
+    ///     assert!(t.cancel());
+    ///     assert_eq!(t.await, Err(TaskError::Cancelled));
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cell.request_cancel()
+    }
+
+    /// `true` once the task has finished (or been cancelled).
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let t = aio::spawn(async {});
+    ///     aio::yield_now().await;
+    ///     assert!(t.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.cell.is_finished()
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.cell.poll_output(cx)
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.cell.detach();
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Polls one task with its own waker; `true` when it is finished.
+pub(super) fn poll_runnable(task: &dyn Runnable) -> bool {
+    let mut cx = Context::from_waker(task.waker());
+    task.poll_task(&mut cx)
+}

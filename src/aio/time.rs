@@ -1,0 +1,270 @@
+//! Timers on the loop's wheel: [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::runtime::{current, Local};
+
+/// Waits until `deadline`: `asyncio.sleep` with an absolute time.
+///
+/// # Panics
+///
+/// When first polled outside of an event loop.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     aio::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        timer: None,
+    }
+}
+
+/// Waits for `duration`: `asyncio.sleep`. The task yields to the others meanwhile; the
+/// thread is not blocked.
+///
+/// # Panics
+///
+/// When first polled outside of an event loop.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let a = aio::spawn(aio::sleep(Duration::from_millis(20)));
+///     let b = aio::spawn(aio::sleep(Duration::from_millis(20)));
+///     let t = std::time::Instant::now();
+///     let _ = (a.await, b.await);
+///     assert!(t.elapsed() < Duration::from_millis(40) * 10); // concurrently, not 40 ms
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(
+        Instant::now()
+            .checked_add(duration)
+            .unwrap_or_else(far_future),
+    )
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer (O(1)).
+pub struct Sleep {
+    deadline: Instant,
+    /// The loop and the timer's key in its wheel, once armed.
+    timer: Option<(Rc<Local>, usize)>,
+}
+
+impl Sleep {
+    /// When this sleep ends.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let d = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(concur::aio::sleep_until(d).deadline(), d);
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Moves the deadline (re-arming a sleep that already ended).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut s = Box::pin(aio::sleep(Duration::from_secs(3600)));
+    ///     s.as_mut().reset(Instant::now());
+    ///     s.await; // returns at once
+    /// });
+    /// ```
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        let this = self.get_mut();
+        this.deadline = deadline;
+        if let Some((local, key)) = this.timer.take() {
+            local.timers.borrow_mut().remove(key);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match &this.timer {
+            Some((local, key)) => {
+                let mut timers = local.timers.borrow_mut();
+                if timers.has_fired(*key) {
+                    return Poll::Ready(());
+                }
+                timers.set_waker(*key, cx.waker());
+                Poll::Pending
+            }
+            None => {
+                if Instant::now() >= this.deadline {
+                    return Poll::Ready(());
+                }
+                let local = current("sleep");
+                let ms = local.deadline_ms(this.deadline);
+                let key = local.timers.borrow_mut().insert(ms, cx.waker().clone());
+                this.timer = Some((local, key));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((local, key)) = self.timer.take() {
+            local.timers.borrow_mut().remove(key);
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+/// The error of [`timeout`]: the time ran out before the future finished.
+///
+/// ```
+/// assert_eq!(concur::aio::Elapsed.to_string(), "the time limit expired before the future finished");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the time limit expired before the future finished")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// Runs `future` for at most `duration`: `asyncio.timeout` / `wait_for`. If time runs
+/// out, the future is dropped (cancelled at its await point) and the result is
+/// `Err(Elapsed)`.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let slow = aio::sleep(Duration::from_secs(3600));
+///     assert_eq!(aio::timeout(Duration::from_millis(5), slow).await, Err(aio::Elapsed));
+///     assert_eq!(aio::timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+    }
+}
+
+/// The future of [`timeout`].
+#[derive(Debug)]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out of `self`, and dropped
+        // in place; `sleep` is `Unpin` and not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(v) = future.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match Pin::new(&mut this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Ticks every `period`, starting now: for periodic work (`tick().await` in a loop).
+/// A late tick does not shift the schedule: the next one stays on the original grid.
+///
+/// # Panics
+///
+/// If `period` is zero.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let mut every = aio::interval(Duration::from_millis(2));
+///     for _ in 0..3 {
+///         every.tick().await;
+///     }
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "concur::aio::interval: the period must be non-zero"
+    );
+    Interval {
+        next: Instant::now(),
+        period,
+        sleep: None,
+    }
+}
+
+/// The ticker of [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    next: Instant,
+    period: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns its scheduled time.
+    pub async fn tick(&mut self) -> Instant {
+        let at = self.next;
+        match &mut self.sleep {
+            Some(s) => s.as_mut().reset(at),
+            None => self.sleep = Some(Box::pin(sleep_until(at))),
+        }
+        if let Some(s) = &mut self.sleep {
+            s.as_mut().await;
+        }
+        let now = Instant::now();
+        self.next = at + self.period;
+        if self.next <= now {
+            // Missed ticks are skipped, keeping to the grid.
+            let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
+            self.next += self.period * behind as u32;
+        }
+        at
+    }
+}
