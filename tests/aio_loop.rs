@@ -1,0 +1,305 @@
+//! The event loop: ordering, fairness, cancellation, timers, cross-thread wakes, misuse.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use concur::{aio, TaskError, ThreadPoolExecutor};
+
+/// Counts its drops: proves a cancelled future was really dropped.
+struct DropCount(Rc<RefCell<usize>>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() += 1;
+    }
+}
+
+#[test]
+fn spawned_tasks_start_in_order_and_yield_round_robin() {
+    let log = aio::run(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                let log = log.clone();
+                aio::spawn(async move {
+                    for round in 0..3 {
+                        log.borrow_mut().push((round, i));
+                        aio::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        Rc::try_unwrap(log).unwrap().into_inner()
+    });
+    let expected: Vec<_> = (0..3).flat_map(|r| (0..3).map(move |i| (r, i))).collect();
+    assert_eq!(log, expected);
+}
+
+#[test]
+fn a_task_starts_without_being_awaited() {
+    let ran = aio::run(async {
+        let ran = Rc::new(RefCell::new(false));
+        let r = ran.clone();
+        let _detached = aio::spawn(async move { *r.borrow_mut() = true });
+        aio::yield_now().await;
+        let x = *ran.borrow();
+        x
+    });
+    assert!(ran);
+}
+
+#[test]
+fn a_panicking_task_reports_its_message_and_the_loop_goes_on() {
+    let (err, after) = aio::run(async {
+        let t = aio::spawn(async { panic!("task exploded") });
+        let err = t.await.unwrap_err();
+        (err, aio::spawn(async { 5 }).await)
+    });
+    assert_eq!(err, TaskError::Panicked("task exploded".into()));
+    assert_eq!(after, Ok(5));
+}
+
+#[test]
+fn cancelling_drops_the_future_at_every_kind_of_await_point() {
+    let drops = Rc::new(RefCell::new(0));
+    let d = drops.clone();
+    aio::run(async move {
+        let (pending_tx, _keep) = std::sync::mpsc::channel::<()>();
+        let pool = ThreadPoolExecutor::new(1);
+        let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+        let blocked = pool.submit(move || gate_rx.recv().ok());
+        let listener = aio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let other = aio::spawn(aio::sleep(Duration::from_secs(3600)));
+        let tasks = vec![
+            spawn_guarded(&d, async { aio::sleep(Duration::from_secs(3600)).await }),
+            spawn_guarded(&d, async move {
+                let mut buf = [0u8; 8];
+                let _ = listener.recv_from(&mut buf).await;
+            }),
+            spawn_guarded(&d, async move {
+                let _ = blocked.await;
+            }),
+            spawn_guarded(&d, async move {
+                let _ = other.await;
+            }),
+            spawn_guarded(&d, std::future::pending::<()>()),
+        ];
+        aio::yield_now().await; // every task reaches its await point
+        for t in &tasks {
+            assert!(!t.is_finished());
+            assert!(t.cancel());
+            assert!(!t.cancel(), "cancel is reported once");
+        }
+        for t in tasks {
+            assert_eq!(t.await, Err(TaskError::Cancelled));
+        }
+        gate_tx.send(()).unwrap();
+        drop(pending_tx);
+    });
+    assert_eq!(*drops.borrow(), 5);
+}
+
+fn spawn_guarded(
+    drops: &Rc<RefCell<usize>>,
+    f: impl Future<Output = ()> + 'static,
+) -> aio::Task<()> {
+    let guard = DropCount(drops.clone());
+    aio::spawn(async move {
+        let _guard = guard;
+        f.await
+    })
+}
+
+#[test]
+fn run_cancels_the_tasks_left_when_it_returns() {
+    let drops = Rc::new(RefCell::new(0));
+    let d = drops.clone();
+    aio::run(async move {
+        for _ in 0..10 {
+            spawn_guarded(&d, std::future::pending());
+        }
+        aio::yield_now().await;
+    });
+    assert_eq!(*drops.borrow(), 10);
+}
+
+#[test]
+fn timers_fire_in_deadline_order_never_early() {
+    let order = aio::run(async {
+        let start = Instant::now();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let delays = [30u64, 5, 20, 0, 10, 15, 1];
+        let tasks: Vec<_> = delays
+            .iter()
+            .map(|&ms| {
+                let log = log.clone();
+                aio::spawn(async move {
+                    aio::sleep(Duration::from_millis(ms)).await;
+                    assert!(start.elapsed() >= Duration::from_millis(ms), "woke early");
+                    log.borrow_mut().push(ms);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        Rc::try_unwrap(log).unwrap().into_inner()
+    });
+    assert_eq!(order, [0, 1, 5, 10, 15, 20, 30]);
+}
+
+#[test]
+fn cancelled_timers_never_fire() {
+    let fired = aio::run(async {
+        let fired = Rc::new(RefCell::new(0));
+        let tasks: Vec<_> = (0..1000)
+            .map(|i| {
+                let fired = fired.clone();
+                aio::spawn(async move {
+                    aio::sleep(Duration::from_millis(1 + i % 5)).await;
+                    *fired.borrow_mut() += 1;
+                })
+            })
+            .collect();
+        for (i, t) in tasks.iter().enumerate() {
+            if i % 2 == 0 {
+                t.cancel();
+            }
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        let n = *fired.borrow();
+        n
+    });
+    assert_eq!(fired, 500);
+}
+
+#[test]
+fn timeout_cancels_the_slow_future_and_interval_keeps_its_grid() {
+    aio::run(async {
+        let drops = Rc::new(RefCell::new(0));
+        let guard = DropCount(drops.clone());
+        let slow = async move {
+            let _g = guard;
+            aio::sleep(Duration::from_secs(3600)).await
+        };
+        assert_eq!(aio::timeout(Duration::from_millis(2), slow).await, Err(aio::Elapsed));
+        assert_eq!(*drops.borrow(), 1);
+        let mut iv = aio::interval(Duration::from_millis(3));
+        let t0 = iv.tick().await;
+        let t1 = iv.tick().await;
+        let t2 = iv.tick().await;
+        assert_eq!((t1 - t0, t2 - t1), (Duration::from_millis(3), Duration::from_millis(3)));
+    });
+}
+
+#[test]
+fn another_thread_can_wake_a_task() {
+    struct Flag(std::sync::Arc<std::sync::Mutex<(bool, Option<std::task::Waker>)>>);
+    impl Future for Flag {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let mut s = self.0.lock().unwrap();
+            if s.0 {
+                Poll::Ready(())
+            } else {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+    for _ in 0..200 {
+        let state = std::sync::Arc::new(std::sync::Mutex::new((false, None::<std::task::Waker>)));
+        let s2 = state.clone();
+        aio::run(async move {
+            let task = aio::spawn(Flag(state));
+            let waker_thread = std::thread::spawn(move || loop {
+                let mut s = s2.lock().unwrap();
+                if let Some(w) = s.1.take() {
+                    s.0 = true;
+                    drop(s);
+                    w.wake();
+                    return;
+                }
+                drop(s);
+                std::thread::yield_now();
+            });
+            task.await.unwrap(); // the loop blocks in epoll until the thread's wake
+            waker_thread.join().unwrap();
+        });
+    }
+}
+
+#[test]
+fn pool_handles_and_to_thread_are_awaited_in_the_loop() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (a, b) = aio::run(async {
+        let a = pool.submit(|| 6 * 7).await;
+        let b = aio::to_thread(|| std::thread::current().name().map(str::to_owned)).await;
+        (a, b)
+    });
+    assert_eq!(a, Ok(42));
+    assert!(b.unwrap().unwrap().starts_with("concur-to-thread"));
+}
+
+#[test]
+fn gather_returns_outputs_in_input_order() {
+    let out = aio::run(aio::gather((0..50u64).map(|i| async move {
+        aio::sleep(Duration::from_millis(50 - i)).await;
+        i
+    })));
+    assert_eq!(out, (0..50).collect::<Vec<_>>());
+}
+
+#[test]
+#[should_panic(expected = "already running on this thread")]
+fn run_inside_run_panics_with_a_clear_message() {
+    aio::run(async {
+        aio::run(async {});
+    });
+}
+
+#[test]
+#[should_panic(expected = "spawn called outside of an event loop")]
+fn spawn_outside_a_loop_panics_with_a_clear_message() {
+    let _ = aio::spawn(async {});
+}
+
+#[test]
+fn a_socket_used_after_its_loop_ended_fails_clearly() {
+    let sock = aio::run(aio::net::UdpSocket::bind("127.0.0.1:0")).unwrap();
+    let err = aio::run(async move {
+        let mut buf = [0u8; 4];
+        sock.recv_from(&mut buf).await.unwrap_err()
+    });
+    assert!(err.to_string().contains("event loop has ended"), "{err}");
+}
+
+#[test]
+fn a_busy_task_cannot_starve_the_others() {
+    // A task that always finds data ready would never yield on its own; the budget makes
+    // the loop's sockets return Pending after a while so the flag setter runs.
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    aio::run(async {
+        let (mut a, mut b) = aio::net::UnixStream::pair().unwrap();
+        a.write_all(&vec![1u8; 64 * 1024]).await.unwrap();
+        let flag = Rc::new(RefCell::new(false));
+        let f = flag.clone();
+        let setter = aio::spawn(async move { *f.borrow_mut() = true });
+        let mut byte = [0u8; 1];
+        let mut reads = 0;
+        while !*flag.borrow() {
+            b.read_exact(&mut byte).await.unwrap();
+            reads += 1;
+            assert!(reads < 64 * 1024, "the setter never ran");
+        }
+        setter.await.unwrap();
+    });
+}
