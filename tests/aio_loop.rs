@@ -190,13 +190,19 @@ fn timeout_cancels_the_slow_future_and_interval_keeps_its_grid() {
             let _g = guard;
             aio::sleep(Duration::from_secs(3600)).await
         };
-        assert_eq!(aio::timeout(Duration::from_millis(2), slow).await, Err(aio::Elapsed));
+        assert_eq!(
+            aio::timeout(Duration::from_millis(2), slow).await,
+            Err(aio::Elapsed)
+        );
         assert_eq!(*drops.borrow(), 1);
         let mut iv = aio::interval(Duration::from_millis(3));
         let t0 = iv.tick().await;
         let t1 = iv.tick().await;
         let t2 = iv.tick().await;
-        assert_eq!((t1 - t0, t2 - t1), (Duration::from_millis(3), Duration::from_millis(3)));
+        assert_eq!(
+            (t1 - t0, t2 - t1),
+            (Duration::from_millis(3), Duration::from_millis(3))
+        );
     });
 }
 
@@ -269,7 +275,7 @@ fn run_inside_run_panics_with_a_clear_message() {
 #[test]
 #[should_panic(expected = "spawn called outside of an event loop")]
 fn spawn_outside_a_loop_panics_with_a_clear_message() {
-    let _ = aio::spawn(async {});
+    drop(aio::spawn(async {}));
 }
 
 #[test]

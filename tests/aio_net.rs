@@ -33,7 +33,7 @@ fn tcp_echo_with_many_concurrent_clients() {
         let clients: Vec<_> = (0..50u8)
             .map(|i| {
                 aio::spawn(async move {
-                    let mut s = TcpStream::connect(addr).await.unwrap();
+                    let s = TcpStream::connect(addr).await.unwrap();
                     s.set_nodelay(true).unwrap();
                     let msg = vec![i; 100_000]; // larger than the socket buffers
                     let (mut r, mut w) = futures_lite::io::split(s);

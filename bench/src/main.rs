@@ -2,6 +2,7 @@
 //!
 //! `cargo run --release -p concur-bench -- [threads] [--quick]`
 
+mod aio;
 mod harness;
 mod threads;
 
@@ -15,6 +16,7 @@ USAGE:
 
 SUITES:
     threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
+    aio       event loops: concur::aio, tokio current_thread, smol, CPython asyncio, uvloop
               (default: all suites)
 
 OPTIONS:
@@ -42,7 +44,7 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" => suites.push(arg),
+            "threads" | "aio" => suites.push(arg),
             other => {
                 eprintln!("concur-bench: unknown argument '{other}' (try --help)");
                 return ExitCode::from(2);
@@ -50,12 +52,17 @@ fn main() -> ExitCode {
         }
     }
     if suites.is_empty() {
-        suites.push("threads".to_owned());
+        suites = vec!["threads".to_owned(), "aio".to_owned()];
     }
     for suite in suites {
         if suite == "threads" {
             println!("## Thread pools\n");
             harness::print_table(&threads::run(quick, rounds));
+            println!();
+        }
+        if suite == "aio" {
+            println!("## Event loops\n");
+            harness::print_table(&aio::run(quick, rounds));
             println!();
         }
     }

@@ -142,12 +142,16 @@ impl<T> Core<T> {
     }
 
     /// Moves `PENDING` to `CANCELLED`; if this call won, runs `release` (drop what the
-    /// task would have consumed) and then wakes the waiters. `false` if too late.
+    /// task would have consumed) and then wakes the waiters, even if `release` panics
+    /// (the panic then goes on after the wake-up). `true` if the task is cancelled, by
+    /// this call or an earlier one; `false` if it started or finished first.
     pub(crate) fn cancel(&self, release: impl FnOnce()) -> bool {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            if state::phase(cur) != PENDING {
-                return false;
+            match state::phase(cur) {
+                PENDING => {}
+                CANCELLED => return true,
+                _ => return false,
             }
             match self.state.compare_exchange_weak(
                 cur,
@@ -156,8 +160,11 @@ impl<T> Core<T> {
                 Ordering::Relaxed,
             ) {
                 Ok(prev) => {
-                    release();
+                    let released = catch_unwind(AssertUnwindSafe(release));
                     self.woken_by(prev);
+                    if let Err(payload) = released {
+                        std::panic::resume_unwind(payload);
+                    }
                     return true;
                 }
                 Err(actual) => cur = actual,

@@ -108,7 +108,8 @@ impl<T> JoinHandle<T> {
     }
 
     /// Waits at most `timeout` for the task to finish; `true` if it has. The outcome stays
-    /// in the handle.
+    /// in the handle. (Unlike [`join`](Self::join), it never runs the task here: that
+    /// could outlast the timeout.)
     ///
     /// ```
     /// use std::time::Duration;
@@ -121,7 +122,7 @@ impl<T> JoinHandle<T> {
         if self.is_finished() {
             return true;
         }
-        self.cell.run_inline();
+        // No inline run here: the task could take longer than `timeout`.
         let deadline = Instant::now().checked_add(timeout);
         self.core().wait(deadline)
     }

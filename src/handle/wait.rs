@@ -49,8 +49,8 @@ pub struct Waited {
 /// Blocks until the condition `when` holds for `handles`, or `timeout` passes, and says
 /// which finished: `concurrent.futures.wait`. Outcomes stay in the handles.
 ///
-/// Called on a pool's worker, it first runs that pool's not-yet-started tasks among
-/// `handles` itself, so a task waiting on others never deadlocks its pool.
+/// Called on a pool's worker without a timeout, it first runs that pool's not-yet-started
+/// tasks among `handles` itself, so a task waiting on others never deadlocks its pool.
 ///
 /// ```
 /// use std::time::Duration;
@@ -67,7 +67,8 @@ pub struct Waited {
 /// ```
 pub fn wait<T>(handles: &[JoinHandle<T>], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    if crate::thread::on_worker_thread() {
+    // Running a task inline could outlast a timeout: only untimed waits help.
+    if timeout.is_none() && crate::thread::on_worker_thread() {
         for h in handles {
             if satisfied(handles, when) {
                 break;

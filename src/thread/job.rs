@@ -90,8 +90,16 @@ where
     fn abort(&self, err: TaskError) {
         if let Some(claim) = self.core.claim() {
             // SAFETY: we hold the claim.
-            drop(unsafe { self.take_func() });
+            let f = unsafe { self.take_func() };
             claim.complete(Err(err));
+            // After the outcome is out: a panicking drop of what the closure captured
+            // must not lose it, nor take down the thread that aborts (a worker).
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(f))) {
+                log::error!(
+                    "concur: dropping an aborted task's closure panicked: {}",
+                    crate::handle::panic_message(&*payload)
+                );
+            }
         }
     }
 }

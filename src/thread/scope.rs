@@ -40,8 +40,9 @@ trait ScopeTask: Send + Sync {
     /// Waits for the task to finish (running it here if this thread is a worker of its
     /// pool and it has not started).
     fn wait(&self);
-    /// Drops an outcome nobody took; returns its panic message if it was a panic.
-    fn discard(&self) -> Option<String>;
+    /// Takes and drops an outcome nobody took. A panic while dropping it is caught and
+    /// returned, so every other outcome is still dropped before the scope ends.
+    fn discard(&self) -> Discarded;
 }
 
 impl<F, T> ScopeTask for Job<F, T>
@@ -54,12 +55,23 @@ where
         self.core().wait(None);
     }
 
-    fn discard(&self) -> Option<String> {
-        match self.core().take() {
-            Some(Err(TaskError::Panicked(msg))) => Some(msg),
+    fn discard(&self) -> Discarded {
+        let outcome = self.core().take();
+        let panic = match &outcome {
+            Some(Err(TaskError::Panicked(msg))) => Some(msg.clone()),
             _ => None,
-        }
+        };
+        let drop_panic = catch_unwind(AssertUnwindSafe(move || drop(outcome))).err();
+        Discarded { panic, drop_panic }
     }
+}
+
+/// What discarding an untaken outcome found.
+struct Discarded {
+    /// The outcome was a panic nobody joined: its message.
+    panic: Option<String>,
+    /// Dropping the outcome's value panicked: the payload, re-raised after all are gone.
+    drop_panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
 pub(super) fn run<'env, F, R>(pool: &'env ThreadPoolExecutor, f: F) -> R
@@ -73,7 +85,10 @@ where
         env: PhantomData,
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    let unjoined_panic = scope.finish_all();
+    let (unjoined_panic, drop_panic) = scope.finish_all();
+    if let Some(payload) = drop_panic {
+        resume_unwind(payload);
+    }
     match result {
         Err(payload) => resume_unwind(payload),
         Ok(value) => {
@@ -126,9 +141,12 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// Waits for every task, including ones submitted meanwhile; then drops the outcomes
-    /// nobody took. Returns the message of an untaken panic, if any.
-    fn finish_all(&self) -> Option<String> {
-        let mut panic = None;
+    /// nobody took. Returns the message of an untaken panic, if any, and the first panic
+    /// raised while dropping an outcome. Nothing borrowed is left in any job afterwards,
+    /// whatever panicked.
+    #[allow(clippy::type_complexity)]
+    fn finish_all(&self) -> (Option<String>, Option<Box<dyn std::any::Any + Send>>) {
+        let (mut panic, mut drop_panic) = (None, None);
         loop {
             let mut finished = Vec::new();
             loop {
@@ -142,11 +160,15 @@ impl<'scope> Scope<'scope, '_> {
                 finished.extend(batch);
             }
             if finished.is_empty() {
-                return panic;
+                return (panic, drop_panic);
             }
             for t in finished {
-                if let Some(msg) = t.discard() {
-                    panic.get_or_insert(msg);
+                let d = t.discard();
+                if panic.is_none() {
+                    panic = d.panic;
+                }
+                if drop_panic.is_none() {
+                    drop_panic = d.drop_panic;
                 }
             }
         }

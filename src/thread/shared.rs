@@ -165,6 +165,16 @@ impl Shared {
                         }
                         return Placed::RanHere;
                     }
+                    // A worker of this pool blocking on its own queue would be one
+                    // worker fewer to drain it: it runs the task itself instead.
+                    FullPolicy::Block if super::worker::is_worker_of(self.id) => {
+                        let slot = self.counters.caller();
+                        slot.starting();
+                        if task.run(&mut |ran| slot.finished(ran)) == Ran::Skipped {
+                            slot.finished(Ran::Skipped);
+                        }
+                        return Placed::RanHere;
+                    }
                     FullPolicy::Block => {
                         if let Err(err) = self.reserve_blocking(capacity) {
                             return Placed::Refused(err);
@@ -225,20 +235,21 @@ impl Shared {
         }
     }
 
-    fn wake_or_spawn(self: &Arc<Self>) {
+    /// Makes sure someone will run what is queued: Python's rule first (a task that finds
+    /// no idle worker gets a new thread, up to `max_workers`), then a wake-up if nobody
+    /// is spinning.
+    pub(super) fn wake_or_spawn(self: &Arc<Self>) {
+        if self.spawned.load(Ordering::Relaxed) < self.config.max_workers
+            && self.counters.queued() > self.idle.load(Ordering::SeqCst)
+        {
+            self.spawn_worker();
+        }
         if self.spinning.load(Ordering::SeqCst) > 0 {
             // A worker is looking for work right now and will find this task.
             return;
         }
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             self.wake_one();
-        } else if self.idle.load(Ordering::SeqCst) == 0
-            && self.spawned.load(Ordering::Relaxed) < self.config.max_workers
-            // A spinning worker may have taken the task between the push and the
-            // `idle` read: then nobody is missing.
-            && !self.queue.is_empty()
-        {
-            self.spawn_worker();
         }
     }
 
@@ -335,12 +346,9 @@ impl Shared {
         self.queue.is_empty()
     }
 
-    /// Wakes a sleeping worker if there is one: called by a worker that has more work
-    /// in its local queue than it can start now.
-    pub(super) fn wake_sleeper(&self) {
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            self.wake_one();
-        }
+    /// `true` if some worker's local queue holds tasks (which an idle worker can steal).
+    pub(super) fn local_work_waits(&self) -> bool {
+        read(&self.stealers).iter().any(|s| !s.is_empty())
     }
 
     /// Fails every task still in the queue with `err`.

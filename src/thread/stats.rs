@@ -92,7 +92,12 @@ impl Counters {
         Counters {
             pushed: CachePadded::new(AtomicUsize::new(0)),
             slots: (0..=workers)
-                .map(|_| CachePadded::new(Slot::default()))
+                .map(|i| {
+                    CachePadded::new(Slot {
+                        shared: i == workers,
+                        ..Slot::default()
+                    })
+                })
                 .collect(),
         }
     }
@@ -100,6 +105,17 @@ impl Counters {
     /// The slot callers use when they run a task themselves.
     pub(super) fn caller(&self) -> &Slot {
         self.slots.last().expect("there is always a caller slot")
+    }
+
+    /// Tasks submitted and not yet taken by a worker (in the shared queue or in a
+    /// worker's local queue). Reads every slot: used only while the pool may still grow.
+    pub(super) fn queued(&self) -> usize {
+        let dequeued: usize = self
+            .slots
+            .iter()
+            .map(|s| s.dequeued.load(Ordering::Relaxed))
+            .sum();
+        self.pushed.load(Ordering::Relaxed).saturating_sub(dequeued)
     }
 
     pub(super) fn snapshot(&self, workers: usize) -> PoolStats {

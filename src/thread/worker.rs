@@ -84,7 +84,7 @@ fn initialize(shared: &Shared) -> bool {
 /// A worker's view of the queues: its own local queue first, then a batch from the
 /// shared queue, then half of another worker's local queue.
 struct Queues<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     local: Worker<Task>,
     me: usize,
 }
@@ -99,8 +99,8 @@ impl Queues<'_> {
             .steal_batch(&self.local)
             .or_else(|| self.shared.steal_from_workers(&self.local, self.me))?;
         if !self.local.is_empty() {
-            // More work than this worker can start now: let a sleeper help.
-            self.shared.wake_sleeper();
+            // More work than this worker can start now: wake or start a helper.
+            self.shared.wake_or_spawn();
         }
         Some(task)
     }
@@ -115,7 +115,7 @@ impl Queues<'_> {
     }
 }
 
-fn work(shared: &Shared, slot_index: usize) {
+fn work(shared: &Arc<Shared>, slot_index: usize) {
     let slot = &shared.counters.slots[slot_index];
     let local = Worker::new_fifo();
     let me = shared.register(&local);
@@ -174,7 +174,7 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
                     let last = shared.spinning.fetch_sub(1, Ordering::SeqCst) == 1;
                     if last && !shared.queue_is_empty() {
                         // Submitters wake nobody while a worker spins: pass the baton.
-                        shared.wake_sleeper();
+                        shared.wake_or_spawn();
                     }
                     return Some(task);
                 }
@@ -191,7 +191,10 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
         shared.sleepers.store(s.sleeping, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         loop {
-            if !queues.is_empty() || shared.terminate.load(Ordering::SeqCst) {
+            if !queues.is_empty()
+                || shared.local_work_waits()
+                || shared.terminate.load(Ordering::SeqCst)
+            {
                 // Leave without a wake-up: undo our registration, unless a submitter
                 // already claimed us (then consume its wake-up instead).
                 if s.wakes > 0 {
