@@ -31,14 +31,17 @@
 //! [`JoinHandle`]: crate::JoinHandle
 
 mod combinators;
+mod group;
 pub mod net;
 mod reactor;
 mod runtime;
+pub mod sync;
 mod task;
 mod time;
 mod wheel;
 
 pub use combinators::{gather, to_thread, yield_now, YieldNow};
-pub use runtime::{run, spawn};
+pub use group::{as_completed, shield, wait, AsCompleted, TaskGroup};
+pub use runtime::{run, spawn, warn_slow_polls};
 pub use task::Task;
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};

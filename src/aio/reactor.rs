@@ -29,13 +29,14 @@ pub(super) enum Direction {
     Write,
 }
 
-/// What the reactor knows of one object: readiness per direction, and who waits.
+/// What the reactor knows of one object: readiness per direction, and who waits (each
+/// task waiting in a direction; several tasks may share a socket).
 #[derive(Default)]
 pub(super) struct Readiness {
     readable: Cell<bool>,
     writable: Cell<bool>,
-    read_waker: Cell<Option<Waker>>,
-    write_waker: Cell<Option<Waker>>,
+    read_wakers: RefCell<Vec<Waker>>,
+    write_wakers: RefCell<Vec<Waker>>,
 }
 
 impl Readiness {
@@ -46,10 +47,18 @@ impl Readiness {
         }
     }
 
-    fn waker(&self, dir: Direction) -> &Cell<Option<Waker>> {
+    fn wakers(&self, dir: Direction) -> &RefCell<Vec<Waker>> {
         match dir {
-            Direction::Read => &self.read_waker,
-            Direction::Write => &self.write_waker,
+            Direction::Read => &self.read_wakers,
+            Direction::Write => &self.write_wakers,
+        }
+    }
+
+    /// Registers `waker` to hear of the next readiness in `dir`.
+    fn wait(&self, dir: Direction, waker: &Waker) {
+        let mut ws = self.wakers(dir).borrow_mut();
+        if !ws.iter().any(|w| w.will_wake(waker)) {
+            ws.push(waker.clone());
         }
     }
 }
@@ -89,11 +98,11 @@ impl Reactor {
                 };
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     r.readable.set(true);
-                    wake.extend(r.read_waker.take());
+                    wake.append(&mut r.read_wakers.borrow_mut());
                 }
                 if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
                     r.writable.set(true);
-                    wake.extend(r.write_waker.take());
+                    wake.append(&mut r.write_wakers.borrow_mut());
                 }
             }
         }
@@ -167,7 +176,7 @@ impl<S: mio::event::Source> Registered<S> {
         let flag = self.readiness.flag(dir);
         loop {
             if !flag.get() {
-                self.readiness.waker(dir).set(Some(cx.waker().clone()));
+                self.readiness.wait(dir, cx.waker());
                 return Poll::Pending;
             }
             match op(&self.source) {
@@ -183,7 +192,7 @@ impl<S: mio::event::Source> Registered<S> {
         if self.readiness.flag(dir).get() {
             Poll::Ready(())
         } else {
-            self.readiness.waker(dir).set(Some(cx.waker().clone()));
+            self.readiness.wait(dir, cx.waker());
             Poll::Pending
         }
     }

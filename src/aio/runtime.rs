@@ -20,10 +20,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ use super::reactor::Reactor;
 use super::task::{poll_runnable, LocalTask, Output, Runnable, Task};
 use super::wheel::Wheel;
 use crate::handle::TaskError;
-use crate::sync::lock;
+use crate::sync::{lock, Mutex};
 
 /// Tasks run between two looks at timers and I/O.
 const TICK: u32 = 61;
@@ -98,6 +99,8 @@ impl Wake for TaskWaker {
 struct Entry {
     task: Rc<dyn Runnable>,
     waker: Arc<TaskWaker>,
+    /// Where the task was spawned, to name it in warnings.
+    spawned_at: &'static Location<'static>,
 }
 
 /// The loop's state, owned by its thread.
@@ -112,6 +115,8 @@ pub(super) struct Local {
     start: Instant,
     pub(super) reactor: Reactor,
     budget: Cell<u32>,
+    /// Warn about a task whose single poll takes longer (asyncio's debug mode).
+    slow_poll: Cell<Option<Duration>>,
     /// `false` once `run` has returned: the loop's objects then fail instead of waiting.
     running: Cell<bool>,
 }
@@ -147,6 +152,7 @@ impl Local {
             start: Instant::now(),
             reactor,
             budget: Cell::new(BUDGET),
+            slow_poll: Cell::new(slow_poll_from_env()),
             running: Cell::new(true),
         })
     }
@@ -156,12 +162,13 @@ impl Local {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// The loop time (ms, rounded up so a timer never fires early) of `deadline`.
+    /// The loop time (ms, rounded up so a timer never fires early) of `deadline`,
+    /// saturating for deadlines too far to count.
     pub(super) fn deadline_ms(&self, deadline: Instant) -> u64 {
         let d = deadline.saturating_duration_since(self.start);
-        let ms = d.as_millis() as u64;
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         if Duration::from_millis(ms) < d {
-            ms + 1
+            ms.saturating_add(1)
         } else {
             ms
         }
@@ -171,7 +178,11 @@ impl Local {
         self.running.get()
     }
 
-    fn spawn<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+    fn spawn<F: Future + 'static>(
+        &self,
+        future: F,
+        spawned_at: &'static Location<'static>,
+    ) -> Task<F::Output> {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let generation = self.generation.get().wrapping_add(1);
@@ -186,6 +197,7 @@ impl Local {
         entry.insert(Entry {
             task: cell.clone(),
             waker,
+            spawned_at,
         });
         self.ready.borrow_mut().push_back(id);
         Task::new(cell as Rc<dyn Output<F::Output>>)
@@ -205,18 +217,29 @@ impl Local {
     /// Polls the task `id`, if it still exists.
     fn run_task(&self, id: u64) {
         let key = (id & u64::from(u32::MAX)) as usize;
-        let task = {
+        let (task, spawned_at) = {
             let tasks = self.tasks.borrow();
             match tasks.get(key) {
                 Some(e) if e.waker.id == id => {
                     e.waker.scheduled.store(false, Ordering::Relaxed);
-                    Rc::clone(&e.task)
+                    (Rc::clone(&e.task), e.spawned_at)
                 }
                 _ => return, // finished meanwhile: a stale wake
             }
         };
         self.budget.set(BUDGET);
-        if poll_runnable(&*task) {
+        let slow_poll = self.slow_poll.get();
+        let started = slow_poll.map(|_| Instant::now());
+        let finished = poll_runnable(&*task);
+        if let (Some(limit), Some(started)) = (slow_poll, started) {
+            let took = started.elapsed();
+            if took > limit {
+                log::warn!(
+                    "concur::aio: the task spawned at {spawned_at} blocked the event loop                      for {took:?} in one poll (more than {limit:?}): move blocking work to                      aio::to_thread"
+                );
+            }
+        }
+        if finished {
             let removed = self.tasks.borrow_mut().remove(key);
             // Dropped outside the borrow: a future's drop may spawn or wake.
             drop(removed);
@@ -345,17 +368,26 @@ pub fn run<F: Future>(future: F) -> F::Output {
         Rc::new(Local::new().unwrap_or_else(|e| {
             panic!("concur::aio::run: the event loop could not be created: {e}")
         }));
+    /// Forgets the loop on the way out, however `run` ends. Installed before the loop
+    /// becomes current, so `CURRENT` never outlives the `Local` it points to.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(std::ptr::null()));
+            // The thread-local may already be gone if the thread is exiting.
+            let _ = LOCAL.try_with(|l| l.borrow_mut().take());
+        }
+    }
+    /// Cancels what is left while the loop is still current (drops may use it).
     struct Exit(Rc<Local>);
     impl Drop for Exit {
         fn drop(&mut self) {
-            // Cancel what is left while the loop is still current (drops may use it).
             self.0.shut_down();
-            CURRENT.with(|c| c.set(std::ptr::null()));
-            LOCAL.with(|l| l.borrow_mut().take());
         }
     }
-    CURRENT.with(|c| c.set(Rc::as_ptr(&local)));
+    let _reset = Reset;
     LOCAL.with(|l| *l.borrow_mut() = Some(Rc::clone(&local)));
+    CURRENT.with(|c| c.set(Rc::as_ptr(&local)));
     let exit = Exit(local);
     exit.0.block_on(future)
 }
@@ -398,11 +430,12 @@ pub(super) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
 ///     assert_eq!(t.await, Ok(10));
 /// });
 /// ```
+#[track_caller]
 pub fn spawn<F: Future + 'static>(future: F) -> Task<F::Output> {
     let p = CURRENT.with(Cell::get);
     // SAFETY: see `TaskWaker::wake_by_ref`.
     match unsafe { p.as_ref() } {
-        Some(local) => local.spawn(future),
+        Some(local) => local.spawn(future, Location::caller()),
         None => panic!(
             "concur::aio::spawn called outside of an event loop: call it inside aio::run(...)"
         ),
@@ -418,5 +451,45 @@ pub(super) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
             Poll::Pending
         }
         _ => Poll::Ready(()),
+    })
+}
+
+/// The slow-poll threshold set by the environment: `CONCUR_AIO_DEBUG=1` (100 ms, like
+/// asyncio's debug mode) or `CONCUR_AIO_DEBUG=<milliseconds>`.
+fn slow_poll_from_env() -> Option<Duration> {
+    let v = std::env::var("CONCUR_AIO_DEBUG").ok()?;
+    match v.trim().parse::<u64>() {
+        Ok(0) => None,
+        Ok(1) | Err(_) => Some(Duration::from_millis(100)),
+        Ok(ms) => Some(Duration::from_millis(ms)),
+    }
+}
+
+/// Warns (through the `log` facade) about every task whose single poll blocks the loop
+/// for longer than `threshold`, naming where the task was spawned: asyncio's
+/// `slow_callback_duration` in debug mode. `None` turns it off (the default, unless the
+/// `CONCUR_AIO_DEBUG` environment variable is set: `1` for 100 ms, or a number of ms).
+///
+/// # Panics
+///
+/// Outside of an event loop.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+///
+/// aio::run(async {
+///     aio::warn_slow_polls(Some(Duration::from_millis(50)));
+///     // A task that calls std::thread::sleep(100 ms) would now be reported.
+/// });
+/// ```
+pub fn warn_slow_polls(threshold: Option<Duration>) {
+    with_current(|l| {
+        match l {
+        Some(l) => l.slow_poll.set(threshold),
+        None => panic!(
+            "concur::aio::warn_slow_polls called outside of an event loop: call it inside aio::run(...)"
+        ),
+    }
     })
 }

@@ -62,8 +62,16 @@ impl<F: Future> LocalTask<F> {
         } else {
             Stage::Finished(outcome)
         };
-        // Dropping the old stage drops the future, here on the loop thread.
-        drop(std::mem::replace(&mut *self.stage.borrow_mut(), stage));
+        // Dropping the old stage drops the future, here on the loop thread, after the
+        // borrow ends: the future's drop may look at this task (cancel it, ask if it
+        // finished).
+        let old = std::mem::replace(&mut *self.stage.borrow_mut(), stage);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(old))) {
+            log::error!(
+                "concur::aio: dropping a finished or cancelled task's future panicked: {}",
+                crate::handle::panic_message(&*payload)
+            );
+        }
         if let Some(w) = self.join_waker.take() {
             w.wake();
         }
@@ -100,7 +108,10 @@ impl<F: Future> Runnable for LocalTask<F> {
     }
 
     fn abort(&self, err: TaskError) {
-        let running = matches!(&*self.stage.borrow(), Stage::Running(_));
+        let running = self
+            .stage
+            .try_borrow()
+            .is_ok_and(|s| matches!(*s, Stage::Running(_)));
         if running {
             self.finish(Err(err));
         }
@@ -111,32 +122,43 @@ impl<F: Future> Runnable for LocalTask<F> {
     }
 }
 
-/// What a [`Task`] handle needs of its cell.
-pub(super) trait Output<T> {
-    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>>;
+/// What a task group or `wait` needs of a task, whatever its output type.
+pub(super) trait Control {
     fn is_finished(&self) -> bool;
+    /// `true` if finished with an error (a panic or a cancellation).
+    fn is_failed(&self) -> bool;
+    /// Registers `cx`'s waker to be woken when the task finishes; `Ready` if it has.
+    fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()>;
     fn request_cancel(&self) -> bool;
+}
+
+/// What a [`Task`] handle needs of its cell.
+pub(super) trait Output<T>: Control {
+    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>>;
     fn detach(&self);
 }
 
-impl<F: Future> Output<F::Output> for LocalTask<F> {
-    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
-        let mut stage = self.stage.borrow_mut();
-        match std::mem::replace(&mut *stage, Stage::Consumed) {
-            Stage::Finished(outcome) => Poll::Ready(outcome),
-            Stage::Running(f) => {
-                *stage = Stage::Running(f);
-                self.join_waker.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-            Stage::Consumed => {
-                panic!("concur: a Task was polled again after it returned its outcome")
-            }
-        }
+impl<F: Future> Control for LocalTask<F> {
+    fn is_finished(&self) -> bool {
+        // Borrowed: the task is being polled or torn down right now (this is its own
+        // code asking), so it has not finished.
+        self.stage
+            .try_borrow()
+            .is_ok_and(|s| !matches!(*s, Stage::Running(_)))
     }
 
-    fn is_finished(&self) -> bool {
-        !matches!(&*self.stage.borrow(), Stage::Running(_))
+    fn is_failed(&self) -> bool {
+        self.stage
+            .try_borrow()
+            .is_ok_and(|s| matches!(*s, Stage::Finished(Err(_))))
+    }
+
+    fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_finished() {
+            return Poll::Ready(());
+        }
+        self.join_waker.set(Some(cx.waker().clone()));
+        Poll::Pending
     }
 
     fn request_cancel(&self) -> bool {
@@ -146,6 +168,21 @@ impl<F: Future> Output<F::Output> for LocalTask<F> {
         self.cancel_requested.set(true);
         self.waker.wake_by_ref();
         true
+    }
+}
+
+impl<F: Future> Output<F::Output> for LocalTask<F> {
+    fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
+        let mut stage = self.stage.borrow_mut();
+        if matches!(&*stage, Stage::Running(_)) {
+            // The future stays where it is: it is pinned.
+            self.join_waker.set(Some(cx.waker().clone()));
+            return Poll::Pending;
+        }
+        match std::mem::replace(&mut *stage, Stage::Consumed) {
+            Stage::Finished(outcome) => Poll::Ready(outcome),
+            _ => panic!("concur: a Task was polled again after it returned its outcome"),
+        }
     }
 
     fn detach(&self) {
@@ -180,6 +217,24 @@ pub struct Task<T> {
 impl<T> Task<T> {
     pub(super) fn new(cell: Rc<dyn Output<T>>) -> Self {
         Task { cell }
+    }
+
+    /// The task's controls, whatever its output type.
+    pub(super) fn control(&self) -> Rc<dyn Control>
+    where
+        T: 'static,
+    {
+        self.cell.clone()
+    }
+
+    /// `true` if the task finished with an error (a panic or a cancellation).
+    pub(super) fn is_failed(&self) -> bool {
+        self.cell.is_failed()
+    }
+
+    /// Registers to be woken when the task finishes, without taking its outcome.
+    pub(super) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.cell.poll_finished(cx)
     }
 
     /// Requests cancellation: the future is dropped at the loop's next turn (at the await

@@ -29,6 +29,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline,
         timer: None,
+        yielded: false,
     }
 }
 
@@ -68,6 +69,8 @@ pub struct Sleep {
     deadline: Instant,
     /// The loop and the timer's key in its wheel, once armed.
     timer: Option<(Rc<Local>, usize)>,
+    /// A sleep that is due when first polled still yields once, like `asyncio.sleep(0)`.
+    yielded: bool,
 }
 
 impl Sleep {
@@ -99,6 +102,7 @@ impl Sleep {
         if let Some((local, key)) = this.timer.take() {
             local.timers.borrow_mut().remove(key);
         }
+        this.yielded = false;
     }
 }
 
@@ -107,27 +111,38 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        match &this.timer {
-            Some((local, key)) => {
+        if let Some((local, key)) = &this.timer {
+            if is_current(local) {
                 let mut timers = local.timers.borrow_mut();
                 if timers.has_fired(*key) {
                     return Poll::Ready(());
                 }
                 timers.set_waker(*key, cx.waker());
-                Poll::Pending
+                return Poll::Pending;
             }
-            None => {
-                if Instant::now() >= this.deadline {
-                    return Poll::Ready(());
-                }
-                let local = current("sleep");
-                let ms = local.deadline_ms(this.deadline);
-                let key = local.timers.borrow_mut().insert(ms, cx.waker().clone());
-                this.timer = Some((local, key));
-                Poll::Pending
-            }
+            // Armed by a loop that has ended (or is not this one): arm again here.
+            let (old, key) = this.timer.take().expect("just matched");
+            old.timers.borrow_mut().remove(key);
         }
+        if Instant::now() >= this.deadline {
+            if this.yielded {
+                return Poll::Ready(());
+            }
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let local = current("sleep");
+        let ms = local.deadline_ms(this.deadline);
+        let key = local.timers.borrow_mut().insert(ms, cx.waker().clone());
+        this.timer = Some((local, key));
+        Poll::Pending
     }
+}
+
+/// `true` if `local` is the loop running on this thread.
+fn is_current(local: &Rc<Local>) -> bool {
+    super::runtime::with_current(|l| l.is_some_and(|l| std::ptr::eq(l, Rc::as_ptr(local))))
 }
 
 impl Drop for Sleep {

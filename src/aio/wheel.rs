@@ -18,6 +18,8 @@ const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
 /// The largest distance from "now" the wheel can represent, in ms.
 const MAX_SPAN: u64 = 1 << (SLOT_BITS as usize * LEVELS);
+/// The width of one slot of the top level, in ms.
+const TOP_SLOT_SPAN: u64 = 1 << (SLOT_BITS as usize * (LEVELS - 1));
 const NIL: usize = usize::MAX;
 
 /// A timer's place in the wheel, or its state once out of it.
@@ -106,7 +108,12 @@ impl Wheel {
     }
 
     fn link(&mut self, key: usize) {
-        let deadline = self.entries[key].deadline.max(self.elapsed);
+        // A deadline beyond the wheel's span waits in a far slot of the top level (never
+        // the current one, which would come round at once) and is placed again, closer,
+        // when that slot comes round.
+        let deadline = self.entries[key]
+            .deadline
+            .clamp(self.elapsed, self.elapsed + (MAX_SPAN - TOP_SLOT_SPAN));
         let level = level_for(self.elapsed, deadline);
         let slot = slot_for(level, deadline);
         let head = self.heads[level][slot];
@@ -284,6 +291,35 @@ mod tests {
         }
         fire_all(&mut w, 40_000);
         assert_eq!(hits.load(Ordering::SeqCst), 10_000);
+    }
+
+    #[test]
+    fn deadlines_beyond_the_span_wait_and_fire_on_time() {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut w = Wheel::new();
+        let far = [MAX_SPAN + 5, 3 * MAX_SPAN + 7, u64::MAX / 2];
+        for (i, &d) in far.iter().enumerate() {
+            w.insert(d, Waker::from(Arc::new(Mark(i, log.clone()))));
+        }
+        // Also from a time just before a top-level slot boundary.
+        w.advance(TOP_SLOT_SPAN - 1, &mut Vec::new());
+        w.insert(
+            TOP_SLOT_SPAN - 1 + MAX_SPAN * 2,
+            Waker::from(Arc::new(Mark(3, log.clone()))),
+        );
+        let mut now = TOP_SLOT_SPAN - 1;
+        let mut steps = 0;
+        while log.lock().unwrap().len() < 3 {
+            let next = w.next_expiration().expect("timers remain");
+            assert!(next > now || next == w.elapsed, "time moves on");
+            now = next.max(now + 1);
+            fire_all(&mut w, now);
+            steps += 1;
+            assert!(steps < 10_000, "the wheel does not spin");
+        }
+        let fired = log.lock().unwrap().clone();
+        assert_eq!(fired, [0, 3, 1]);
+        assert!(now >= 3 * MAX_SPAN + 7);
     }
 
     #[test]

@@ -239,10 +239,12 @@ impl Shared {
     /// no idle worker gets a new thread, up to `max_workers`), then a wake-up if nobody
     /// is spinning.
     pub(super) fn wake_or_spawn(self: &Arc<Self>) {
-        if self.spawned.load(Ordering::Relaxed) < self.config.max_workers
-            && self.counters.queued() > self.idle.load(Ordering::SeqCst)
-        {
-            self.spawn_worker();
+        if self.spawned.load(Ordering::Relaxed) < self.config.max_workers {
+            // `idle` first: see the worker loop for why the order matters.
+            let idle = self.idle.load(Ordering::SeqCst);
+            if self.counters.queued() > idle {
+                self.spawn_worker();
+            }
         }
         if self.spinning.load(Ordering::SeqCst) > 0 {
             // A worker is looking for work right now and will find this task.
@@ -265,8 +267,19 @@ impl Shared {
 
     /// Starts one more worker thread if the pool is open and below `max_workers`.
     fn spawn_worker(self: &Arc<Self>) {
-        // Under the lock shutdown joins under, so it joins every thread started.
-        let mut threads = lock(&self.threads);
+        // Under the lock shutdown joins under, so it joins every thread started. Shutdown
+        // holds that lock while it joins the workers, and a worker may be here (passing
+        // on work): so never wait for the lock once the pool is closed.
+        let mut threads = loop {
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            match self.threads.try_lock() {
+                Ok(g) => break g,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => std::thread::yield_now(),
+            }
+        };
         if self.closed.load(Ordering::SeqCst) {
             return;
         }

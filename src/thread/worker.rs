@@ -99,7 +99,10 @@ impl Queues<'_> {
             .steal_batch(&self.local)
             .or_else(|| self.shared.steal_from_workers(&self.local, self.me))?;
         if !self.local.is_empty() {
-            // More work than this worker can start now: wake or start a helper.
+            // More work than this worker can start now: wake or start a helper. The fence
+            // orders the batch's publication before reading who spins or sleeps (the
+            // other half of the protocol is the sleeper's fence; see shared.rs).
+            crate::sync::full_fence();
             self.shared.wake_or_spawn();
         }
         Some(task)
@@ -128,22 +131,26 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
             None => {
                 if !idle {
                     shared.idle.fetch_add(1, Ordering::SeqCst);
+                    idle = true;
                 }
-                let found = find_work(&queues);
-                shared.idle.fetch_sub(1, Ordering::SeqCst);
-                idle = false;
-                match found {
+                match find_work(&queues) {
                     Some(task) => task,
-                    None => return,
+                    None => {
+                        shared.idle.fetch_sub(1, Ordering::SeqCst);
+                        return;
+                    }
                 }
             }
         };
+        // Count the task as taken before this worker stops counting as idle: a submitter
+        // reads `idle` first, then the queue, and must never see one task fewer queued
+        // and one worker fewer idle at once (it would start a needless thread).
+        shared.taken();
+        slot.dequeued();
         if idle {
             shared.idle.fetch_sub(1, Ordering::SeqCst);
             idle = false;
         }
-        shared.taken();
-        slot.dequeued();
         if shared.is_broken() {
             task.abort(shared.broken_task_error());
             continue;
@@ -174,6 +181,7 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
                     let last = shared.spinning.fetch_sub(1, Ordering::SeqCst) == 1;
                     if last && !shared.queue_is_empty() {
                         // Submitters wake nobody while a worker spins: pass the baton.
+                        crate::sync::full_fence();
                         shared.wake_or_spawn();
                     }
                     return Some(task);

@@ -1,0 +1,315 @@
+//! Structured concurrency and selection over tasks: [`TaskGroup`], [`shield`],
+//! [`wait`], [`as_completed`].
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::runtime::spawn;
+use super::task::{Control, Task};
+use super::time::sleep;
+use crate::handle::{panic_message, ReturnWhen, TaskError, Waited};
+
+/// A group of tasks that ends together: asyncio's `TaskGroup`. No child outlives it:
+/// [`join`](Self::join) waits for all of them, and dropping the group without joining
+/// cancels those still running. The first child that panics cancels the others, and
+/// `join` reports its panic.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::{aio, TaskError};
+///
+/// aio::run(async {
+///     let group = aio::TaskGroup::new();
+///     let a = group.spawn(async { 1 });
+///     let slow = group.spawn(aio::sleep(Duration::from_secs(3600)));
+///     group.spawn(async { panic!("child failed") });
+///     let err = group.join().await.unwrap_err();
+///     assert_eq!(err, TaskError::Panicked("child failed".into()));
+///     assert_eq!(a.await, Ok(1));
+///     assert_eq!(slow.await, Err(TaskError::Cancelled)); // cancelled by the failure
+/// });
+/// ```
+pub struct TaskGroup {
+    state: Rc<GroupState>,
+}
+
+#[derive(Default)]
+struct GroupState {
+    children: RefCell<Vec<Rc<dyn Control>>>,
+    running: Cell<usize>,
+    failure: RefCell<Option<TaskError>>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl GroupState {
+    fn cancel_all(&self) {
+        let children = self.children.borrow().clone();
+        for c in children {
+            c.request_cancel();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl TaskGroup {
+    /// An empty group.
+    pub fn new() -> Self {
+        TaskGroup {
+            state: Rc::new(GroupState::default()),
+        }
+    }
+
+    /// Starts `future` as a child task of the group; its handle can be awaited as usual.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    #[track_caller]
+    pub fn spawn<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+        let state = Rc::clone(&self.state);
+        state.running.set(state.running.get() + 1);
+        let child = Child {
+            future,
+            state: Rc::clone(&state),
+        };
+        let task = spawn(child);
+        state.children.borrow_mut().push(task.control());
+        if state.failure.borrow().is_some() {
+            // The group already failed: a late child is cancelled at once.
+            task.cancel();
+        }
+        task
+    }
+
+    /// Waits until every child has finished. `Err` with the first child's panic if one
+    /// panicked (the others were cancelled then).
+    pub async fn join(self) -> Result<(), TaskError> {
+        poll_fn(|cx| {
+            if self.state.running.get() == 0 {
+                return Poll::Ready(());
+            }
+            self.state.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await;
+        match self.state.failure.borrow_mut().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Cancels every child still running.
+    pub fn cancel(&self) {
+        self.state.cancel_all();
+    }
+}
+
+impl Default for TaskGroup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TaskGroup {
+    fn drop(&mut self) {
+        if self.state.running.get() > 0 {
+            self.state.cancel_all();
+        }
+    }
+}
+
+impl fmt::Debug for TaskGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("running", &self.state.running.get())
+            .finish()
+    }
+}
+
+/// A child's future: reports a panic to the group and leaves it when done or dropped.
+struct Child<F> {
+    future: F,
+    state: Rc<GroupState>,
+}
+
+impl<F: Future> Future for Child<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned (never moved out, dropped in place);
+        // `state` is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(p) => p,
+            Err(payload) => {
+                let first = this.state.failure.borrow().is_none();
+                if first {
+                    *this.state.failure.borrow_mut() =
+                        Some(TaskError::Panicked(panic_message(&*payload)));
+                    this.state.cancel_all();
+                    this.state.wake();
+                }
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+impl<F> Drop for Child<F> {
+    fn drop(&mut self) {
+        let left = self.state.running.get() - 1;
+        self.state.running.set(left);
+        if left == 0 {
+            self.state.wake();
+        }
+    }
+}
+
+/// Protects `future` from the cancellation of whoever awaits it: `asyncio.shield`. It
+/// runs as its own task; if the awaiting future is dropped, that task goes on.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let saved = Rc::new(Cell::new(false));
+///     let s = saved.clone();
+///     let critical = aio::shield(async move {
+///         aio::sleep(Duration::from_millis(5)).await;
+///         s.set(true);
+///     });
+///     // The caller gives up after 1 ms; the shielded work still completes.
+///     let _ = aio::timeout(Duration::from_millis(1), critical).await;
+///     aio::sleep(Duration::from_millis(20)).await;
+///     assert!(saved.get());
+/// });
+/// ```
+#[track_caller]
+pub fn shield<F: Future + 'static>(future: F) -> Task<F::Output> {
+    spawn(future)
+}
+
+/// Waits until the condition `when` holds for `tasks`, or `timeout` passes:
+/// `asyncio.wait`. Returns which finished (indices); the outcomes stay in the tasks.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::{aio, ReturnWhen};
+///
+/// aio::run(async {
+///     let tasks = vec![
+///         aio::spawn(aio::sleep(Duration::from_secs(3600))),
+///         aio::spawn(aio::sleep(Duration::from_millis(1))),
+///     ];
+///     let w = aio::wait(&tasks, ReturnWhen::FirstCompleted, None).await;
+///     assert_eq!((w.done, w.not_done), (vec![1], vec![0]));
+/// });
+/// ```
+pub async fn wait<T>(tasks: &[Task<T>], when: ReturnWhen, timeout: Option<Duration>) -> Waited {
+    let mut deadline = timeout.map(sleep);
+    poll_fn(|cx| {
+        let mut all = true;
+        let mut hit = false;
+        for t in tasks {
+            if t.poll_finished(cx).is_ready() {
+                hit |= match when {
+                    ReturnWhen::FirstCompleted => true,
+                    ReturnWhen::FirstError => t.is_failed(),
+                    ReturnWhen::AllCompleted => false,
+                };
+            } else {
+                all = false;
+            }
+        }
+        if hit || all {
+            return Poll::Ready(());
+        }
+        let expired = deadline
+            .as_mut()
+            .is_some_and(|d| Pin::new(d).poll(cx).is_ready());
+        if expired {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    let (done, not_done) = (0..tasks.len()).partition(|&i| tasks[i].is_finished());
+    Waited { done, not_done }
+}
+
+/// Yields `(index, outcome)` for each task as it finishes: asyncio's `as_completed`.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let tasks = (0..3u64).map(|i| aio::spawn(async move {
+///         aio::sleep(Duration::from_millis(10 * (3 - i))).await;
+///         i
+///     }));
+///     let mut done = aio::as_completed(tasks);
+///     let mut order = Vec::new();
+///     while let Some((i, outcome)) = done.next().await {
+///         assert_eq!(outcome, Ok(i as u64));
+///         order.push(i);
+///     }
+///     assert_eq!(order, [2, 1, 0]);
+/// });
+/// ```
+pub fn as_completed<T>(tasks: impl IntoIterator<Item = Task<T>>) -> AsCompleted<T> {
+    AsCompleted {
+        tasks: tasks.into_iter().map(Some).collect(),
+    }
+}
+
+/// The stream of [`as_completed`]; call [`next`](Self::next) until it returns `None`.
+pub struct AsCompleted<T> {
+    tasks: Vec<Option<Task<T>>>,
+}
+
+impl<T> AsCompleted<T> {
+    /// The next task to finish, with its index in the input; `None` when all are done.
+    pub async fn next(&mut self) -> Option<(usize, Result<T, TaskError>)> {
+        poll_fn(|cx| {
+            let mut any = false;
+            for (i, slot) in self.tasks.iter_mut().enumerate() {
+                let Some(task) = slot else { continue };
+                any = true;
+                if let Poll::Ready(outcome) = Pin::new(task).poll(cx) {
+                    *slot = None;
+                    return Poll::Ready(Some((i, outcome)));
+                }
+            }
+            if any {
+                Poll::Pending
+            } else {
+                Poll::Ready(None)
+            }
+        })
+        .await
+    }
+}
+
+impl<T> fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("left", &self.tasks.iter().flatten().count())
+            .finish()
+    }
+}

@@ -1,0 +1,89 @@
+//! [`Condition`]: asyncio's `Condition`, used with a [`Mutex`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::task::Poll;
+
+use super::mutex::{Mutex, MutexGuard};
+use super::waiters::{Ticket, Waiters};
+
+/// Waiting for a state protected by a [`Mutex`] to change: `asyncio.Condition`.
+/// [`wait`](Self::wait) releases the lock while it waits and takes it back before it
+/// returns; [`notify`](Self::notify) wakes waiters in FIFO order.
+///
+/// ```
+/// use std::rc::Rc;
+/// use concur::aio::{self, sync::{Condition, Mutex}};
+///
+/// aio::run(async {
+///     let state = Rc::new((Mutex::new(Vec::<u32>::new()), Condition::new()));
+///     let s = state.clone();
+///     let consumer = aio::spawn(async move {
+///         let (items, cond) = &*s;
+///         let guard = cond.wait_for(items.lock().await, |v| !v.is_empty()).await;
+///         guard[0]
+///     });
+///     aio::yield_now().await;
+///     state.0.lock().await.push(7);
+///     state.1.notify_all();
+///     assert_eq!(consumer.await, Ok(7));
+/// });
+/// ```
+#[derive(Default)]
+pub struct Condition {
+    waiters: Waiters,
+}
+
+impl Condition {
+    /// A new condition.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Releases `guard`'s lock, waits for a notification, then locks again.
+    pub async fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let mutex: &'a Mutex<T> = MutexGuard::mutex(&guard);
+        let ticket = Ticket::new(&self.waiters);
+        // In line before the lock is released: a notification cannot slip between.
+        ticket.wait(std::task::Waker::noop());
+        drop(guard);
+        poll_fn(|cx| {
+            if ticket.was_served() {
+                return Poll::Ready(());
+            }
+            ticket.wait(cx.waker());
+            Poll::Pending
+        })
+        .await;
+        ticket.done();
+        mutex.lock().await
+    }
+
+    /// Waits until `ready` holds for the protected value (checked under the lock).
+    pub async fn wait_for<'a, T: ?Sized>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut ready: impl FnMut(&T) -> bool,
+    ) -> MutexGuard<'a, T> {
+        while !ready(&guard) {
+            guard = self.wait(guard).await;
+        }
+        guard
+    }
+
+    /// Wakes up to `n` waiters.
+    pub fn notify(&self, n: usize) {
+        self.waiters.pop_wake(n);
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        self.waiters.drain_wake();
+    }
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,21 @@
+//! Synchronisation between the tasks of one event loop: asyncio's `Lock` (here [`Mutex`],
+//! holding its data), [`Event`], [`Semaphore`], [`Condition`], [`Barrier`] and [`Queue`].
+//!
+//! They are for tasks on the same loop (they are not `Sync`): waiting on one suspends the
+//! task, never the thread. Every waiter is served in FIFO order, and a waiting future that
+//! is dropped (cancelled) leaves the line without losing anyone's wake-up.
+
+mod barrier;
+mod condition;
+mod event;
+mod mutex;
+mod queue;
+mod semaphore;
+mod waiters;
+
+pub use barrier::Barrier;
+pub use condition::Condition;
+pub use event::Event;
+pub use mutex::{Lock, Mutex, MutexGuard};
+pub use queue::{Queue, QueueFull};
+pub use semaphore::{Semaphore, SemaphorePermit};

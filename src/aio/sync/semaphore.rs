@@ -1,0 +1,122 @@
+//! [`Semaphore`]: asyncio's `Semaphore`.
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::poll_fn;
+use std::task::Poll;
+
+use super::waiters::{Ticket, Waiters};
+use crate::aio::runtime::poll_budget;
+
+/// A counter of permits: `asyncio.Semaphore`, for "at most N at a time" (for example
+/// N downloads in flight). Waiters are served in FIFO order.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+/// use concur::aio::{self, sync::Semaphore};
+///
+/// aio::run(async {
+///     let slots = Rc::new(Semaphore::new(2));
+///     let (now, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+///     let tasks: Vec<_> = (0..6).map(|_| {
+///         let (slots, now, peak) = (slots.clone(), now.clone(), peak.clone());
+///         aio::spawn(async move {
+///             let _permit = slots.acquire().await;
+///             now.set(now.get() + 1);
+///             peak.set(peak.get().max(now.get()));
+///             aio::sleep(Duration::from_millis(1)).await;
+///             now.set(now.get() - 1);
+///         })
+///     }).collect();
+///     for t in tasks { t.await.unwrap(); }
+///     assert_eq!(peak.get(), 2);
+/// });
+/// ```
+pub struct Semaphore {
+    permits: Cell<usize>,
+    waiters: Waiters,
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits.
+    pub fn new(permits: usize) -> Self {
+        Semaphore {
+            permits: Cell::new(permits),
+            waiters: Waiters::default(),
+        }
+    }
+
+    /// Permits available now.
+    pub fn available_permits(&self) -> usize {
+        self.permits.get()
+    }
+
+    /// Waits for a permit; it is given back when the returned guard drops.
+    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+        let ticket = Ticket::new(&self.waiters);
+        poll_fn(|cx| {
+            if poll_budget(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if self.permits.get() > 0 && ticket.is_first() {
+                ticket.done();
+                self.permits.set(self.permits.get() - 1);
+                if self.permits.get() > 0 {
+                    self.waiters.wake_first();
+                }
+                return Poll::Ready(());
+            }
+            ticket.wait(cx.waker());
+            Poll::Pending
+        })
+        .await;
+        SemaphorePermit { sem: self }
+    }
+
+    /// Takes a permit if one is free and nobody waits.
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        if self.permits.get() == 0 || !self.waiters.is_empty() {
+            return None;
+        }
+        self.permits.set(self.permits.get() - 1);
+        Some(SemaphorePermit { sem: self })
+    }
+
+    /// Adds `n` permits (`release` without a guard).
+    pub fn add_permits(&self, n: usize) {
+        self.permits.set(self.permits.get() + n);
+        self.waiters.wake_first();
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("permits", &self.permits.get())
+            .finish()
+    }
+}
+
+/// A permit of a [`Semaphore`]; given back when dropped.
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+}
+
+impl SemaphorePermit<'_> {
+    /// Keeps the permit taken for good (the semaphore has one permit fewer).
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.sem.add_permits(1);
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit").finish()
+    }
+}

@@ -1,0 +1,110 @@
+//! TaskGroup failure propagation, shield, and selection over tasks.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use concur::{aio, ReturnWhen, TaskError};
+
+#[test]
+fn a_failing_child_cancels_its_siblings_and_is_reported() {
+    aio::run(async {
+        let cancelled = Rc::new(Cell::new(0));
+        let group = aio::TaskGroup::new();
+        for _ in 0..5 {
+            let c = cancelled.clone();
+            group.spawn(async move {
+                struct Count(Rc<Cell<u32>>);
+                impl Drop for Count {
+                    fn drop(&mut self) {
+                        self.0.set(self.0.get() + 1);
+                    }
+                }
+                let _g = Count(c);
+                aio::sleep(Duration::from_secs(3600)).await;
+            });
+        }
+        group.spawn(async {
+            aio::sleep(Duration::from_millis(1)).await;
+            panic!("database unreachable");
+        });
+        let err = group.join().await.unwrap_err();
+        assert_eq!(err, TaskError::Panicked("database unreachable".into()));
+        assert_eq!(
+            cancelled.get(),
+            5,
+            "every sibling was cancelled and dropped"
+        );
+    });
+}
+
+#[test]
+fn join_waits_for_every_child() {
+    aio::run(async {
+        let done = Rc::new(Cell::new(0));
+        let group = aio::TaskGroup::new();
+        for i in 0..10u64 {
+            let d = done.clone();
+            group.spawn(async move {
+                aio::sleep(Duration::from_millis(i)).await;
+                d.set(d.get() + 1);
+            });
+        }
+        group.join().await.unwrap();
+        assert_eq!(done.get(), 10);
+    });
+}
+
+#[test]
+fn dropping_a_group_cancels_its_children() {
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let child = group.spawn(aio::sleep(Duration::from_secs(3600)));
+        drop(group);
+        assert_eq!(child.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn shielded_work_survives_its_awaiter() {
+    aio::run(async {
+        let finished = Rc::new(Cell::new(false));
+        let f = finished.clone();
+        let work = aio::shield(async move {
+            aio::sleep(Duration::from_millis(5)).await;
+            f.set(true);
+        });
+        assert!(aio::timeout(Duration::from_millis(1), work).await.is_err());
+        aio::sleep(Duration::from_millis(30)).await;
+        assert!(finished.get());
+    });
+}
+
+#[test]
+fn wait_first_error_and_timeout() {
+    aio::run(async {
+        let tasks = vec![
+            aio::spawn(async {
+                aio::sleep(Duration::from_secs(3600)).await;
+                1
+            }),
+            aio::spawn(async { 2 }),
+            aio::spawn(async {
+                aio::sleep(Duration::from_millis(2)).await;
+                panic!("boom")
+            }),
+        ];
+        let w = aio::wait(&tasks, ReturnWhen::FirstError, None).await;
+        assert_eq!((w.done, w.not_done), (vec![1, 2], vec![0]));
+        let w = aio::wait(
+            &tasks,
+            ReturnWhen::AllCompleted,
+            Some(Duration::from_millis(5)),
+        )
+        .await;
+        assert_eq!(w.not_done, vec![0]);
+        tasks[0].cancel();
+        let w = aio::wait(&tasks, ReturnWhen::AllCompleted, None).await;
+        assert_eq!(w.done, vec![0, 1, 2]);
+    });
+}

@@ -1,0 +1,146 @@
+//! Regression tests for bugs found in review of the event loop.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use concur::{aio, TaskError};
+
+#[test]
+#[allow(clippy::await_holding_refcell_ref)]
+fn a_task_may_cancel_itself_and_its_siblings_from_drop_or_poll() {
+    aio::run(async {
+        let handles: Rc<RefCell<Vec<aio::Task<()>>>> = Rc::default();
+        struct CancelAll(Rc<RefCell<Vec<aio::Task<()>>>>);
+        impl Drop for CancelAll {
+            fn drop(&mut self) {
+                for t in self.0.borrow().iter() {
+                    t.cancel();
+                    let _ = t.is_finished();
+                }
+            }
+        }
+        for _ in 0..3 {
+            let guard = CancelAll(handles.clone());
+            let t = aio::spawn(async move {
+                let _g = guard;
+                std::future::pending::<()>().await
+            });
+            handles.borrow_mut().push(t);
+        }
+        aio::yield_now().await;
+        handles.borrow()[0].cancel();
+        // Cancelling the first drops its guard, which cancels the others (and asks
+        // about itself while it is being torn down).
+        // The guards only read the list, so holding a shared borrow here is fine.
+        let w = aio::wait(&handles.borrow(), concur::ReturnWhen::AllCompleted, None).await;
+        assert_eq!(w.done, [0, 1, 2]);
+        let tasks = std::mem::take(&mut *handles.borrow_mut());
+        for t in tasks {
+            assert_eq!(t.await, Err(TaskError::Cancelled));
+        }
+    });
+}
+
+#[test]
+fn the_first_child_panicking_still_cancels_the_others() {
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        group.spawn(async { panic!("first child fails") });
+        let slow = group.spawn(aio::sleep(Duration::from_secs(3600)));
+        assert!(group.join().await.unwrap_err().is_panic());
+        assert_eq!(slow.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn sleeps_beyond_the_wheel_span_neither_hang_the_loop_nor_return_early() {
+    aio::run(async {
+        let far = aio::spawn(aio::sleep(Duration::from_secs(800 * 86_400)));
+        let huge = aio::spawn(aio::sleep(Duration::from_millis(u64::MAX)));
+        let max = aio::spawn(aio::sleep(Duration::MAX));
+        aio::sleep(Duration::from_millis(5)).await; // the loop keeps turning
+        assert!(!far.is_finished() && !huge.is_finished() && !max.is_finished());
+        let t = aio::timeout(Duration::from_millis(u64::MAX), async { 3 }).await;
+        assert_eq!(t, Ok(3));
+        assert!(
+            aio::timeout(Duration::from_millis(2), aio::sleep(Duration::MAX))
+                .await
+                .is_err()
+        );
+    });
+}
+
+#[test]
+fn sleep_zero_yields_to_the_other_tasks() {
+    aio::run(async {
+        let flag = Rc::new(Cell::new(false));
+        let f = flag.clone();
+        let setter = aio::spawn(async move { f.set(true) });
+        let mut spins = 0;
+        while !flag.get() {
+            aio::sleep(Duration::ZERO).await;
+            spins += 1;
+            assert!(spins < 1000, "sleep(0) never yielded");
+        }
+        setter.await.unwrap();
+    });
+}
+
+#[test]
+fn two_tasks_can_wait_on_one_socket() {
+    aio::run(async {
+        let sock = Rc::new(aio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = sock.local_addr().unwrap();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let s = sock.clone();
+                aio::spawn(async move {
+                    let mut buf = [0u8; 8];
+                    s.recv_from(&mut buf).await.unwrap().0
+                })
+            })
+            .collect();
+        aio::yield_now().await; // both wait
+        let tx = aio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        tx.send_to(b"one", addr).await.unwrap();
+        tx.send_to(b"two", addr).await.unwrap();
+        for r in readers {
+            assert_eq!(r.await, Ok(3));
+        }
+    });
+}
+
+#[test]
+fn a_panicking_drop_at_shutdown_leaves_the_thread_able_to_run_again() {
+    struct Boom;
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("drop failed");
+        }
+    }
+    let r = std::panic::catch_unwind(|| {
+        aio::run(async {
+            let b = Boom;
+            let _t = aio::spawn(async move {
+                let _b = b;
+                std::future::pending::<()>().await
+            });
+            aio::yield_now().await;
+        })
+    });
+    // The task's drop panic is logged and contained; run returned normally.
+    assert!(r.is_ok());
+    assert_eq!(aio::run(async { 5 }), 5);
+}
+
+#[test]
+fn a_sleep_armed_in_one_loop_works_in_the_next() {
+    let mut s = Box::pin(aio::sleep(Duration::from_millis(20)));
+    aio::run(async {
+        let _ = aio::timeout(Duration::from_millis(1), s.as_mut()).await;
+    });
+    aio::run(async {
+        s.as_mut().await;
+    });
+}

@@ -1,0 +1,266 @@
+//! The loop's sync primitives under contention, with cancellation mixed in.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use concur::aio::{
+    self,
+    sync::{Barrier, Condition, Event, Mutex, Queue, QueueFull, Semaphore},
+};
+
+#[test]
+fn mutex_serialises_critical_sections_in_fifo_order() {
+    let order = aio::run(async {
+        let m = Rc::new(Mutex::new(Vec::new()));
+        let inside = Rc::new(Cell::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let (m, inside) = (m.clone(), inside.clone());
+                aio::spawn(async move {
+                    let mut g = m.lock().await;
+                    inside.set(inside.get() + 1);
+                    assert_eq!(inside.get(), 1, "two tasks in the critical section");
+                    aio::yield_now().await;
+                    g.push(i);
+                    inside.set(inside.get() - 1);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        Rc::try_unwrap(m).unwrap().into_inner()
+    });
+    assert_eq!(order, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_cancelled_lock_waiter_does_not_lose_the_lock_for_the_next() {
+    aio::run(async {
+        let m = Rc::new(Mutex::new(0));
+        let g = m.lock().await;
+        let first = aio::spawn({
+            let m = m.clone();
+            async move { *m.lock().await += 1 }
+        });
+        let second = aio::spawn({
+            let m = m.clone();
+            async move { *m.lock().await += 10 }
+        });
+        aio::yield_now().await; // both queue up
+        first.cancel();
+        aio::yield_now().await;
+        drop(g);
+        assert_eq!(second.await, Ok(()));
+        assert!(first.await.unwrap_err().is_cancelled());
+        assert_eq!(*m.lock().await, 10);
+        assert!(m.try_lock().is_some());
+    });
+}
+
+#[test]
+fn semaphore_bounds_concurrency_and_survives_cancelled_waiters() {
+    aio::run(async {
+        let sem = Rc::new(Semaphore::new(3));
+        let (now, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+        let tasks: Vec<_> = (0..30)
+            .map(|_| {
+                let (sem, now, peak) = (sem.clone(), now.clone(), peak.clone());
+                aio::spawn(async move {
+                    let _p = sem.acquire().await;
+                    now.set(now.get() + 1);
+                    peak.set(peak.get().max(now.get()));
+                    aio::sleep(Duration::from_millis(1)).await;
+                    now.set(now.get() - 1);
+                })
+            })
+            .collect();
+        aio::yield_now().await;
+        for t in tasks.iter().skip(10).step_by(3) {
+            t.cancel();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        assert_eq!(peak.get(), 3);
+        assert_eq!(sem.available_permits(), 3, "every permit came back");
+    });
+}
+
+#[test]
+fn event_releases_every_waiter_and_clear_rearms_it() {
+    aio::run(async {
+        let ev = Rc::new(Event::new());
+        let released = Rc::new(Cell::new(0));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (ev, released) = (ev.clone(), released.clone());
+                aio::spawn(async move {
+                    ev.wait().await;
+                    released.set(released.get() + 1);
+                })
+            })
+            .collect();
+        aio::yield_now().await;
+        assert_eq!(released.get(), 0);
+        ev.set();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(released.get(), 10);
+        ev.clear();
+        let late = aio::spawn({
+            let ev = ev.clone();
+            async move { ev.wait().await }
+        });
+        aio::yield_now().await;
+        assert!(!late.is_finished());
+        ev.set();
+        late.await.unwrap();
+    });
+}
+
+#[test]
+fn condition_wakes_consumers_as_items_arrive() {
+    aio::run(async {
+        let shared = Rc::new((Mutex::new(Vec::<u32>::new()), Condition::new()));
+        let consumers: Vec<_> = (0..5)
+            .map(|_| {
+                let s = shared.clone();
+                aio::spawn(async move {
+                    let (items, cond) = &*s;
+                    let mut g = cond.wait_for(items.lock().await, |v| !v.is_empty()).await;
+                    g.pop().unwrap()
+                })
+            })
+            .collect();
+        for i in 0..5 {
+            aio::yield_now().await;
+            shared.0.lock().await.push(i);
+            shared.1.notify(1);
+        }
+        let mut got: Vec<u32> = Vec::new();
+        for c in consumers {
+            got.push(c.await.unwrap());
+        }
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+    });
+}
+
+#[test]
+fn barrier_releases_in_generations_and_ignores_cancelled_waiters() {
+    aio::run(async {
+        let b = Rc::new(Barrier::new(3));
+        let quitter = aio::spawn({
+            let b = b.clone();
+            async move { b.wait().await }
+        });
+        aio::yield_now().await;
+        quitter.cancel();
+        aio::yield_now().await;
+        for _generation in 0..3 {
+            let tasks: Vec<_> = (0..3)
+                .map(|_| {
+                    let b = b.clone();
+                    aio::spawn(async move { b.wait().await })
+                })
+                .collect();
+            let mut leaders = 0;
+            for t in tasks {
+                leaders += u32::from(t.await.unwrap());
+            }
+            assert_eq!(leaders, 1);
+        }
+    });
+}
+
+#[test]
+fn queue_hands_items_over_in_order_with_back_pressure() {
+    aio::run(async {
+        let q = Rc::new(Queue::bounded(4));
+        let producers: Vec<_> = (0..4)
+            .map(|p| {
+                let q = q.clone();
+                aio::spawn(async move {
+                    for i in 0..250 {
+                        q.put(p * 1000 + i).await;
+                        assert!(q.len() <= 4);
+                    }
+                })
+            })
+            .collect();
+        let consumed = Rc::new(RefCell::new(Vec::new()));
+        let consumers: Vec<_> = (0..3)
+            .map(|_| {
+                let (q, consumed) = (q.clone(), consumed.clone());
+                aio::spawn(async move {
+                    loop {
+                        let v = q.get().await;
+                        if v < 0 {
+                            return;
+                        }
+                        consumed.borrow_mut().push(v);
+                        q.task_done();
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.await.unwrap();
+        }
+        q.join().await; // every item processed
+        for _ in 0..3 {
+            q.put(-1).await;
+        }
+        for c in consumers {
+            c.await.unwrap();
+        }
+        let mut all = consumed.borrow().clone();
+        assert_eq!(all.len(), 1000);
+        // Each producer's items arrive in its own order.
+        for p in 0..4 {
+            let mine: Vec<_> = all.iter().copied().filter(|v| v / 1000 == p).collect();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]));
+        }
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 1000);
+    });
+}
+
+#[test]
+fn queue_nowait_variants_never_wait() {
+    let q = Queue::bounded(2);
+    assert_eq!(q.get_nowait(), None);
+    q.put_nowait('a').unwrap();
+    q.put_nowait('b').unwrap();
+    assert_eq!(q.put_nowait('c'), Err(QueueFull('c')));
+    assert!(q.is_full());
+    assert_eq!(q.get_nowait(), Some('a'));
+    let unbounded = Queue::new();
+    for i in 0..10_000 {
+        unbounded.put_nowait(i).unwrap();
+    }
+    assert_eq!(unbounded.len(), 10_000);
+}
+
+#[test]
+fn a_cancelled_getter_passes_its_item_on() {
+    aio::run(async {
+        let q = Rc::new(Queue::new());
+        let first = aio::spawn({
+            let q = q.clone();
+            async move { q.get().await }
+        });
+        let second = aio::spawn({
+            let q = q.clone();
+            async move { q.get().await }
+        });
+        aio::yield_now().await;
+        q.put_nowait(1).unwrap(); // wakes `first`...
+        first.cancel(); // ...which is cancelled before it runs
+        assert_eq!(second.await, Ok(1));
+    });
+}
