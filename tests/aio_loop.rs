@@ -202,7 +202,10 @@ fn timeout_cancels_the_slow_future_and_interval_keeps_its_grid() {
         // Ticks stay on the grid: a late tick skips whole periods, never shifts it.
         let period = Duration::from_millis(3).as_nanos();
         for gap in [t1 - t0, t2 - t1] {
-            assert!(gap.as_nanos() > 0 && gap.as_nanos() % period == 0, "{gap:?}");
+            assert!(
+                gap.as_nanos() > 0 && gap.as_nanos() % period == 0,
+                "{gap:?}"
+            );
         }
     });
 }
