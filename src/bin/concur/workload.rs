@@ -120,6 +120,36 @@ pub(crate) fn download(addr: SocketAddr, page: usize) -> io::Result<usize> {
     )?;
     let mut response = Vec::new();
     conn.read_to_end(&mut response)?;
+    body_len(&response)
+}
+
+/// Downloads one page with an HTTP/1.1 client on the event loop; returns the body's length.
+pub(crate) async fn download_async(addr: SocketAddr, page: usize) -> io::Result<usize> {
+    use futures_io::{AsyncRead, AsyncWrite};
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    let mut conn = concur::aio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET /{page} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut out = request.as_bytes();
+    while !out.is_empty() {
+        let n = poll_fn(|cx| Pin::new(&mut conn).poll_write(cx, out)).await?;
+        out = &out[n..];
+    }
+    let mut response = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = poll_fn(|cx| Pin::new(&mut conn).poll_read(cx, &mut buf)).await?;
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    body_len(&response)
+}
+
+/// The body length of a complete `200` response.
+fn body_len(response: &[u8]) -> io::Result<usize> {
     let header_end = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
