@@ -157,23 +157,11 @@ impl Shared {
             if !self.reserve(capacity) {
                 match policy {
                     FullPolicy::Reject => return Placed::Refused(TaskError::Rejected),
-                    FullPolicy::CallerRuns => {
-                        let slot = self.counters.caller();
-                        slot.starting();
-                        if task.run(&mut |ran| slot.finished(ran)) == Ran::Skipped {
-                            slot.finished(Ran::Skipped);
-                        }
-                        return Placed::RanHere;
-                    }
+                    FullPolicy::CallerRuns => return self.run_in_caller(task),
                     // A worker of this pool blocking on its own queue would be one
                     // worker fewer to drain it: it runs the task itself instead.
                     FullPolicy::Block if super::worker::is_worker_of(self.id) => {
-                        let slot = self.counters.caller();
-                        slot.starting();
-                        if task.run(&mut |ran| slot.finished(ran)) == Ran::Skipped {
-                            slot.finished(Ran::Skipped);
-                        }
-                        return Placed::RanHere;
+                        return self.run_in_caller(task)
                     }
                     FullPolicy::Block => {
                         if let Err(err) = self.reserve_blocking(capacity) {
@@ -185,6 +173,16 @@ impl Shared {
         }
         self.push(task);
         Placed::Queued
+    }
+
+    /// Runs `task` on the submitting thread, counted in the callers' slot.
+    fn run_in_caller(&self, task: &Task) -> Placed {
+        let slot = self.counters.caller();
+        slot.starting();
+        if task.run(&mut |ran| slot.finished(ran)) == Ran::Skipped {
+            slot.finished(Ran::Skipped);
+        }
+        Placed::RanHere
     }
 
     /// Tries to take a place in a bounded queue without waiting. Public to `try_submit`.
