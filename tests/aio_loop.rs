@@ -313,3 +313,23 @@ fn a_busy_task_cannot_starve_the_others() {
         setter.await.unwrap();
     });
 }
+
+#[test]
+fn endlessly_yielding_tasks_do_not_starve_timers_or_io() {
+    aio::run(async {
+        for _ in 0..3 {
+            drop(aio::spawn(async {
+                loop {
+                    aio::yield_now().await;
+                }
+            }));
+        }
+        aio::sleep(Duration::from_millis(5)).await; // a timer still fires
+        let a = aio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = aio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.send_to(b"x", b.local_addr().unwrap()).await.unwrap();
+        let mut buf = [0u8; 1];
+        // The datagram may not have arrived yet: this waits on the reactor.
+        assert_eq!(b.recv_from(&mut buf).await.unwrap().0, 1);
+    });
+}

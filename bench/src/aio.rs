@@ -162,8 +162,74 @@ fn sleeps(n: u64, rounds: usize) -> Measured {
     )
 }
 
+/// `n` round trips between two tasks through two queues (time per round trip).
+fn ping_pong(n: u64, rounds: usize) -> Measured {
+    let tokio = tokio_rt();
+    let smol = smol::LocalExecutor::new();
+    measure(
+        "100,000 ping-pong round trips through two queues",
+        n,
+        rounds,
+        vec![
+            Contender::new("concur", |n| {
+                use concur::aio::{self, sync::Queue};
+                use std::rc::Rc;
+                aio::run(async move {
+                    let (ping, pong) = (Rc::new(Queue::new()), Rc::new(Queue::new()));
+                    let (p, q) = (ping.clone(), pong.clone());
+                    let echo = aio::spawn(async move {
+                        for _ in 0..n {
+                            let v: u64 = p.get().await;
+                            q.put(v).await;
+                        }
+                    });
+                    for i in 0..n {
+                        ping.put(i).await;
+                        assert_eq!(pong.get().await, i);
+                    }
+                    echo.await.unwrap();
+                })
+            }),
+            Contender::new("tokio", |n| {
+                tokio.block_on(async move {
+                    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+                    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+                    let echo = tokio::spawn(async move {
+                        while let Some(v) = ping_rx.recv().await {
+                            pong_tx.send(v).unwrap();
+                        }
+                    });
+                    for i in 0..n {
+                        ping_tx.send(i).unwrap();
+                        assert_eq!(pong_rx.recv().await, Some(i));
+                    }
+                    drop(ping_tx);
+                    echo.await.unwrap();
+                })
+            }),
+            Contender::new("smol", |n| {
+                futures_lite::future::block_on(smol.run(async {
+                    let (ping_tx, ping_rx) = smol::channel::unbounded::<u64>();
+                    let (pong_tx, pong_rx) = smol::channel::unbounded::<u64>();
+                    let echo = smol.spawn(async move {
+                        while let Ok(v) = ping_rx.recv().await {
+                            pong_tx.send(v).await.unwrap();
+                        }
+                    });
+                    for i in 0..n {
+                        ping_tx.send(i).await.unwrap();
+                        assert_eq!(pong_rx.recv().await, Ok(i));
+                    }
+                    drop(ping_tx);
+                    echo.await;
+                }))
+            }),
+        ],
+    )
+}
+
 /// CPython's asyncio (and uvloop), per operation, in the order of the Rust benchmarks.
-fn cpython(args: [u64; 3], rounds: usize) -> Vec<(&'static str, Vec<Option<Duration>>)> {
+fn cpython(args: [u64; 4], rounds: usize) -> Vec<(&'static str, Vec<Option<Duration>>)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/event_loop.py");
     let mut columns = Vec::new();
     for (name, flavour) in [("asyncio", "asyncio"), ("uvloop", "uvloop")] {
@@ -190,11 +256,11 @@ fn cpython(args: [u64; 3], rounds: usize) -> Vec<(&'static str, Vec<Option<Durat
                         .last()
                         .unwrap_or("")
                 );
-                vec![None; 3]
+                vec![None; 4]
             }
             Err(e) => {
                 eprintln!("concur-bench: python3 not found ({e}): the {name} column is n/a");
-                vec![None; 3]
+                vec![None; 4]
             }
         };
         columns.push((name, values));
@@ -213,8 +279,10 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Vec<Measured> {
         spawn_join(spawns, rounds),
         yields(tasks, rounds),
         sleeps(sleepers, rounds),
+        ping_pong(spawns, rounds),
     ];
-    for (name, values) in cpython([spawns / 10, tasks / 10, sleepers / 10], rounds.min(3)) {
+    let args = [spawns / 10, tasks / 10, sleepers / 10, spawns / 10];
+    for (name, values) in cpython(args, rounds.min(3)) {
         for (row, v) in rows
             .iter_mut()
             .zip(values.into_iter().chain(std::iter::repeat(None)))

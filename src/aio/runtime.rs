@@ -247,7 +247,9 @@ impl Local {
     }
 
     fn drain_remote(&self) {
-        if self.shared.remote_pending.swap(false, Ordering::AcqRel) {
+        if self.shared.remote_pending.load(Ordering::Acquire)
+            && self.shared.remote_pending.swap(false, Ordering::AcqRel)
+        {
             let ids = std::mem::take(&mut *lock(&self.shared.remote));
             let mut ready = self.ready.borrow_mut();
             for id in ids {
@@ -294,29 +296,42 @@ impl Local {
         let mut future = pin!(future);
         let main_waker = Waker::from(Arc::clone(&self.main_waker));
         let mut cx = Context::from_waker(&main_waker);
+        // Polls since the loop last looked at timers and I/O.
+        let mut since_turn = 0;
         loop {
             if self.main_waker.scheduled.swap(false, Ordering::AcqRel) {
                 self.budget.set(BUDGET);
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     return out;
                 }
+                since_turn += 1;
             }
-            let mut n = 0;
-            while n < TICK {
+            while since_turn < TICK {
                 let Some(id) = self.ready.borrow_mut().pop_front() else {
                     break;
                 };
                 if id == MAIN {
-                    // Woken locally: handled at the top of the loop.
-                    self.main_waker.scheduled.store(true, Ordering::Relaxed);
-                    continue;
+                    // `run`'s own future, woken on this thread: its turn in line.
+                    if self.main_waker.scheduled.swap(false, Ordering::AcqRel) {
+                        self.budget.set(BUDGET);
+                        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                            return out;
+                        }
+                    }
+                } else {
+                    self.run_task(id);
                 }
-                self.run_task(id);
-                n += 1;
+                since_turn += 1;
             }
             let idle = self.ready.borrow().is_empty()
                 && !self.main_waker.scheduled.load(Ordering::Acquire);
-            self.turn(idle);
+            if idle || since_turn >= TICK {
+                // Timers and I/O: every `TICK` polls, or when there is nothing to run.
+                self.turn(idle);
+                since_turn = 0;
+            } else {
+                self.drain_remote();
+            }
         }
     }
 

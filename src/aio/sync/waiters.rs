@@ -1,11 +1,13 @@
-//! [`Waiters`]: the FIFO list of tasks waiting on a primitive, shared by all of them.
+//! [`Waiters`]: the FIFO line of tasks waiting on a primitive, shared by all of them.
 //!
-//! Each waiting future holds a ticket (an increasing number); the list maps tickets to
-//! wakers in order, so "first in line" is the smallest ticket and a future that is
-//! dropped (cancelled) while waiting removes its ticket in O(log n).
+//! Each waiting future holds a ticket (an increasing number); the line is a `VecDeque` of
+//! (ticket, waker) in ticket order, so "first in line" is the front, joining is a push at
+//! the back, and a future dropped (cancelled) while waiting finds its place by binary
+//! search. The deque keeps its buffer: a primitive that is waited on over and over does
+//! not allocate.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::task::Waker;
 
 #[derive(Debug, Default)]
@@ -16,7 +18,13 @@ pub(crate) struct Waiters {
 #[derive(Debug, Default)]
 struct Inner {
     next: u64,
-    queue: BTreeMap<u64, Waker>,
+    queue: VecDeque<(u64, Waker)>,
+}
+
+impl Inner {
+    fn position(&self, ticket: u64) -> Option<usize> {
+        self.queue.binary_search_by_key(&ticket, |(t, _)| *t).ok()
+    }
 }
 
 impl Waiters {
@@ -25,13 +33,15 @@ impl Waiters {
         let mut inner = self.inner.borrow_mut();
         let ticket = inner.next;
         inner.next += 1;
-        inner.queue.insert(ticket, waker.clone());
+        inner.queue.push_back((ticket, waker.clone()));
         ticket
     }
 
     /// Refreshes the waker of a ticket still in line.
     pub(crate) fn update(&self, ticket: u64, waker: &Waker) {
-        if let Some(w) = self.inner.borrow_mut().queue.get_mut(&ticket) {
+        let mut inner = self.inner.borrow_mut();
+        if let Some(i) = inner.position(ticket) {
+            let w = &mut inner.queue[i].1;
             if !w.will_wake(waker) {
                 *w = waker.clone();
             }
@@ -40,15 +50,18 @@ impl Waiters {
 
     /// Leaves the line (served or cancelled).
     pub(crate) fn remove(&self, ticket: u64) {
-        self.inner.borrow_mut().queue.remove(&ticket);
+        let mut inner = self.inner.borrow_mut();
+        if let Some(i) = inner.position(ticket) {
+            inner.queue.remove(i);
+        }
     }
 
     /// `true` if `ticket` is first in line (or nobody waits, for `None`).
     pub(crate) fn is_first(&self, ticket: Option<u64>) -> bool {
         let inner = self.inner.borrow();
-        match (inner.queue.keys().next(), ticket) {
+        match (inner.queue.front(), ticket) {
             (None, _) => true,
-            (Some(first), Some(t)) => *first == t,
+            (Some((first, _)), Some(t)) => *first == t,
             (Some(_), None) => false,
         }
     }
@@ -60,7 +73,7 @@ impl Waiters {
 
     /// Wakes the first waiter in line (it stays in line until it leaves).
     pub(crate) fn wake_first(&self) {
-        let w = self.inner.borrow().queue.values().next().cloned();
+        let w = self.inner.borrow().queue.front().map(|(_, w)| w.clone());
         if let Some(w) = w {
             w.wake();
         }
@@ -69,30 +82,31 @@ impl Waiters {
     /// Takes every waiter out of the line and wakes it: for broadcasts, where being woken
     /// is the whole message.
     pub(crate) fn drain_wake(&self) {
-        let q = std::mem::take(&mut self.inner.borrow_mut().queue);
-        q.into_values().for_each(Waker::wake);
+        let woken: Vec<Waker> = self
+            .inner
+            .borrow_mut()
+            .queue
+            .drain(..)
+            .map(|(_, w)| w)
+            .collect();
+        woken.into_iter().for_each(Waker::wake);
     }
 
     /// Takes the first `n` waiters out of the line and wakes them; returns how many.
     pub(crate) fn pop_wake(&self, n: usize) -> usize {
-        let mut ws = Vec::new();
-        {
+        let woken: Vec<Waker> = {
             let mut inner = self.inner.borrow_mut();
-            while ws.len() < n {
-                match inner.queue.pop_first() {
-                    Some((_, w)) => ws.push(w),
-                    None => break,
-                }
-            }
-        }
-        let k = ws.len();
-        ws.into_iter().for_each(Waker::wake);
+            let k = n.min(inner.queue.len());
+            inner.queue.drain(..k).map(|(_, w)| w).collect()
+        };
+        let k = woken.len();
+        woken.into_iter().for_each(Waker::wake);
         k
     }
 
     /// `true` if `ticket` is no longer in line (it was popped by `pop_wake`/`drain_wake`).
     pub(crate) fn was_served(&self, ticket: u64) -> bool {
-        !self.inner.borrow().queue.contains_key(&ticket)
+        self.inner.borrow().position(ticket).is_none()
     }
 }
 
