@@ -19,7 +19,8 @@ enum Stage<F: Future> {
     /// Not finished: the future, pinned in the cell.
     Running(F),
     /// Finished; the outcome waits for the `Task` handle (if any) to take it.
-    Finished(Result<F::Output, TaskError>),
+    /// (The error is boxed: errors are rare, and a small cell is a cheap allocation.)
+    Finished(Result<F::Output, Box<TaskError>>),
     /// The outcome was taken, or dropped with a detached handle.
     Consumed,
 }
@@ -60,7 +61,7 @@ impl<F: Future> LocalTask<F> {
         let stage = if self.detached.get() {
             Stage::Consumed
         } else {
-            Stage::Finished(outcome)
+            Stage::Finished(outcome.map_err(Box::new))
         };
         // Dropping the old stage drops the future, here on the loop thread, after the
         // borrow ends: the future's drop may look at this task (cancel it, ask if it
@@ -180,7 +181,7 @@ impl<F: Future> Output<F::Output> for LocalTask<F> {
             return Poll::Pending;
         }
         match std::mem::replace(&mut *stage, Stage::Consumed) {
-            Stage::Finished(outcome) => Poll::Ready(outcome),
+            Stage::Finished(outcome) => Poll::Ready(outcome.map_err(|e| *e)),
             _ => panic!("concur: a Task was polled again after it returned its outcome"),
         }
     }
