@@ -3,6 +3,7 @@
 //! `cargo run --release -p concur-bench -- [threads] [--quick]`
 
 mod aio;
+mod echo;
 mod harness;
 mod threads;
 
@@ -17,6 +18,7 @@ USAGE:
 SUITES:
     threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
     aio       event loops: concur::aio, tokio current_thread, smol, CPython asyncio, uvloop
+    echo      TCP echo servers on each event loop, one blocking Rust load generator
               (default: all suites)
 
 OPTIONS:
@@ -44,7 +46,7 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "aio" => suites.push(arg),
+            "threads" | "aio" | "echo" => suites.push(arg),
             other => {
                 eprintln!("concur-bench: unknown argument '{other}' (try --help)");
                 return ExitCode::from(2);
@@ -52,12 +54,17 @@ fn main() -> ExitCode {
         }
     }
     if suites.is_empty() {
-        suites = vec!["threads".to_owned(), "aio".to_owned()];
+        suites = vec!["threads".to_owned(), "aio".to_owned(), "echo".to_owned()];
     }
     for suite in suites {
         if suite == "threads" {
             println!("## Thread pools\n");
             harness::print_table(&threads::run(quick, rounds));
+            println!();
+        }
+        if suite == "echo" {
+            println!("## TCP echo over loopback\n");
+            harness::print_table(&echo::run(quick, rounds));
             println!();
         }
         if suite == "aio" {

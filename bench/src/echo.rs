@@ -1,0 +1,166 @@
+//! TCP echo over loopback: one server per event loop (concur::aio, tokio current_thread,
+//! smol), driven by the same blocking Rust load generator in the same run.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::harness::{measure, Contender, Measured};
+
+/// Runs `conns` client threads, each sending `per_conn` messages of `size` bytes and
+/// reading each echo back before sending the next.
+fn load(addr: SocketAddr, conns: usize, per_conn: u64, size: usize) {
+    let clients: Vec<_> = (0..conns)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect to the echo server");
+                s.set_nodelay(true).unwrap();
+                let msg = vec![7u8; size];
+                let mut back = vec![0u8; size];
+                for _ in 0..per_conn {
+                    s.write_all(&msg).unwrap();
+                    s.read_exact(&mut back).unwrap();
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
+
+/// Starts `serve` on its own thread (it accepts `conns` connections, echoes each until
+/// EOF, then returns), drives it with the load generator and waits for it to end.
+fn with_server(
+    conns: usize,
+    per_conn: u64,
+    size: usize,
+    serve: fn(usize, mpsc::Sender<SocketAddr>),
+) {
+    let (tx, rx) = mpsc::channel();
+    let server = thread::spawn(move || serve(conns, tx));
+    let addr = rx.recv().expect("the server reports its address");
+    load(addr, conns, per_conn, size);
+    server.join().unwrap();
+}
+
+fn concur_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
+    use concur::aio::{self, net::TcpListener};
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    aio::run(async move {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addr.send(l.local_addr().unwrap()).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            let (mut c, _) = l.accept().await.unwrap();
+            c.set_nodelay(true).unwrap();
+            tasks.push(aio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = c.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    c.write_all(&buf[..n]).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+fn tokio_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addr.send(l.local_addr().unwrap()).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            let (mut c, _) = l.accept().await.unwrap();
+            c.set_nodelay(true).unwrap();
+            tasks.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = c.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    c.write_all(&buf[..n]).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
+
+fn smol_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let ex = smol::LocalExecutor::new();
+    futures_lite::future::block_on(ex.run(async {
+        let l = async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+        addr.send(l.get_ref().local_addr().unwrap()).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            let (mut c, _) = l.accept().await.unwrap();
+            c.get_ref().set_nodelay(true).unwrap();
+            tasks.push(ex.spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = c.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    c.write_all(&buf[..n]).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await;
+        }
+    }));
+}
+
+fn echo(conns: usize, size: usize, messages: u64, rounds: usize) -> Measured {
+    let per_conn = (messages / conns as u64).max(1);
+    let label = format!(
+        "TCP echo, {} B messages, {conns} connection{} (per message)",
+        size,
+        if conns == 1 { "" } else { "s" }
+    );
+    measure(
+        &label,
+        per_conn * conns as u64,
+        rounds,
+        vec![
+            Contender::new("concur", move |_| {
+                with_server(conns, per_conn, size, concur_server)
+            }),
+            Contender::new("tokio", move |_| {
+                with_server(conns, per_conn, size, tokio_server)
+            }),
+            Contender::new("smol", move |_| {
+                with_server(conns, per_conn, size, smol_server)
+            }),
+        ],
+    )
+}
+
+pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Vec<Measured> {
+    let (scale, default_rounds) = if quick { (1, 2) } else { (10, 5) };
+    let rounds = rounds.unwrap_or(default_rounds);
+    vec![
+        echo(1, 1024, 2_000 * scale, rounds),
+        echo(100, 1024, 2_000 * scale, rounds),
+        echo(1, 64 * 1024, 200 * scale, rounds),
+        echo(100, 64 * 1024, 200 * scale, rounds),
+    ]
+}
