@@ -5,6 +5,7 @@
 mod aio;
 mod echo;
 mod harness;
+mod memory;
 mod threads;
 
 use std::process::ExitCode;
@@ -33,6 +34,15 @@ fn main() -> ExitCode {
     let mut suites = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--memory-probe" {
+            // Internal: a child process measuring one runtime's memory.
+            let runtime = args.next().unwrap_or_default();
+            let n = args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1_000_000);
+            memory::probe(&runtime, n);
+        }
         match arg.as_str() {
             "--quick" => quick = true,
             "--rounds" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
@@ -70,6 +80,8 @@ fn main() -> ExitCode {
         if suite == "aio" {
             println!("## Event loops\n");
             harness::print_table(&aio::run(quick, rounds));
+            println!("\n| benchmark | concur | tokio | smol |\n|---|---:|---:|---:|");
+            memory::print(&memory::run(quick), quick);
             println!();
         }
     }
