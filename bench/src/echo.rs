@@ -45,26 +45,29 @@ fn with_server(
     server.join().unwrap();
 }
 
+/// Echoes one connection until EOF (any `futures_io` stream: concur's and smol's).
+async fn echo_conn<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>(mut c: S) {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = c.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        c.write_all(&buf[..n]).await.unwrap();
+    }
+}
+
 fn concur_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
     use concur::aio::{self, net::TcpListener};
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     aio::run(async move {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         addr.send(l.local_addr().unwrap()).unwrap();
         let mut tasks = Vec::new();
         for _ in 0..conns {
-            let (mut c, _) = l.accept().await.unwrap();
+            let (c, _) = l.accept().await.unwrap();
             c.set_nodelay(true).unwrap();
-            tasks.push(aio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = c.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    c.write_all(&buf[..n]).await.unwrap();
-                }
-            }));
+            tasks.push(aio::spawn(echo_conn(c)));
         }
         for t in tasks {
             t.await.unwrap();
@@ -103,25 +106,15 @@ fn tokio_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
 }
 
 fn smol_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let ex = smol::LocalExecutor::new();
     futures_lite::future::block_on(ex.run(async {
         let l = async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
         addr.send(l.get_ref().local_addr().unwrap()).unwrap();
         let mut tasks = Vec::new();
         for _ in 0..conns {
-            let (mut c, _) = l.accept().await.unwrap();
+            let (c, _) = l.accept().await.unwrap();
             c.get_ref().set_nodelay(true).unwrap();
-            tasks.push(ex.spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = c.read(&mut buf).await.unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    c.write_all(&buf[..n]).await.unwrap();
-                }
-            }));
+            tasks.push(ex.spawn(echo_conn(c)));
         }
         for t in tasks {
             t.await;
