@@ -1,7 +1,7 @@
 //! The synchronisation primitives the crate is built on, in one place.
 //!
 //! Under `--cfg concur_loom` they are loom's model-checked versions, so the handle's state machine
-//! can be explored exhaustively (`tests/loom_handle.rs`); otherwise they are `std`'s.
+//! can be explored exhaustively (`src/handle/loom_tests.rs`); otherwise they are `std`'s.
 
 #[cfg(concur_loom)]
 pub(crate) use loom::{
