@@ -333,3 +333,22 @@ fn endlessly_yielding_tasks_do_not_starve_timers_or_io() {
         assert_eq!(b.recv_from(&mut buf).await.unwrap().0, 1);
     });
 }
+
+#[test]
+fn many_tasks_woken_from_many_threads_all_finish() {
+    let pool = ThreadPoolExecutor::new(4);
+    let total = aio::run(async {
+        let tasks: Vec<_> = (0..2000u64)
+            .map(|i| {
+                let h = pool.submit(move || i * 2);
+                aio::spawn(async move { h.await.unwrap() })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, 2 * (1999 * 2000 / 2));
+}
