@@ -20,13 +20,14 @@ const SLOTS: usize = 1 << SLOT_BITS;
 const MAX_SPAN: u64 = 1 << (SLOT_BITS as usize * LEVELS);
 /// The width of one slot of the top level, in ms.
 const TOP_SLOT_SPAN: u64 = 1 << (SLOT_BITS as usize * (LEVELS - 1));
-const NIL: usize = usize::MAX;
+/// The end of a slot list. Timer keys are stored as `u32` to keep entries small.
+const NIL: u32 = u32::MAX;
 
 /// A timer's place in the wheel, or its state once out of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
-    /// Linked in `levels[level][slot]`.
-    Linked { level: usize, slot: usize },
+    /// Linked in `heads[level][slot]`.
+    Linked { level: u8, slot: u8 },
     /// Its deadline passed and its waker was taken.
     Fired,
 }
@@ -35,9 +36,9 @@ enum Place {
 struct Entry {
     deadline: u64,
     waker: Option<Waker>,
+    prev: u32,
+    next: u32,
     place: Place,
-    prev: usize,
-    next: usize,
 }
 
 /// The timing wheel. Times are milliseconds since the loop's start.
@@ -45,7 +46,7 @@ struct Entry {
 pub(crate) struct Wheel {
     entries: Slab<Entry>,
     /// Heads of the slot lists.
-    heads: [[usize; SLOTS]; LEVELS],
+    heads: [[u32; SLOTS]; LEVELS],
     /// Bit `s` of `occupied[l]` is set when slot `s` of level `l` is non-empty.
     occupied: [u64; LEVELS],
     /// Time up to which the wheel has been processed.
@@ -79,10 +80,14 @@ impl Wheel {
         let key = self.entries.insert(Entry {
             deadline,
             waker: Some(waker),
-            place: Place::Fired,
             prev: NIL,
             next: NIL,
+            place: Place::Fired,
         });
+        assert!(
+            key < NIL as usize,
+            "concur::aio: more than 4 billion timers armed at once"
+        );
         self.link(key);
         key
     }
@@ -119,14 +124,17 @@ impl Wheel {
         let head = self.heads[level][slot];
         {
             let e = &mut self.entries[key];
-            e.place = Place::Linked { level, slot };
+            e.place = Place::Linked {
+                level: level as u8,
+                slot: slot as u8,
+            };
             e.prev = NIL;
             e.next = head;
         }
         if head != NIL {
-            self.entries[head].prev = key;
+            self.entries[head as usize].prev = key as u32;
         }
-        self.heads[level][slot] = key;
+        self.heads[level][slot] = key as u32;
         self.occupied[level] |= 1 << slot;
     }
 
@@ -138,16 +146,17 @@ impl Wheel {
         let Place::Linked { level, slot } = place else {
             return;
         };
+        let (level, slot) = (usize::from(level), usize::from(slot));
         if prev == NIL {
             self.heads[level][slot] = next;
             if next == NIL {
                 self.occupied[level] &= !(1 << slot);
             }
         } else {
-            self.entries[prev].next = next;
+            self.entries[prev as usize].next = next;
         }
         if next != NIL {
-            self.entries[next].prev = prev;
+            self.entries[next as usize].prev = prev;
         }
         let e = &mut self.entries[key];
         e.place = Place::Fired;
@@ -196,8 +205,8 @@ impl Wheel {
             self.occupied[level] &= !(1 << slot);
             self.elapsed = when;
             while key != NIL {
-                let next = self.entries[key].next;
-                let e = &mut self.entries[key];
+                let next = self.entries[key as usize].next;
+                let e = &mut self.entries[key as usize];
                 e.place = Place::Fired;
                 e.prev = NIL;
                 e.next = NIL;
@@ -206,7 +215,7 @@ impl Wheel {
                         fired.push(w);
                     }
                 } else {
-                    self.link(key);
+                    self.link(key as usize);
                 }
                 key = next;
             }
