@@ -108,3 +108,29 @@ fn wait_first_error_and_timeout() {
         assert_eq!(w.done, vec![0, 1, 2]);
     });
 }
+
+#[test]
+fn as_completed_and_gather_scale_to_many_tasks() {
+    aio::run(async {
+        let tasks = (0..5000u64).map(|i| {
+            aio::spawn(async move {
+                aio::sleep(Duration::from_millis(i % 7)).await;
+                i
+            })
+        });
+        let mut done = aio::as_completed(tasks);
+        let mut seen = vec![false; 5000];
+        while let Some((i, outcome)) = done.next().await {
+            assert_eq!(outcome, Ok(i as u64));
+            assert!(!seen[i], "each task once");
+            seen[i] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+        let out = aio::gather((0..10_000u64).map(|i| async move {
+            aio::yield_now().await;
+            i
+        }))
+        .await;
+        assert_eq!(out, (0..10_000).collect::<Vec<_>>());
+    });
+}

@@ -2,9 +2,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::OnceLock;
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
 
+use crate::sync::{lock, Mutex};
 use crate::{JoinHandle, ThreadPoolExecutor};
 
 /// Yields the thread to the other ready tasks once: `await asyncio.sleep(0)`.
@@ -63,21 +64,21 @@ impl Future for YieldNow {
 /// ```
 pub async fn gather<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut slots: Vec<Slot<F>> = futures.into_iter().map(Slot::Running).collect();
+    let woken = Woken::new(slots.len());
+    let mut left = slots.len();
     std::future::poll_fn(move |cx| {
-        let mut pending = false;
-        for slot in &mut slots {
-            if let Slot::Running(f) = slot {
-                // SAFETY: the futures live in `slots`, which is owned by this closure
-                // (itself pinned inside the async fn's state) and never resized, so they
-                // do not move until dropped.
+        for i in woken.take(cx.waker()) {
+            if let Slot::Running(f) = &mut slots[i] {
+                // SAFETY: the futures live in `slots`' buffer, which this closure owns and
+                // never resizes, so they do not move until dropped in place.
                 let f = unsafe { Pin::new_unchecked(f) };
-                match f.poll(cx) {
-                    Poll::Ready(v) => *slot = Slot::Done(v),
-                    Poll::Pending => pending = true,
+                if let Poll::Ready(v) = f.poll(&mut Context::from_waker(woken.waker(i))) {
+                    slots[i] = Slot::Done(v);
+                    left -= 1;
                 }
             }
         }
-        if pending {
+        if left > 0 {
             return Poll::Pending;
         }
         Poll::Ready(
@@ -96,6 +97,79 @@ pub async fn gather<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::O
 enum Slot<F: Future> {
     Running(F),
     Done(F::Output),
+}
+
+/// Which of many futures were woken, so a combinator polls only those: each future gets
+/// its own waker, which records its index and wakes the combinator's task. Polling all of
+/// them on every wake-up would make `n` futures cost `O(n²)`.
+pub(super) struct Woken {
+    shared: Arc<WokenShared>,
+    wakers: Vec<Waker>,
+}
+
+struct WokenShared {
+    indices: Mutex<Vec<usize>>,
+    parent: Mutex<Option<Waker>>,
+}
+
+struct IndexWaker {
+    shared: Arc<WokenShared>,
+    index: usize,
+}
+
+impl Wake for IndexWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.shared.indices).push(self.index);
+        let parent = lock(&self.shared.parent).clone();
+        if let Some(w) = parent {
+            w.wake();
+        }
+    }
+}
+
+impl Woken {
+    /// `n` futures, all to be polled first.
+    pub(super) fn new(n: usize) -> Self {
+        let shared = Arc::new(WokenShared {
+            indices: Mutex::new((0..n).collect()),
+            parent: Mutex::new(None),
+        });
+        let wakers = (0..n)
+            .map(|index| {
+                Waker::from(Arc::new(IndexWaker {
+                    shared: Arc::clone(&shared),
+                    index,
+                }))
+            })
+            .collect();
+        Woken { shared, wakers }
+    }
+
+    /// Records `parent` as the task to wake, then takes the indices woken so far.
+    pub(super) fn take(&self, parent: &Waker) -> Vec<usize> {
+        {
+            let mut p = lock(&self.shared.parent);
+            match &*p {
+                Some(w) if w.will_wake(parent) => {}
+                _ => *p = Some(parent.clone()),
+            }
+        }
+        std::mem::take(&mut *lock(&self.shared.indices))
+    }
+
+    /// Puts back indices taken but not handled yet.
+    pub(super) fn put_back(&self, indices: impl IntoIterator<Item = usize>) {
+        lock(&self.shared.indices).extend(indices);
+    }
+
+    /// The waker of future `i`.
+    pub(super) fn waker(&self, i: usize) -> &Waker {
+        &self.wakers[i]
+    }
 }
 
 /// The pool behind [`to_thread`]: Python's default executor, `min(32, cpus + 4)` threads.

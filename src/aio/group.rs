@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use super::combinators::Woken;
 use super::runtime::spawn;
 use super::task::{Control, Task};
 use super::time::sleep;
@@ -273,34 +274,43 @@ pub async fn wait<T>(tasks: &[Task<T>], when: ReturnWhen, timeout: Option<Durati
 /// });
 /// ```
 pub fn as_completed<T>(tasks: impl IntoIterator<Item = Task<T>>) -> AsCompleted<T> {
+    let tasks: Vec<Option<Task<T>>> = tasks.into_iter().map(Some).collect();
     AsCompleted {
-        tasks: tasks.into_iter().map(Some).collect(),
+        woken: Woken::new(tasks.len()),
+        left: tasks.len(),
+        tasks,
     }
 }
 
 /// The stream of [`as_completed`]; call [`next`](Self::next) until it returns `None`.
 pub struct AsCompleted<T> {
     tasks: Vec<Option<Task<T>>>,
+    /// Which tasks were woken since the last look: only those are polled.
+    woken: Woken,
+    left: usize,
 }
 
 impl<T> AsCompleted<T> {
     /// The next task to finish, with its index in the input; `None` when all are done.
     pub async fn next(&mut self) -> Option<(usize, Result<T, TaskError>)> {
+        if self.left == 0 {
+            return None;
+        }
         poll_fn(|cx| {
-            let mut any = false;
-            for (i, slot) in self.tasks.iter_mut().enumerate() {
-                let Some(task) = slot else { continue };
-                any = true;
-                if let Poll::Ready(outcome) = Pin::new(task).poll(cx) {
-                    *slot = None;
+            let mut ready = self.woken.take(cx.waker()).into_iter();
+            while let Some(i) = ready.next() {
+                let Some(task) = &mut self.tasks[i] else {
+                    continue;
+                };
+                let mut cx_i = Context::from_waker(self.woken.waker(i));
+                if let Poll::Ready(outcome) = Pin::new(task).poll(&mut cx_i) {
+                    self.tasks[i] = None;
+                    self.left -= 1;
+                    self.woken.put_back(ready);
                     return Poll::Ready(Some((i, outcome)));
                 }
             }
-            if any {
-                Poll::Pending
-            } else {
-                Poll::Ready(None)
-            }
+            Poll::Pending
         })
         .await
     }
@@ -309,7 +319,7 @@ impl<T> AsCompleted<T> {
 impl<T> fmt::Debug for AsCompleted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
-            .field("left", &self.tasks.iter().flatten().count())
+            .field("left", &self.left)
             .finish()
     }
 }
