@@ -222,8 +222,7 @@ impl Shared {
     /// meanwhile, fails the task (unless a worker already took it): see the module docs.
     pub(super) fn push(self: &Arc<Self>, task: &Task) {
         self.queue.push(Arc::clone(task));
-        self.counters.pushed.fetch_add(1, Ordering::Relaxed);
-        crate::sync::full_fence();
+        crate::sync::increment_then_fence(&self.counters.pushed);
         if self.closed.load(Ordering::SeqCst) {
             task.abort(TaskError::Shutdown);
         } else if self.broken.load(Ordering::SeqCst) {
