@@ -86,13 +86,19 @@ const SPIN_ROUNDS: u32 = 10;
 const SPIN_ROUNDS: u32 = 0;
 
 impl<T> Core<T> {
-    /// A task not started yet.
-    pub(crate) fn new() -> Self {
+    /// A task not started yet, carrying `tag` in the high bits of its state word.
+    pub(crate) fn with_tag(tag: usize) -> Self {
+        debug_assert!(tag < 1 << (usize::BITS - state::TAG_SHIFT));
         Core {
-            state: AtomicUsize::new(PENDING),
+            state: AtomicUsize::new(PENDING | (tag << state::TAG_SHIFT)),
             result: UnsafeCell::new(None),
             waiters: Mutex::new(None),
         }
+    }
+
+    /// The tag given to `with_tag`.
+    pub(crate) fn tag(&self) -> usize {
+        self.state.load(Ordering::Relaxed) >> state::TAG_SHIFT
     }
 
     /// Locks the waiter list, creating it if this is the first waiter.

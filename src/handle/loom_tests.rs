@@ -12,7 +12,7 @@ use super::{Core, TaskError};
 #[test]
 fn loom_cancel_against_claim_has_one_winner() {
     loom::model(|| {
-        let core = Arc::new(Core::<u32>::new());
+        let core = Arc::new(Core::<u32>::with_tag(0));
         let c = Arc::clone(&core);
         let runner = thread::spawn(move || match c.claim() {
             Some(claim) => {
@@ -38,7 +38,7 @@ fn loom_cancel_against_claim_has_one_winner() {
 #[test]
 fn loom_a_parked_joiner_is_never_left_asleep() {
     loom::model(|| {
-        let core = Arc::new(Core::<u32>::new());
+        let core = Arc::new(Core::<u32>::with_tag(0));
         let c = Arc::clone(&core);
         let runner = thread::spawn(move || {
             let claim = c.claim().unwrap();
@@ -53,7 +53,7 @@ fn loom_a_parked_joiner_is_never_left_asleep() {
 #[test]
 fn loom_a_callback_runs_exactly_once_whoever_finishes_first() {
     loom::model(|| {
-        let core = Arc::new(Core::<u32>::new());
+        let core = Arc::new(Core::<u32>::with_tag(0));
         let calls = Arc::new(AtomicUsize::new(0));
         let c = Arc::clone(&core);
         let runner = thread::spawn(move || c.claim().unwrap().complete(Ok(1)));
@@ -69,7 +69,7 @@ fn loom_a_callback_runs_exactly_once_whoever_finishes_first() {
 #[test]
 fn loom_callbacks_keep_their_order_across_completion() {
     loom::model(|| {
-        let core = Arc::new(Core::<u32>::new());
+        let core = Arc::new(Core::<u32>::with_tag(0));
         let log = Arc::new(loom::sync::Mutex::new(Vec::new()));
         let c = Arc::clone(&core);
         let l = Arc::clone(&log);
@@ -93,7 +93,7 @@ impl Wake for Flag {
 #[test]
 fn loom_a_pending_poll_is_always_woken() {
     loom::model(|| {
-        let core = Arc::new(Core::<u32>::new());
+        let core = Arc::new(Core::<u32>::with_tag(0));
         let flag = Arc::new(Flag(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&flag));
         let c = Arc::clone(&core);

@@ -40,6 +40,10 @@ pub(crate) const FAILED: usize = 1 << 3;
 /// party ever reads the slot.
 pub(crate) const TAKEN: usize = 1 << 4;
 
+/// The bits above the flags carry a tag the mechanism chooses (the thread pool stores its
+/// pool id there), so a task needs no extra word for it. No transition touches them.
+pub(crate) const TAG_SHIFT: u32 = 5;
+
 /// The phase of a state word.
 pub(crate) fn phase(state: usize) -> usize {
     state & PHASE
