@@ -65,6 +65,11 @@ impl GroupState {
 
 impl TaskGroup {
     /// An empty group.
+    ///
+    /// ```
+    /// let group = concur::aio::TaskGroup::new();
+    /// drop(group); // an empty group: nothing to wait for
+    /// ```
     pub fn new() -> Self {
         TaskGroup {
             state: Rc::new(GroupState::default()),
@@ -76,6 +81,16 @@ impl TaskGroup {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let group = aio::TaskGroup::new();
+    ///     let child = group.spawn(async { 2 + 2 });
+    ///     group.join().await.unwrap();
+    ///     assert_eq!(child.await, Ok(4));
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
         let state = Rc::clone(&self.state);
@@ -95,6 +110,17 @@ impl TaskGroup {
 
     /// Waits until every child has finished. `Err` with the first child's panic if one
     /// panicked (the others were cancelled then).
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let group = aio::TaskGroup::new();
+    ///     for i in 0..3 {
+    ///         group.spawn(async move { aio::sleep(std::time::Duration::from_millis(i)).await });
+    ///     }
+    ///     assert_eq!(group.join().await, Ok(())); // all three finished
+    /// });
+    /// ```
     pub async fn join(self) -> Result<(), TaskError> {
         poll_fn(|cx| {
             if self.state.running.get() == 0 {
@@ -111,6 +137,16 @@ impl TaskGroup {
     }
 
     /// Cancels every child still running.
+    ///
+    /// ```
+    /// use concur::{aio, TaskError};
+    /// aio::run(async {
+    ///     let group = aio::TaskGroup::new();
+    ///     let child = group.spawn(std::future::pending::<()>());
+    ///     group.cancel();
+    ///     assert_eq!(child.await, Err(TaskError::Cancelled));
+    /// });
+    /// ```
     pub fn cancel(&self) {
         self.state.cancel_all();
     }
@@ -292,6 +328,15 @@ pub struct AsCompleted<T> {
 
 impl<T> AsCompleted<T> {
     /// The next task to finish, with its index in the input; `None` when all are done.
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut done = aio::as_completed([aio::spawn(async { 'a' })]);
+    ///     assert_eq!(done.next().await, Some((0, Ok('a'))));
+    ///     assert_eq!(done.next().await, None);
+    /// });
+    /// ```
     pub async fn next(&mut self) -> Option<(usize, Result<T, TaskError>)> {
         if self.left == 0 {
             return None;

@@ -65,6 +65,20 @@ impl TcpListener {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     assert!(addr.port() > 0);
+    /// });
+    /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let std = each_addr(addr, std::net::TcpListener::bind)?;
         std.set_nonblocking(true)?;
@@ -77,12 +91,40 @@ impl TcpListener {
     }
 
     /// Waits for a connection.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     assert!(peer.ip().is_loopback());
+    /// });
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (s, addr) = poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |l| l.accept())).await?;
         Ok((TcpStream::from_mio(s)?, addr))
     }
 
     /// The address this listener is bound to.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     assert!(addr.ip().is_loopback());
+    /// });
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }
@@ -114,6 +156,20 @@ impl TcpStream {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     assert!(peer.port() > 0);
+    /// });
+    /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
         for a in addr.to_socket_addrs()? {
@@ -149,21 +205,77 @@ impl TcpStream {
     }
 
     /// The remote address.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     let _ = conn;
+    /// });
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().peer_addr()
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     assert!(addr.ip().is_loopback());
+    /// });
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     client.set_nodelay(true).unwrap();
+    /// });
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.source().set_nodelay(nodelay)
     }
 
     /// Shuts down the read, write or both halves.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let client = aio::spawn(async move { TcpStream::connect(addr).await });
+    ///     let (conn, peer) = listener.accept().await.unwrap();
+    ///     let client = client.await.unwrap().unwrap();
+    ///     assert_eq!(client.local_addr().unwrap(), peer);
+    ///     assert_eq!(client.peer_addr().unwrap(), conn.local_addr().unwrap());
+    ///     client.shutdown(std::net::Shutdown::Write).unwrap();
+    /// });
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.source().shutdown(how)
     }
@@ -247,6 +359,16 @@ impl UdpSocket {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     assert!(a.local_addr().unwrap().port() > 0);
+    ///     drop(b);
+    /// });
+    /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let std = each_addr(addr, std::net::UdpSocket::bind)?;
         std.set_nonblocking(true)?;
@@ -256,11 +378,32 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for [`send`](Self::send) and [`recv`](Self::recv).
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
+    ///     a.send(b"hi").await.unwrap();
+    ///     let mut buf = [0u8; 2];
+    ///     assert_eq!(b.recv(&mut buf).await.unwrap(), 2);
+    /// });
+    /// ```
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         each_addr(addr, |a| self.io.source().connect(a))
     }
 
     /// Sends a datagram to `target`.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     assert_eq!(a.send_to(b"x", b.local_addr().unwrap()).await.unwrap(), 1);
+    /// });
+    /// ```
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         poll_fn(|cx| {
             self.io
@@ -270,21 +413,65 @@ impl UdpSocket {
     }
 
     /// Receives a datagram and its sender's address.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     a.send_to(b"x", b.local_addr().unwrap()).await.unwrap();
+    ///     let mut buf = [0u8; 1];
+    ///     assert_eq!(b.recv_from(&mut buf).await.unwrap(), (1, a.local_addr().unwrap()));
+    /// });
+    /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))).await
     }
 
     /// Sends a datagram to the connected peer.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
+    ///     a.send(b"hi").await.unwrap();
+    ///     let mut buf = [0u8; 2];
+    ///     assert_eq!(b.recv(&mut buf).await.unwrap(), 2);
+    /// });
+    /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |s| s.send(buf))).await
     }
 
     /// Receives a datagram from the connected peer.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
+    ///     a.send(b"hi").await.unwrap();
+    ///     let mut buf = [0u8; 2];
+    ///     assert_eq!(b.recv(&mut buf).await.unwrap(), 2);
+    /// });
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))).await
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     assert_ne!(a.local_addr().unwrap(), b.local_addr().unwrap());
+    /// });
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }
@@ -328,6 +515,20 @@ impl UnixListener {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{UnixListener, UnixStream}};
+    /// aio::run(async {
+    ///     let path = std::env::temp_dir().join(format!("concur-doc-bind-{}", std::process::id()));
+    ///     let _ = std::fs::remove_file(&path);
+    ///     let listener = UnixListener::bind(&path).unwrap();
+    ///     let p = path.clone();
+    ///     let client = aio::spawn(async move { UnixStream::connect(&p).await.map(|_| ()) });
+    ///     let (_conn, _) = listener.accept().await.unwrap();
+    ///     client.await.unwrap().unwrap();
+    ///     std::fs::remove_file(&path).unwrap();
+    /// });
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: Registered::new(
@@ -338,6 +539,20 @@ impl UnixListener {
     }
 
     /// Waits for a connection.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{UnixListener, UnixStream}};
+    /// aio::run(async {
+    ///     let path = std::env::temp_dir().join(format!("concur-doc-accept-{}", std::process::id()));
+    ///     let _ = std::fs::remove_file(&path);
+    ///     let listener = UnixListener::bind(&path).unwrap();
+    ///     let p = path.clone();
+    ///     let client = aio::spawn(async move { UnixStream::connect(&p).await.map(|_| ()) });
+    ///     let (_conn, _) = listener.accept().await.unwrap();
+    ///     client.await.unwrap().unwrap();
+    ///     std::fs::remove_file(&path).unwrap();
+    /// });
+    /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, std::os::unix::net::SocketAddr)> {
         let (s, addr) = poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |l| l.accept())).await?;
         Ok((
@@ -366,6 +581,20 @@ impl UnixStream {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{UnixListener, UnixStream}};
+    /// aio::run(async {
+    ///     let path = std::env::temp_dir().join(format!("concur-doc-connect-{}", std::process::id()));
+    ///     let _ = std::fs::remove_file(&path);
+    ///     let listener = UnixListener::bind(&path).unwrap();
+    ///     let p = path.clone();
+    ///     let client = aio::spawn(async move { UnixStream::connect(&p).await.map(|_| ()) });
+    ///     let (_conn, _) = listener.accept().await.unwrap();
+    ///     client.await.unwrap().unwrap();
+    ///     std::fs::remove_file(&path).unwrap();
+    /// });
+    /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let stream = UnixStream {
             io: Registered::new(
@@ -385,6 +614,18 @@ impl UnixStream {
     /// # Panics
     ///
     /// Outside of an event loop.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UnixStream};
+    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// aio::run(async {
+    ///     let (mut a, mut b) = UnixStream::pair().unwrap();
+    ///     a.write_all(b"ping").await.unwrap();
+    ///     let mut buf = [0u8; 4];
+    ///     b.read_exact(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf, b"ping");
+    /// });
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((

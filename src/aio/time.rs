@@ -264,6 +264,17 @@ pub struct Interval {
 
 impl Interval {
     /// Waits for the next tick and returns its scheduled time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut iv = aio::interval(Duration::from_millis(1));
+    ///     let first = iv.tick().await;
+    ///     let second = iv.tick().await;
+    ///     assert!(second > first);
+    /// });
+    /// ```
     pub async fn tick(&mut self) -> Instant {
         let at = self.next;
         match &mut self.sleep {

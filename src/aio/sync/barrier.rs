@@ -39,6 +39,18 @@ impl Barrier {
     /// # Panics
     ///
     /// If `parties` is zero.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::Barrier};
+    /// aio::run(async {
+    ///     let b = Rc::new(Barrier::new(2));
+    ///     let b2 = b.clone();
+    ///     let other = aio::spawn(async move { b2.wait().await });
+    ///     let leader_here = b.wait().await;
+    ///     assert_ne!(leader_here, other.await.unwrap()); // exactly one leader
+    /// });
+    /// ```
     pub fn new(parties: usize) -> Self {
         assert!(
             parties > 0,
@@ -54,6 +66,18 @@ impl Barrier {
     /// Waits until `parties` tasks are waiting; returns `true` in the one that arrived
     /// last (the "leader"). A waiter that is cancelled before the release no longer
     /// counts as arrived.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::Barrier};
+    /// aio::run(async {
+    ///     let b = Rc::new(Barrier::new(2));
+    ///     let b2 = b.clone();
+    ///     let other = aio::spawn(async move { b2.wait().await });
+    ///     let leader_here = b.wait().await;
+    ///     assert_ne!(leader_here, other.await.unwrap()); // exactly one leader
+    /// });
+    /// ```
     pub async fn wait(&self) -> bool {
         let n = self.arrived.get() + 1;
         if n == self.parties {

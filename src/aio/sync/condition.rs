@@ -36,11 +36,47 @@ pub struct Condition {
 
 impl Condition {
     /// A new condition.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::{Condition, Mutex}};
+    /// aio::run(async {
+    ///     let s = Rc::new((Mutex::new(false), Condition::new()));
+    ///     let s2 = s.clone();
+    ///     let waiter = aio::spawn(async move {
+    ///         let (ready, cond) = &*s2;
+    ///         let g = cond.wait_for(ready.lock().await, |r| *r).await;
+    ///         *g
+    ///     });
+    ///     aio::yield_now().await;
+    ///     *s.0.lock().await = true;
+    ///     s.1.notify_all();
+    ///     assert_eq!(waiter.await, Ok(true));
+    /// });
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Releases `guard`'s lock, waits for a notification, then locks again.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::{Condition, Mutex}};
+    /// aio::run(async {
+    ///     let s = Rc::new((Mutex::new(false), Condition::new()));
+    ///     let s2 = s.clone();
+    ///     let waiter = aio::spawn(async move {
+    ///         let (ready, cond) = &*s2;
+    ///         let g = cond.wait_for(ready.lock().await, |r| *r).await;
+    ///         *g
+    ///     });
+    ///     aio::yield_now().await;
+    ///     *s.0.lock().await = true;
+    ///     s.1.notify(1);
+    ///     assert_eq!(waiter.await, Ok(true));
+    /// });
+    /// ```
     pub async fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         let mutex: &'a Mutex<T> = MutexGuard::mutex(&guard);
         let ticket = Ticket::new(&self.waiters);
@@ -60,6 +96,24 @@ impl Condition {
     }
 
     /// Waits until `ready` holds for the protected value (checked under the lock).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::{Condition, Mutex}};
+    /// aio::run(async {
+    ///     let s = Rc::new((Mutex::new(false), Condition::new()));
+    ///     let s2 = s.clone();
+    ///     let waiter = aio::spawn(async move {
+    ///         let (ready, cond) = &*s2;
+    ///         let g = cond.wait_for(ready.lock().await, |r| *r).await;
+    ///         *g
+    ///     });
+    ///     aio::yield_now().await;
+    ///     *s.0.lock().await = true;
+    ///     s.1.notify_all();
+    ///     assert_eq!(waiter.await, Ok(true));
+    /// });
+    /// ```
     pub async fn wait_for<'a, T: ?Sized>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -72,11 +126,47 @@ impl Condition {
     }
 
     /// Wakes up to `n` waiters.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::{Condition, Mutex}};
+    /// aio::run(async {
+    ///     let s = Rc::new((Mutex::new(false), Condition::new()));
+    ///     let s2 = s.clone();
+    ///     let waiter = aio::spawn(async move {
+    ///         let (ready, cond) = &*s2;
+    ///         let g = cond.wait_for(ready.lock().await, |r| *r).await;
+    ///         *g
+    ///     });
+    ///     aio::yield_now().await;
+    ///     *s.0.lock().await = true;
+    ///     s.1.notify(1);
+    ///     assert_eq!(waiter.await, Ok(true));
+    /// });
+    /// ```
     pub fn notify(&self, n: usize) {
         self.waiters.pop_wake(n);
     }
 
     /// Wakes every waiter.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use concur::aio::{self, sync::{Condition, Mutex}};
+    /// aio::run(async {
+    ///     let s = Rc::new((Mutex::new(false), Condition::new()));
+    ///     let s2 = s.clone();
+    ///     let waiter = aio::spawn(async move {
+    ///         let (ready, cond) = &*s2;
+    ///         let g = cond.wait_for(ready.lock().await, |r| *r).await;
+    ///         *g
+    ///     });
+    ///     aio::yield_now().await;
+    ///     *s.0.lock().await = true;
+    ///     s.1.notify_all();
+    ///     assert_eq!(waiter.await, Ok(true));
+    /// });
+    /// ```
     pub fn notify_all(&self) {
         self.waiters.drain_wake();
     }

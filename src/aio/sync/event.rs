@@ -32,27 +32,87 @@ pub struct Event {
 
 impl Event {
     /// A new event, not set.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Event};
+    /// aio::run(async {
+    ///     let ev = Event::new();
+    ///     assert!(!ev.is_set());
+    ///     ev.set();
+    ///     ev.wait().await; // set: returns at once
+    ///     ev.clear();
+    ///     assert!(!ev.is_set());
+    /// });
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the flag and wakes every waiting task.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Event};
+    /// aio::run(async {
+    ///     let ev = Event::new();
+    ///     assert!(!ev.is_set());
+    ///     ev.set();
+    ///     ev.wait().await; // set: returns at once
+    ///     ev.clear();
+    ///     assert!(!ev.is_set());
+    /// });
+    /// ```
     pub fn set(&self) {
         self.set.set(true);
         self.waiters.drain_wake();
     }
 
     /// Clears the flag.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Event};
+    /// aio::run(async {
+    ///     let ev = Event::new();
+    ///     assert!(!ev.is_set());
+    ///     ev.set();
+    ///     ev.wait().await; // set: returns at once
+    ///     ev.clear();
+    ///     assert!(!ev.is_set());
+    /// });
+    /// ```
     pub fn clear(&self) {
         self.set.set(false);
     }
 
     /// `true` if the flag is set.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Event};
+    /// aio::run(async {
+    ///     let ev = Event::new();
+    ///     assert!(!ev.is_set());
+    ///     ev.set();
+    ///     ev.wait().await; // set: returns at once
+    ///     ev.clear();
+    ///     assert!(!ev.is_set());
+    /// });
+    /// ```
     pub fn is_set(&self) -> bool {
         self.set.get()
     }
 
     /// Waits until the flag is set (returns at once if it is).
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Event};
+    /// aio::run(async {
+    ///     let ev = Event::new();
+    ///     assert!(!ev.is_set());
+    ///     ev.set();
+    ///     ev.wait().await; // set: returns at once
+    ///     ev.clear();
+    ///     assert!(!ev.is_set());
+    /// });
+    /// ```
     pub async fn wait(&self) {
         let ticket = Ticket::new(&self.waiters);
         poll_fn(|cx| {

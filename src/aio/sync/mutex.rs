@@ -47,6 +47,21 @@ pub struct Mutex<T: ?Sized> {
 
 impl<T> Mutex<T> {
     /// A new, unlocked mutex.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Mutex};
+    /// aio::run(async {
+    ///     let mut m = Mutex::new(1);
+    ///     {
+    ///         let mut g = m.lock().await;
+    ///         *g += 1;
+    ///         assert!(m.is_locked());
+    ///         assert!(m.try_lock().is_none());
+    ///     }
+    ///     *m.get_mut() += 1;
+    ///     assert_eq!(m.into_inner(), 3);
+    /// });
+    /// ```
     pub fn new(value: T) -> Self {
         Mutex {
             locked: Cell::new(false),
@@ -56,6 +71,21 @@ impl<T> Mutex<T> {
     }
 
     /// The protected value, consuming the mutex.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Mutex};
+    /// aio::run(async {
+    ///     let mut m = Mutex::new(1);
+    ///     {
+    ///         let mut g = m.lock().await;
+    ///         *g += 1;
+    ///         assert!(m.is_locked());
+    ///         assert!(m.try_lock().is_none());
+    ///     }
+    ///     *m.get_mut() += 1;
+    ///     assert_eq!(m.into_inner(), 3);
+    /// });
+    /// ```
     pub fn into_inner(self) -> T {
         self.value.into_inner()
     }
@@ -63,6 +93,21 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Waits for the lock, in FIFO order with the other waiters.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Mutex};
+    /// aio::run(async {
+    ///     let mut m = Mutex::new(1);
+    ///     {
+    ///         let mut g = m.lock().await;
+    ///         *g += 1;
+    ///         assert!(m.is_locked());
+    ///         assert!(m.try_lock().is_none());
+    ///     }
+    ///     *m.get_mut() += 1;
+    ///     assert_eq!(m.into_inner(), 3);
+    /// });
+    /// ```
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             mutex: self,
@@ -71,6 +116,21 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Takes the lock if it is free and nobody waits for it.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Mutex};
+    /// aio::run(async {
+    ///     let mut m = Mutex::new(1);
+    ///     {
+    ///         let mut g = m.lock().await;
+    ///         *g += 1;
+    ///         assert!(m.is_locked());
+    ///         assert!(m.try_lock().is_none());
+    ///     }
+    ///     *m.get_mut() += 1;
+    ///     assert_eq!(m.into_inner(), 3);
+    /// });
+    /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         if self.locked.get() || !self.waiters.is_empty() {
             return None;
@@ -80,11 +140,41 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// `true` while some task holds the lock.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Mutex};
+    /// aio::run(async {
+    ///     let mut m = Mutex::new(1);
+    ///     {
+    ///         let mut g = m.lock().await;
+    ///         *g += 1;
+    ///         assert!(m.is_locked());
+    ///         assert!(m.try_lock().is_none());
+    ///     }
+    ///     *m.get_mut() += 1;
+    ///     assert_eq!(m.into_inner(), 3);
+    /// });
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.locked.get()
     }
 
     /// The protected value, through an exclusive borrow (no locking needed).
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Mutex};
+    /// aio::run(async {
+    ///     let mut m = Mutex::new(1);
+    ///     {
+    ///         let mut g = m.lock().await;
+    ///         *g += 1;
+    ///         assert!(m.is_locked());
+    ///         assert!(m.try_lock().is_none());
+    ///     }
+    ///     *m.get_mut() += 1;
+    ///     assert_eq!(m.into_inner(), 3);
+    /// });
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }

@@ -65,6 +65,22 @@ pub struct Queue<T> {
 
 impl<T> Queue<T> {
     /// An unbounded queue.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn new() -> Self {
         Self::with_capacity(None)
     }
@@ -74,6 +90,22 @@ impl<T> Queue<T> {
     /// # Panics
     ///
     /// If `capacity` is zero.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn bounded(capacity: usize) -> Self {
         assert!(
             capacity > 0,
@@ -94,21 +126,85 @@ impl<T> Queue<T> {
     }
 
     /// Items in the queue.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn len(&self) -> usize {
         self.items.borrow().len()
     }
 
     /// `true` if the queue holds no item.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.items.borrow().is_empty()
     }
 
     /// `true` if a bounded queue is at capacity.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn is_full(&self) -> bool {
         self.capacity.is_some_and(|c| self.len() >= c)
     }
 
     /// Adds `value` if there is room, or hands it back.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn put_nowait(&self, value: T) -> Result<(), QueueFull<T>> {
         if self.is_full() || !self.putters.is_empty() {
             return Err(QueueFull(value));
@@ -124,6 +220,22 @@ impl<T> Queue<T> {
     }
 
     /// Adds `value`, waiting (FIFO with other putters) while a bounded queue is full.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub async fn put(&self, value: T) {
         let ticket = Ticket::new(&self.putters);
         poll_fn(|cx| {
@@ -145,6 +257,22 @@ impl<T> Queue<T> {
     }
 
     /// Takes the oldest item, if any.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn get_nowait(&self) -> Option<T> {
         if !self.getters.is_empty() {
             return None;
@@ -159,6 +287,22 @@ impl<T> Queue<T> {
     }
 
     /// Takes the oldest item, waiting (FIFO with other getters) while the queue is empty.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub async fn get(&self) -> T {
         let ticket = Ticket::new(&self.getters);
         poll_fn(|cx| {
@@ -185,6 +329,22 @@ impl<T> Queue<T> {
     /// # Panics
     ///
     /// If called more times than items were put.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub fn task_done(&self) {
         let n = self.unfinished.get();
         assert!(
@@ -198,6 +358,22 @@ impl<T> Queue<T> {
     }
 
     /// Waits until every item put has been marked with [`task_done`](Self::task_done).
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(2);
+    ///     q.put(1).await;
+    ///     q.put_nowait(2).unwrap();
+    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
+    ///     assert_eq!(q.get().await, 1);
+    ///     assert_eq!(q.get_nowait(), Some(2));
+    ///     q.task_done();
+    ///     q.task_done();
+    ///     q.join().await; // every item was marked done
+    ///     assert!(Queue::<u8>::new().is_empty());
+    /// });
+    /// ```
     pub async fn join(&self) {
         let ticket = Ticket::new(&self.all_done);
         poll_fn(|cx| {

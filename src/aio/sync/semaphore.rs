@@ -39,6 +39,21 @@ pub struct Semaphore {
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Semaphore};
+    /// aio::run(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.available_permits(), 0);
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     sem.add_permits(1);
+    ///     assert_eq!(sem.available_permits(), 2);
+    ///     sem.try_acquire().unwrap().forget(); // kept for good
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
     pub fn new(permits: usize) -> Self {
         Semaphore {
             permits: Cell::new(permits),
@@ -47,11 +62,41 @@ impl Semaphore {
     }
 
     /// Permits available now.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Semaphore};
+    /// aio::run(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.available_permits(), 0);
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     sem.add_permits(1);
+    ///     assert_eq!(sem.available_permits(), 2);
+    ///     sem.try_acquire().unwrap().forget(); // kept for good
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
     pub fn available_permits(&self) -> usize {
         self.permits.get()
     }
 
     /// Waits for a permit; it is given back when the returned guard drops.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Semaphore};
+    /// aio::run(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.available_permits(), 0);
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     sem.add_permits(1);
+    ///     assert_eq!(sem.available_permits(), 2);
+    ///     sem.try_acquire().unwrap().forget(); // kept for good
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
     pub async fn acquire(&self) -> SemaphorePermit<'_> {
         let ticket = Ticket::new(&self.waiters);
         poll_fn(|cx| {
@@ -74,6 +119,21 @@ impl Semaphore {
     }
 
     /// Takes a permit if one is free and nobody waits.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Semaphore};
+    /// aio::run(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.available_permits(), 0);
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     sem.add_permits(1);
+    ///     assert_eq!(sem.available_permits(), 2);
+    ///     sem.try_acquire().unwrap().forget(); // kept for good
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         if self.permits.get() == 0 || !self.waiters.is_empty() {
             return None;
@@ -83,6 +143,21 @@ impl Semaphore {
     }
 
     /// Adds `n` permits (`release` without a guard).
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Semaphore};
+    /// aio::run(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.available_permits(), 0);
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     sem.add_permits(1);
+    ///     assert_eq!(sem.available_permits(), 2);
+    ///     sem.try_acquire().unwrap().forget(); // kept for good
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
     pub fn add_permits(&self, n: usize) {
         self.permits.set(self.permits.get() + n);
         self.waiters.wake_first();
@@ -104,6 +179,21 @@ pub struct SemaphorePermit<'a> {
 
 impl SemaphorePermit<'_> {
     /// Keeps the permit taken for good (the semaphore has one permit fewer).
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Semaphore};
+    /// aio::run(async {
+    ///     let sem = Semaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.available_permits(), 0);
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     sem.add_permits(1);
+    ///     assert_eq!(sem.available_permits(), 2);
+    ///     sem.try_acquire().unwrap().forget(); // kept for good
+    ///     assert_eq!(sem.available_permits(), 1);
+    /// });
+    /// ```
     pub fn forget(self) {
         std::mem::forget(self);
     }
