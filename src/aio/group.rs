@@ -319,6 +319,18 @@ pub fn as_completed<T>(tasks: impl IntoIterator<Item = Task<T>>) -> AsCompleted<
 }
 
 /// The stream of [`as_completed`]; call [`next`](Self::next) until it returns `None`.
+///
+/// ```
+/// use concur::aio;
+/// aio::run(async {
+///     let mut done = aio::as_completed(vec![aio::spawn(async { 1 }), aio::spawn(async { 2 })]);
+///     let mut sum = 0;
+///     while let Some((_, outcome)) = done.next().await {
+///         sum += outcome.unwrap();
+///     }
+///     assert_eq!(sum, 3);
+/// });
+/// ```
 pub struct AsCompleted<T> {
     tasks: Vec<Option<Task<T>>>,
     /// Which tasks were woken since the last look: only those are polled.

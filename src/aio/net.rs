@@ -140,6 +140,17 @@ impl fmt::Debug for TcpListener {
 
 /// A TCP connection: `asyncio.open_connection`'s stream. Implements
 /// [`AsyncRead`] and [`AsyncWrite`]; see [`TcpListener`] for an example.
+///
+/// ```
+/// use concur::aio::{self, net::{TcpListener, TcpStream}};
+/// aio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let accepted = aio::spawn(async move { listener.accept().await.map(|(s, _)| s.peer_addr()) });
+///     let stream = TcpStream::connect(addr).await.unwrap();
+///     assert_eq!(accepted.await.unwrap().unwrap().unwrap(), stream.local_addr().unwrap());
+/// });
+/// ```
 pub struct TcpStream {
     io: Registered<mio::net::TcpStream>,
 }
@@ -571,6 +582,19 @@ impl fmt::Debug for UnixListener {
 }
 
 /// A Unix-domain stream connection. Implements [`AsyncRead`] and [`AsyncWrite`].
+///
+/// ```
+/// use concur::aio::{self, net::UnixStream};
+/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// aio::run(async {
+///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     a.write_all(b"hi").await.unwrap();
+///     a.close().await.unwrap();
+///     let mut got = String::new();
+///     b.read_to_string(&mut got).await.unwrap();
+///     assert_eq!(got, "hi");
+/// });
+/// ```
 pub struct UnixStream {
     io: Registered<mio::net::UnixStream>,
 }

@@ -65,6 +65,15 @@ fn far_future() -> Instant {
 }
 
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer (O(1)).
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+/// aio::run(async {
+///     let nap: aio::Sleep = aio::sleep(Duration::from_millis(1));
+///     nap.await;
+/// });
+/// ```
 pub struct Sleep {
     deadline: Instant,
     /// The loop and the timer's key in its wheel, once armed.
@@ -199,6 +208,15 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// The future of [`timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+/// aio::run(async {
+///     let limited: aio::Timeout<_> = aio::timeout(Duration::from_secs(1), async { "fast" });
+///     assert_eq!(limited.await, Ok("fast"));
+/// });
+/// ```
 #[derive(Debug)]
 pub struct Timeout<F> {
     future: F,
@@ -255,6 +273,15 @@ pub fn interval(period: Duration) -> Interval {
 }
 
 /// The ticker of [`interval`].
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio;
+/// aio::run(async {
+///     let mut every_ms: aio::Interval = aio::interval(Duration::from_millis(1));
+///     every_ms.tick().await;
+/// });
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     next: Instant,

@@ -203,6 +203,15 @@ pub fn as_completed<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> AsCo
 
 /// The iterator returned by [`as_completed`]. Dropping it detaches the handles not yet
 /// yielded (their tasks still run).
+///
+/// ```
+/// use concur::{as_completed, ThreadPoolExecutor};
+/// let pool = ThreadPoolExecutor::new(2);
+/// let done = as_completed(vec![pool.submit(|| 1), pool.submit(|| 2)]);
+/// assert_eq!(done.len(), 2);
+/// let total: i32 = done.map(|(_, r)| r.unwrap()).sum();
+/// assert_eq!(total, 3);
+/// ```
 pub struct AsCompleted<T> {
     handles: Vec<Option<JoinHandle<T>>>,
     keys: Vec<Option<u64>>,

@@ -200,6 +200,15 @@ impl<T: Default> Default for Mutex<T> {
 }
 
 /// The future of [`Mutex::lock`]. Dropping it gives up its place in line.
+///
+/// ```
+/// use concur::aio::{self, sync::Mutex};
+/// aio::run(async {
+///     let m = Mutex::new(5);
+///     let lock = m.lock(); // a future: nothing happens until awaited
+///     assert_eq!(*lock.await, 5);
+/// });
+/// ```
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
     ticket: Option<u64>,
@@ -249,6 +258,15 @@ impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
 }
 
 /// Access to the data of a locked [`Mutex`]; unlocks when dropped.
+///
+/// ```
+/// use concur::aio::{self, sync::Mutex};
+/// aio::run(async {
+///     let m = Mutex::new(vec![1]);
+///     m.lock().await.push(2); // the guard unlocks at the end of the statement
+///     assert_eq!(*m.lock().await, [1, 2]);
+/// });
+/// ```
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
 }

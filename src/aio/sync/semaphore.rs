@@ -173,6 +173,18 @@ impl fmt::Debug for Semaphore {
 }
 
 /// A permit of a [`Semaphore`]; given back when dropped.
+///
+/// ```
+/// use concur::aio::{self, sync::Semaphore};
+/// aio::run(async {
+///     let sem = Semaphore::new(1);
+///     {
+///         let _permit = sem.acquire().await;
+///         assert_eq!(sem.available_permits(), 0);
+///     }
+///     assert_eq!(sem.available_permits(), 1); // given back on drop
+/// });
+/// ```
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
 }
