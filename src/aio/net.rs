@@ -12,6 +12,14 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use super::reactor::{Direction, Registered};
 
+/// The error for an address that resolved to no socket address at all.
+fn resolved_to_nothing() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the address resolved to nothing",
+    )
+}
+
 /// Resolves `addr` and tries `f` on each address until one succeeds.
 fn each_addr<A: ToSocketAddrs, T>(
     addr: A,
@@ -24,12 +32,7 @@ fn each_addr<A: ToSocketAddrs, T>(
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    }))
+    Err(last.unwrap_or_else(resolved_to_nothing))
 }
 
 /// A TCP server socket: `asyncio.start_server`'s listener.
@@ -189,12 +192,7 @@ impl TcpStream {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the address resolved to nothing",
-            )
-        }))
+        Err(last.unwrap_or_else(resolved_to_nothing))
     }
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {

@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use super::builder::{Config, FullPolicy};
-use super::job::{Ran, Run};
+use super::job::Run;
 use super::stats::{Counters, PoolStats};
 use super::worker;
 use crate::handle::TaskError;
@@ -140,7 +140,8 @@ impl Shared {
         }
     }
 
-    fn broken_error(&self) -> TaskError {
+    /// The error that tasks of a broken pool get.
+    pub(super) fn broken_error(&self) -> TaskError {
         let why = self
             .broken_why
             .get()
@@ -177,11 +178,7 @@ impl Shared {
 
     /// Runs `task` on the submitting thread, counted in the callers' slot.
     fn run_in_caller(&self, task: &Task) -> Placed {
-        let slot = self.counters.caller();
-        slot.starting();
-        if task.run(&mut |ran| slot.finished(ran)) == Ran::Skipped {
-            slot.finished(Ran::Skipped);
-        }
+        self.counters.caller().run(|hook| task.run(hook), || {});
         Placed::RanHere
     }
 
@@ -373,10 +370,6 @@ impl Shared {
 
     pub(super) fn is_broken(&self) -> bool {
         self.broken.load(Ordering::Acquire)
-    }
-
-    pub(super) fn broken_task_error(&self) -> TaskError {
-        self.broken_error()
     }
 
     /// Marks the pool broken (its initializer failed) and fails what is queued.

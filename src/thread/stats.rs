@@ -59,13 +59,32 @@ impl Slot {
         self.add(&self.dequeued);
     }
 
+    /// Runs a task counted in this slot: started before it runs, finished before its
+    /// outcome is published (so a joiner reads counters that include it). `then` runs at
+    /// that same moment; `run` is `Run::run` with the hook to call.
+    pub(super) fn run(
+        &self,
+        run: impl FnOnce(&mut dyn FnMut(Ran)) -> Ran,
+        mut then: impl FnMut(),
+    ) -> Ran {
+        self.starting();
+        let ran = run(&mut |ran| {
+            self.finished(ran);
+            then();
+        });
+        if ran == Ran::Skipped {
+            self.finished(ran);
+        }
+        ran
+    }
+
     /// Counts a task as started before it runs, so `running` sees it.
-    pub(super) fn starting(&self) {
+    fn starting(&self) {
         self.add(&self.started);
     }
 
     /// Counts the end of a task counted by `starting`.
-    pub(super) fn finished(&self, ran: Ran) {
+    fn finished(&self, ran: Ran) {
         match ran {
             Ran::Skipped if self.shared => {
                 self.started.fetch_sub(1, Ordering::Relaxed);

@@ -38,13 +38,7 @@ pub(super) fn run_here(pool: usize, run: impl FnOnce(&mut dyn FnMut(Ran)) -> Ran
         let Some(w) = c.as_ref().filter(|w| w.shared.id == pool) else {
             return false;
         };
-        let slot = &w.shared.counters.slots[w.slot];
-        slot.starting();
-        let ran = run(&mut |ran| slot.finished(ran));
-        if ran == Ran::Skipped {
-            slot.finished(ran);
-        }
-        ran != Ran::Skipped
+        w.shared.counters.slots[w.slot].run(run, || {}) != Ran::Skipped
     })
 }
 
@@ -152,22 +146,20 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
             idle = false;
         }
         if shared.is_broken() {
-            task.abort(shared.broken_task_error());
+            task.abort(shared.broken_error());
             continue;
         }
-        slot.starting();
         // With nothing queued, this worker is about to be idle: count it so before the
         // joiner wakes, or the joiner's next submission would start a needless thread.
-        let ran = task.run(&mut |ran| {
-            slot.finished(ran);
-            if queues.is_empty() {
-                shared.idle.fetch_add(1, Ordering::SeqCst);
-                idle = true;
-            }
-        });
-        if ran == Ran::Skipped {
-            slot.finished(ran);
-        }
+        slot.run(
+            |hook| task.run(hook),
+            || {
+                if queues.is_empty() {
+                    shared.idle.fetch_add(1, Ordering::SeqCst);
+                    idle = true;
+                }
+            },
+        );
     }
 }
 
