@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | a pool of threads | [`ThreadPoolExecutor`] | `concurrent.futures.ThreadPoolExecutor` |
 //! | a single-threaded event loop | [`aio`] | `asyncio` |
-//! | a pool of processes | `ProcessPoolExecutor` (coming) | `concurrent.futures.ProcessPoolExecutor` |
+//! | a pool of processes | [`ProcessPoolExecutor`] | `concurrent.futures.ProcessPoolExecutor` |
 //!
 //! Every mechanism hands back the same [`JoinHandle`]: block on it
 //! ([`join`](JoinHandle::join)), `.await` it on any async runtime, or get called back
@@ -35,12 +35,21 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod aio;
+mod error;
 mod handle;
+#[cfg(target_os = "linux")]
+pub mod process;
 mod sync;
 mod thread;
 
+pub use error::Error;
+
 pub use handle::{
     as_completed, wait, AsCompleted, JoinHandle, ReturnWhen, TaskError, Waited, WorkerExit,
+};
+#[cfg(target_os = "linux")]
+pub use process::{
+    Plain, ProcessMap, ProcessPoolBuilder, ProcessPoolExecutor, ProcessPoolStats, SharedBuffer,
 };
 pub use thread::{
     FullPolicy, Map, PoolStats, Scope, ScopedJoinHandle, ThreadPoolBuilder, ThreadPoolExecutor,

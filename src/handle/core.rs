@@ -147,6 +147,28 @@ impl<T> Core<T> {
         }
     }
 
+    /// Moves `PENDING` to `RUNNING` for a runner that completes the task later, from any
+    /// thread, with [`finish`](Self::finish) (a process pool: the result arrives on the
+    /// pool's own thread). `false` if it was already claimed or cancelled.
+    pub(crate) fn start(&self) -> bool {
+        match self.claim() {
+            Some(claim) => {
+                std::mem::forget(claim);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Publishes the outcome of a task moved to `RUNNING` by [`start`](Self::start).
+    ///
+    /// # Safety
+    ///
+    /// The caller's `start` returned `true`, and this is the only `finish` for it.
+    pub(crate) unsafe fn finish(&self, outcome: Result<T, TaskError>) {
+        self.complete(outcome);
+    }
+
     /// Moves `PENDING` to `CANCELLED`; if this call won, runs `release` (drop what the
     /// task would have consumed) and then wakes the waiters, even if `release` panics
     /// (the panic then goes on after the wake-up). `true` if the task is cancelled, by

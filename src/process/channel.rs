@@ -1,0 +1,245 @@
+//! The byte stream between a pool and one worker: a Unix socket pair inherited by the
+//! worker (never a path another process could open), read and written in whole buffers,
+//! with file descriptors riding along as `SCM_RIGHTS`.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+
+use super::codec::MAX_FDS;
+
+/// Descriptors a reader holds for frames not yet decoded, at most.
+pub(crate) const MAX_QUEUED_FDS: usize = 4 * MAX_FDS;
+
+/// Bytes read per call when no frame asks for more.
+const CHUNK: usize = 64 * 1024;
+
+/// Incoming bytes and descriptors, in order.
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuf {
+    /// Always initialized; `data[start..end]` is unread.
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Descriptors received and not yet claimed by a frame, in arrival order.
+    pub(crate) fds: VecDeque<OwnedFd>,
+}
+
+/// What one `fill` saw.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// This many bytes arrived.
+    Bytes(usize),
+    /// Nothing to read now (non-blocking only).
+    WouldBlock,
+    /// The other end closed the stream.
+    Closed,
+}
+
+impl ReadBuf {
+    /// The unread bytes.
+    pub(crate) fn unread(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// Marks `n` unread bytes as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.end - self.start);
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `fd`, with room for at least `want` more bytes (capped to what one
+    /// frame may be, by the caller), and descriptors into `fds`.
+    pub(crate) fn fill(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        want: usize,
+        blocking: bool,
+    ) -> io::Result<Filled> {
+        let want = want.max(CHUNK);
+        if self.data.len() - self.end < want {
+            // Move the unread bytes to the front first, then grow only if still short.
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.data.len() - self.end < want {
+                self.data.resize(self.end + want, 0);
+            }
+        }
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut flags = RecvFlags::CMSG_CLOEXEC;
+        if !blocking {
+            flags |= RecvFlags::DONTWAIT;
+        }
+        let got = loop {
+            let mut iov = [IoSliceMut::new(&mut self.data[self.end..])];
+            match rustix::net::recvmsg(fd, &mut iov, &mut control, flags) {
+                Ok(got) => break got,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::AGAIN) => return Ok(Filled::WouldBlock),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut received = 0;
+        for msg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = msg {
+                for fd in fds {
+                    received += 1;
+                    self.fds.push_back(fd);
+                }
+            }
+        }
+        if got.flags.contains(ReturnFlags::CTRUNC) || self.fds.len() > MAX_QUEUED_FDS {
+            self.fds.clear();
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("too many file descriptors sent along ({received} in one message)"),
+            ));
+        }
+        if got.bytes == 0 {
+            return Ok(Filled::Closed);
+        }
+        self.end += got.bytes;
+        Ok(Filled::Bytes(got.bytes))
+    }
+
+    /// Takes the `n` oldest received descriptors, if that many arrived.
+    pub(crate) fn take_fds(&mut self, n: u32) -> Option<Vec<OwnedFd>> {
+        take_fds(&mut self.fds, n)
+    }
+
+    /// The unread bytes and the received descriptors, borrowed apart.
+    pub(crate) fn split(&mut self) -> (&[u8], &mut VecDeque<OwnedFd>) {
+        (&self.data[self.start..self.end], &mut self.fds)
+    }
+}
+
+/// Takes the `n` oldest descriptors of `fds`, if it holds that many.
+pub(crate) fn take_fds(fds: &mut VecDeque<OwnedFd>, n: u32) -> Option<Vec<OwnedFd>> {
+    let n = n as usize;
+    if n > fds.len() {
+        return None;
+    }
+    Some(fds.drain(..n).collect())
+}
+
+/// Outgoing bytes and the descriptors to send along with them.
+#[derive(Debug, Default)]
+pub(crate) struct WriteBuf {
+    /// Frames are appended here; `data[pos..]` is unsent.
+    pub(crate) data: Vec<u8>,
+    pos: usize,
+    /// Descriptors of frames in `data`, sent with the first bytes that go out after they
+    /// were queued (the reader hands them to frames in order).
+    pub(crate) fds: VecDeque<OwnedFd>,
+}
+
+impl WriteBuf {
+    /// `true` if nothing is waiting to be sent.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pos == self.data.len()
+    }
+
+    /// Sends what it can. Returns `true` once everything is out; `false` if the socket is
+    /// full (non-blocking only).
+    pub(crate) fn flush(&mut self, fd: BorrowedFd<'_>, blocking: bool) -> io::Result<bool> {
+        let mut flags = SendFlags::NOSIGNAL;
+        if !blocking {
+            flags |= SendFlags::DONTWAIT;
+        }
+        while self.pos < self.data.len() {
+            let n_fds = self.fds.len().min(MAX_FDS);
+            let borrowed: Vec<BorrowedFd<'_>> =
+                self.fds.iter().take(n_fds).map(AsFd::as_fd).collect();
+            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            if !borrowed.is_empty() {
+                let pushed = control.push(SendAncillaryMessage::ScmRights(&borrowed));
+                debug_assert!(pushed);
+            }
+            let iov = [IoSlice::new(&self.data[self.pos..])];
+            match rustix::net::sendmsg(fd, &iov, &mut control, flags) {
+                Ok(n) => {
+                    drop(borrowed);
+                    self.fds.drain(..n_fds);
+                    self.pos += n;
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.data.clear();
+        self.pos = 0;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+
+    fn pair() -> (OwnedFd, OwnedFd) {
+        rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bytes_and_descriptors_arrive_in_order() {
+        let (a, b) = pair();
+        let mut w = WriteBuf::default();
+        w.data.extend_from_slice(b"hello");
+        let f1 = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        w.fds.push_back(f1);
+        assert!(w.flush(a.as_fd(), true).unwrap());
+        assert!(w.is_empty());
+        let mut r = ReadBuf::default();
+        assert_eq!(r.fill(b.as_fd(), 0, true).unwrap(), Filled::Bytes(5));
+        assert_eq!(r.unread(), b"hello");
+        assert!(r.take_fds(2).is_none());
+        assert_eq!(r.take_fds(1).unwrap().len(), 1);
+        r.consume(5);
+        assert_eq!(r.fill(b.as_fd(), 0, false).unwrap(), Filled::WouldBlock);
+        drop(a);
+        assert_eq!(r.fill(b.as_fd(), 0, true).unwrap(), Filled::Closed);
+    }
+
+    #[test]
+    fn a_full_socket_keeps_the_rest_for_later() {
+        let (a, b) = pair();
+        let mut w = WriteBuf {
+            data: vec![1; 64 << 20],
+            ..Default::default()
+        };
+        assert!(!w.flush(a.as_fd(), false).unwrap());
+        assert!(!w.is_empty());
+        let mut r = ReadBuf::default();
+        let mut total = 0;
+        while total < 64 << 20 {
+            if let Filled::Bytes(n) = r.fill(b.as_fd(), 1 << 20, false).unwrap() {
+                total += n;
+                let k = r.unread().len();
+                r.consume(k);
+            }
+            w.flush(a.as_fd(), false).unwrap();
+        }
+        assert!(w.is_empty());
+    }
+}

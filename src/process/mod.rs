@@ -1,0 +1,343 @@
+//! [`ProcessPoolExecutor`]: Python's `concurrent.futures.ProcessPoolExecutor`, for Rust,
+//! robust where Python's breaks.
+//!
+//! A task is a plain `fn(A) -> R` whose argument and result are serde values; several
+//! arguments travel as a tuple. Workers are this same executable, started again: a hook
+//! that runs before `main` turns them into workers, so **no code of your `main` runs in a
+//! worker**, and nothing needs to be set up for binaries, examples, tests or doctests.
+//!
+//! ```
+//! use concur::ProcessPoolExecutor;
+//!
+//! fn count_primes(below: u64) -> usize {
+//!     (2..below).filter(|n| (2..*n).take_while(|d| d * d <= *n).all(|d| n % d != 0)).count()
+//! }
+//!
+//! let pool = ProcessPoolExecutor::new(2).unwrap();
+//! // `submit` starts the task in another process right away.
+//! let h = pool.submit(count_primes, 10_000);
+//! assert_eq!(h.join(), Ok(1229));
+//! // `map` returns results in input order, sending items in chunks.
+//! let counts: Vec<usize> = pool.map(count_primes, [10, 100, 1000]).map(Result::unwrap).collect();
+//! assert_eq!(counts, [4, 25, 168]);
+//! ```
+//!
+//! What a worker does cannot hurt the parent: a panic becomes
+//! [`TaskError::Panicked`](crate::TaskError::Panicked) with its message; a worker that
+//! aborts, crashes, exits or is killed fails only the task it was running, with
+//! [`TaskError::WorkerDied`](crate::TaskError::WorkerDied), and is replaced. Large data
+//! crosses in a [`SharedBuffer`] at no cost. The protocol, the lifecycle and what happens
+//! on each failure are described in `src/process/DESIGN.md`.
+
+mod builder;
+mod call;
+mod channel;
+mod codec;
+mod map;
+mod pool;
+mod protocol;
+mod shm;
+mod task;
+mod worker;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use self::builder::ProcessPoolBuilder;
+pub use self::map::ProcessMap;
+use self::pool::{Config, Shared};
+pub use self::shm::{Plain, SharedBuffer};
+use self::task::{Job, ProcTask};
+use crate::handle::{JoinHandle, TaskError};
+use crate::Error;
+
+/// Makes this process a worker if a process pool started it, and otherwise does nothing.
+///
+/// On Linux a hook that runs before `main` already does this, so calling it is never
+/// needed there; it is harmless as the first line of `main` (Python's
+/// `if __name__ == "__main__":` guard, made explicit).
+///
+/// ```
+/// fn main() {
+///     concur::process::init();
+///     // ... the program
+/// }
+/// # main();
+/// ```
+pub fn init() {
+    worker::serve_if_worker();
+}
+
+/// Counters of a process pool, from [`ProcessPoolExecutor::stats`].
+///
+/// ```
+/// let pool = concur::ProcessPoolExecutor::new(1).unwrap();
+/// assert_eq!(pool.stats().workers, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessPoolStats {
+    /// Worker processes alive now.
+    pub workers: usize,
+    /// Worker processes started so far.
+    pub spawned: u64,
+    /// Workers that died unexpectedly (crashed, exited, killed from outside).
+    pub died: u64,
+    /// Workers replaced because they exceeded the memory limit.
+    pub recycled: u64,
+    /// Tasks whose result came back from a worker.
+    pub completed: u64,
+    /// Tasks waiting for a worker.
+    pub pending: usize,
+    /// Tasks on a worker now.
+    pub running: usize,
+}
+
+/// A pool of worker processes: Python's `concurrent.futures.ProcessPoolExecutor`.
+///
+/// `submit` runs a `fn(A) -> R` in another process and returns a [`JoinHandle`], the same
+/// handle the other mechanisms return: join it, `.await` it, or get called back. Dropping
+/// the pool waits for every submitted task, like leaving Python's `with` block.
+///
+/// ```
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+/// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
+/// assert_eq!(pool.submit(square, 12).join(), Ok(144));
+/// ```
+pub struct ProcessPoolExecutor {
+    shared: Arc<Shared>,
+}
+
+impl ProcessPoolExecutor {
+    /// A pool of at most `max_workers` processes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] if `max_workers` is zero; [`Error::Io`] if the pool's
+    /// thread cannot start.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(4).unwrap();
+    /// assert_eq!(pool.max_workers(), 4);
+    /// ```
+    pub fn new(max_workers: usize) -> Result<Self, Error> {
+        Self::builder().max_workers(max_workers).build()
+    }
+
+    /// All the settings: `max_tasks_per_child`, an initializer, a task time limit, a
+    /// memory limit, the workers' environment and directory, the chunk size of `map`...
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::builder().max_workers(2).build().unwrap();
+    /// # drop(pool);
+    /// ```
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder::default()
+    }
+
+    fn from_config(config: Config) -> Result<Self, Error> {
+        if !cfg!(target_os = "linux") {
+            return Err(Error::Unsupported(
+                "process pools need Linux (memfd, pidfd-free reaping)",
+            ));
+        }
+        Ok(ProcessPoolExecutor {
+            shared: Shared::start(config)?,
+        })
+    }
+
+    /// The most worker processes this pool runs at once.
+    ///
+    /// ```
+    /// assert_eq!(concur::ProcessPoolExecutor::new(3).unwrap().max_workers(), 3);
+    /// ```
+    pub fn max_workers(&self) -> usize {
+        self.shared.config.max_workers
+    }
+
+    /// Runs `f(arg)` in a worker process, starting now. The argument is encoded here (an
+    /// argument that cannot be encoded fails the handle at once with
+    /// [`TaskError::Serialization`]) and the result decoded when it comes back.
+    ///
+    /// A closure that captures nothing is a `fn` too: `pool.submit(|x: u32| x + 1, 1)`.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(1).unwrap();
+    /// let h = pool.submit(|(a, b): (u32, String)| format!("{b}{a}"), (7, "n".to_owned()));
+    /// assert_eq!(h.join().unwrap(), "n7");
+    /// ```
+    pub fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> JoinHandle<R>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let (call, func) = call::one(f);
+        self.submit_raw(call, func, &arg)
+    }
+
+    /// Queues the task `call(func)` with the argument `arg`.
+    fn submit_raw<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+        &self,
+        call: u64,
+        func: u64,
+        arg: &A,
+    ) -> JoinHandle<R> {
+        let id = self.shared.next_id();
+        let cell = Arc::new(ProcTask::<R>::new(id, Arc::downgrade(&self.shared)));
+        let handle = JoinHandle::new(cell.clone());
+        let mut frame = Vec::new();
+        let mut fds = Vec::new();
+        let open = protocol::begin_task(&mut frame, id, call, func);
+        let encoded = codec::encode(arg, &mut frame, &mut fds).and_then(|()| {
+            open.set_task_nfds(&mut frame, fds.len() as u32);
+            open.finish(&mut frame, self.shared.config.max_frame)
+                .map_err(|e| format!("{e}; send large data in a SharedBuffer"))
+        });
+        let job = Job {
+            id,
+            frame,
+            fds,
+            task: cell,
+            started: false,
+            timeout: self.shared.config.task_timeout,
+        };
+        match encoded {
+            Ok(()) => self.shared.submit(job),
+            Err(e) => job.fail(TaskError::Serialization(format!(
+                "the argument could not be encoded: {e}"
+            ))),
+        }
+        handle
+    }
+
+    /// Runs `f` on every item in worker processes and yields the outcomes in input order:
+    /// `Executor.map`. Items are read lazily and sent in chunks (sized as it runs, or
+    /// [`chunk_size`](ProcessPoolBuilder::chunk_size)), with a bounded number of chunks
+    /// in flight. An item that panics yields its own `Err`; the others are unaffected.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
+    /// let out: Vec<u64> = pool.map(|x: u64| x * 2, 0..1000).map(Result::unwrap).collect();
+    /// assert_eq!(out, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+    /// ```
+    pub fn map<A, R, I>(&self, f: fn(A) -> R, items: I) -> ProcessMap<'_, A, R, I::IntoIter>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        ProcessMap::new(self, f, items.into_iter())
+    }
+
+    /// The pids of the worker processes alive now.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(1).unwrap();
+    /// pool.submit(|x: u8| x, 1).join().unwrap();
+    /// assert_eq!(pool.worker_pids().len(), 1);
+    /// ```
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.shared.lock().workers().collect()
+    }
+
+    /// Counters: workers alive, started, died; tasks done, waiting, running.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(1).unwrap();
+    /// pool.submit(|x: u8| x, 1).join().unwrap();
+    /// assert_eq!(pool.stats().completed, 1);
+    /// ```
+    pub fn stats(&self) -> ProcessPoolStats {
+        let st = self.shared.lock();
+        ProcessPoolStats {
+            workers: st.workers().count(),
+            spawned: st.counters.spawned,
+            died: st.counters.died,
+            recycled: st.counters.recycled,
+            completed: st.counters.completed,
+            pending: st.pending_len(),
+            running: st.running(),
+        }
+    }
+
+    /// Stops accepting tasks and waits until every submitted task has finished and every
+    /// worker has exited: `shutdown(wait=True)`. Later submissions fail with
+    /// [`TaskError::Shutdown`].
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(1).unwrap();
+    /// let h = pool.submit(|x: u8| x, 1);
+    /// pool.shutdown();
+    /// assert!(h.is_finished());
+    /// assert_eq!(pool.submit(|x: u8| x, 2).join(), Err(concur::TaskError::Shutdown));
+    /// ```
+    pub fn shutdown(&self) {
+        self.shared.shutdown(false, false);
+    }
+
+    /// Like [`shutdown`](Self::shutdown), but first fails every task that has not been
+    /// sent to a worker with [`TaskError::Shutdown`] (`cancel_futures=True`). Running
+    /// tasks finish.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(1).unwrap();
+    /// pool.shutdown_cancel_pending();
+    /// assert_eq!(pool.stats().workers, 0);
+    /// ```
+    pub fn shutdown_cancel_pending(&self) {
+        self.shared.shutdown(true, false);
+    }
+
+    /// Kills every worker now and fails every unfinished task with
+    /// [`TaskError::Shutdown`] (Python's `kill_workers`). Returns once they are reaped.
+    ///
+    /// ```
+    /// use concur::{ProcessPoolExecutor, TaskError};
+    /// fn forever(_: ()) {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// let h = pool.submit(forever, ());
+    /// pool.shutdown_kill();
+    /// assert_eq!(h.join(), Err(TaskError::Shutdown));
+    /// ```
+    pub fn shutdown_kill(&self) {
+        self.shared.shutdown(true, true);
+    }
+}
+
+impl Default for ProcessPoolExecutor {
+    /// A pool with one worker per CPU.
+    ///
+    /// # Panics
+    ///
+    /// If the pool's thread cannot start.
+    fn default() -> Self {
+        Self::builder()
+            .build()
+            .unwrap_or_else(|e| panic!("concur: cannot create a process pool: {e}"))
+    }
+}
+
+impl Drop for ProcessPoolExecutor {
+    /// Waits for every submitted task, like leaving Python's `with` block.
+    fn drop(&mut self) {
+        self.shared.shutdown(false, false);
+    }
+}
+
+impl fmt::Debug for ProcessPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPoolExecutor")
+            .field("max_workers", &self.max_workers())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,394 @@
+//! The worker side: a process pool's workers are this same executable, started again with
+//! a marker in the environment. A hook that runs before `main` (an `.init_array` entry)
+//! sees the marker and serves tasks instead, so no code of the program's `main` runs in a
+//! worker; [`init`](crate::process::init) is the same check for a `main` that wants to be
+//! explicit about it.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use super::call;
+use super::channel::{Filled, ReadBuf, WriteBuf};
+use super::protocol::{self, Status, ToWorker, MAX_BODY};
+
+/// The environment variable that makes a process a worker (removed as soon as it is read,
+/// so processes a task starts do not inherit it).
+pub(crate) const MARKER: &str = "CONCUR_PROCESS_WORKER_V1";
+
+/// Exit code: the worker is not the same build as its parent.
+pub(crate) const EXIT_REFUSED: i32 = 70;
+/// Exit code: the parent broke the protocol or the channel failed.
+const EXIT_CHANNEL: i32 = 71;
+
+/// Runs before `main` in every process of a program that links concur.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+pub(crate) static HOOK: extern "C" fn() = hook;
+
+#[cfg(target_os = "linux")]
+extern "C" fn hook() {
+    // Nothing may unwind out of an `extern "C"` function.
+    if std::panic::catch_unwind(serve_if_worker).is_err() {
+        std::process::exit(EXIT_CHANNEL);
+    }
+}
+
+/// If this process was started as a worker, serves tasks until the parent closes the
+/// channel, then exits; otherwise returns at once.
+pub(crate) fn serve_if_worker() {
+    let Some(marker) = std::env::var_os(MARKER) else {
+        return;
+    };
+    std::env::remove_var(MARKER);
+    let code = match Marker::parse(&marker) {
+        Some(m) => serve(m),
+        None => {
+            eprintln!("concur: malformed {MARKER} in the environment; not a worker");
+            return;
+        }
+    };
+    std::process::exit(code);
+}
+
+/// What the parent put in the marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Marker {
+    /// The parent's pid: the worker stops if its parent is another process.
+    pub(crate) parent: u32,
+    /// Device and inode of the parent's executable.
+    pub(crate) exe: (u64, u64),
+    /// The parent's code layout fingerprint.
+    pub(crate) layout: u64,
+    /// Report resident memory with each result.
+    pub(crate) report_rss: bool,
+}
+
+impl Marker {
+    pub(crate) fn to_os_string(&self) -> OsString {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.parent, self.exe.0, self.exe.1, self.layout, self.report_rss as u8
+        )
+        .into()
+    }
+
+    fn parse(s: &OsString) -> Option<Marker> {
+        let s = s.to_str()?;
+        let mut it = s.split(':');
+        let m = Marker {
+            parent: it.next()?.parse().ok()?,
+            exe: (it.next()?.parse().ok()?, it.next()?.parse().ok()?),
+            layout: it.next()?.parse().ok()?,
+            report_rss: it.next()? == "1",
+        };
+        it.next().is_none().then_some(m)
+    }
+}
+
+/// Device and inode of the running executable.
+pub(crate) fn current_exe_id() -> io::Result<(u64, u64)> {
+    let meta = std::fs::metadata("/proc/self/exe")?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+fn serve(marker: Marker) -> i32 {
+    // Die with the parent's pool thread, whatever kills it; and check it is still there
+    // (it could have died before the line above took effect).
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(marker.parent) {
+        return EXIT_CHANNEL;
+    }
+    let chan = match take_channel() {
+        Ok(chan) => chan,
+        Err(e) => {
+            eprintln!("concur worker: no channel to the parent: {e}");
+            return EXIT_CHANNEL;
+        }
+    };
+    // Rust programs ignore SIGPIPE (std's runtime does it before `main`, which a worker
+    // never reaches); do the same, so a task writing to a closed pipe gets an error.
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+
+    let mut w = WriteBuf::default();
+    let refusal = match current_exe_id() {
+        Ok(exe) if exe != marker.exe => {
+            Some("the worker's executable is not the parent's".to_owned())
+        }
+        Ok(_) if call::layout() != marker.layout => Some(
+            "the worker's code layout differs from the parent's (not the same build)".to_owned(),
+        ),
+        Ok(_) => None,
+        Err(e) => Some(format!("the worker cannot identify its executable: {e}")),
+    };
+    if let Some(reason) = refusal {
+        protocol::refused(&mut w.data, &reason);
+        let _ = w.flush(chan.as_fd(), true);
+        return EXIT_REFUSED;
+    }
+    protocol::hello(&mut w.data, std::process::id(), call::layout());
+    let mut worker = Worker {
+        chan: chan.as_fd(),
+        r: ReadBuf::default(),
+        w,
+        scanned: 0,
+        cancelled: HashSet::new(),
+        last_fill: Instant::now(),
+        statm: marker
+            .report_rss
+            .then(|| std::fs::File::open("/proc/self/statm").ok())
+            .flatten(),
+    };
+    match worker.run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("concur worker {}: {e}", std::process::id());
+            EXIT_CHANNEL
+        }
+    }
+}
+
+/// Takes the channel the parent passed as standard input, and gives standard input a
+/// harmless `/dev/null` instead.
+fn take_channel() -> io::Result<OwnedFd> {
+    let stdin = rustix::stdio::stdin();
+    let kind = rustix::fs::fstat(stdin)?.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFSOCK {
+        return Err(io::Error::other("standard input is not a socket"));
+    }
+    let chan = rustix::io::fcntl_dupfd_cloexec(stdin, 3)?;
+    let null = std::fs::File::open("/dev/null")?;
+    rustix::stdio::dup2_stdin(&null)?;
+    Ok(chan)
+}
+
+/// How often a worker looks for cancellations that arrived while it was busy.
+const CANCEL_CHECK: Duration = Duration::from_micros(100);
+/// Results held back to be sent together, at most, while more tasks wait to run.
+const BATCH_BYTES: usize = 64 * 1024;
+/// A task that ran longer than this has its result sent at once.
+const BATCH_TIME: Duration = Duration::from_micros(50);
+
+struct Worker<'a> {
+    chan: BorrowedFd<'a>,
+    r: ReadBuf,
+    w: WriteBuf,
+    /// Bytes of `r.unread()` already scanned for cancellations.
+    scanned: usize,
+    /// Tasks cancelled by a frame found ahead of them.
+    cancelled: HashSet<u64>,
+    last_fill: Instant,
+    statm: Option<std::fs::File>,
+}
+
+impl Worker<'_> {
+    fn run(&mut self) -> io::Result<()> {
+        loop {
+            let (start, end) = loop {
+                match protocol::next_frame(self.r.unread(), MAX_BODY) {
+                    Ok(Some(frame)) => break frame,
+                    Ok(None) => {
+                        self.w.flush(self.chan, true)?;
+                        let want = protocol::missing(self.r.unread());
+                        if self.r.fill(self.chan, want, true)? == Filled::Closed {
+                            return Ok(());
+                        }
+                        self.last_fill = Instant::now();
+                    }
+                    Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.0)),
+                }
+            };
+            if self.last_fill.elapsed() > CANCEL_CHECK {
+                // Pick up what arrived meanwhile (cancellations above all), without waiting.
+                self.r.fill(self.chan, 0, false)?;
+                self.last_fill = Instant::now();
+            }
+            self.scan_ahead()?;
+            let ran = self.handle(start, end)?;
+            self.r.consume(end);
+            self.scanned = self.scanned.saturating_sub(end);
+            let more_waiting =
+                matches!(protocol::next_frame(self.r.unread(), MAX_BODY), Ok(Some(_)));
+            if !more_waiting || ran > BATCH_TIME || self.w.data.len() > BATCH_BYTES {
+                self.w.flush(self.chan, true)?;
+            }
+        }
+    }
+
+    /// Notes the cancellations among the complete frames not scanned yet.
+    fn scan_ahead(&mut self) -> io::Result<()> {
+        loop {
+            let rest = &self.r.unread()[self.scanned..];
+            match protocol::next_frame(rest, MAX_BODY) {
+                Ok(Some((s, e))) => {
+                    if let Ok(ToWorker::Cancel { id }) = protocol::decode_to_worker(&rest[s..e]) {
+                        self.cancelled.insert(id);
+                    }
+                    self.scanned += e;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.0)),
+            }
+        }
+    }
+
+    /// Handles the frame at `start..end` of the unread bytes; returns how long it ran.
+    fn handle(&mut self, start: usize, end: usize) -> io::Result<Duration> {
+        let unread = self.r.unread();
+        let body = &unread[start..end];
+        let bad = |e: protocol::ProtocolError| io::Error::new(io::ErrorKind::InvalidData, e.0);
+        match protocol::decode_to_worker(body).map_err(bad)? {
+            ToWorker::Task {
+                id,
+                call,
+                func,
+                nfds,
+                arg,
+            } => {
+                let arg_at = start + (arg.as_ptr() as usize - body.as_ptr() as usize);
+                let fds = self.r.take_fds(nfds).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a task's descriptors did not arrive",
+                    )
+                })?;
+                if self.cancelled.remove(&id) {
+                    protocol::skipped(&mut self.w.data, id);
+                    return Ok(Duration::ZERO);
+                }
+                let arg = &self.r.unread()[arg_at..end];
+                Ok(run_task(
+                    &mut self.w,
+                    id,
+                    call,
+                    func,
+                    arg,
+                    fds,
+                    self.statm.as_ref(),
+                ))
+            }
+            ToWorker::Cancel { .. } => Ok(Duration::ZERO),
+            ToWorker::Init { call, func } => {
+                let mut msg = Vec::new();
+                // SAFETY: the parent names `call_init::<E>` of this executable (the same
+                // build, checked at start-up).
+                let call = unsafe { call::trampoline(call) };
+                // SAFETY: ... paired with a `fn() -> Result<(), E>` of the same `E`.
+                let status = unsafe {
+                    call(
+                        call::address_of(func),
+                        &[],
+                        Vec::new(),
+                        &mut msg,
+                        &mut Vec::new(),
+                    )
+                };
+                let msg = String::from_utf8_lossy(&msg);
+                let failed = status != Status::Ok;
+                let reason = if failed && msg.is_empty() {
+                    "the initializer failed"
+                } else {
+                    &msg
+                };
+                protocol::init_done(&mut self.w.data, if failed { reason } else { "" });
+                self.w.flush(self.chan, true)?;
+                if failed {
+                    // The pool is broken now; nothing more to do here.
+                    return Err(io::Error::other(format!("initializer failed: {reason}")));
+                }
+                Ok(Duration::ZERO)
+            }
+        }
+    }
+}
+
+/// Runs one task and appends its result frame.
+fn run_task(
+    w: &mut WriteBuf,
+    id: u64,
+    call: u64,
+    func: u64,
+    arg: &[u8],
+    fds: Vec<OwnedFd>,
+    statm: Option<&std::fs::File>,
+) -> Duration {
+    let open = protocol::begin_done(&mut w.data, id);
+    let mut out_fds = Vec::new();
+    let began = Instant::now();
+    // SAFETY: the parent names a trampoline (`call_one::<A, R>` or `call_chunk::<A, R>`)
+    // of this executable: the same build, checked at start-up against the parent's
+    // executable and code layout.
+    let call = unsafe { call::trampoline(call) };
+    // SAFETY: ... paired with a `fn(A) -> R` of the same `A` and `R`.
+    let mut status = unsafe { call(call::address_of(func), arg, fds, &mut w.data, &mut out_fds) };
+    let ran = began.elapsed();
+    let rss = statm.map_or(0, resident_bytes);
+    if status != Status::Ok {
+        out_fds.clear();
+    }
+    open.set_done(
+        &mut w.data,
+        status,
+        ran.as_nanos() as u64,
+        rss,
+        out_fds.len() as u32,
+    );
+    if let Err(e) = open.finish(&mut w.data, MAX_BODY) {
+        // Too large for a frame: say so instead.
+        out_fds.clear();
+        status = Status::Serialization;
+        let open = protocol::begin_done(&mut w.data, id);
+        w.data.extend_from_slice(
+            format!("the result is too large: {e}; send large data in a SharedBuffer").as_bytes(),
+        );
+        open.set_done(&mut w.data, status, ran.as_nanos() as u64, rss, 0);
+        open.finish(&mut w.data, MAX_BODY)
+            .expect("a short message fits");
+    }
+    w.fds.extend(out_fds);
+    ran
+}
+
+/// The resident set size from `/proc/self/statm`, 0 if it cannot be read.
+fn resident_bytes(statm: &std::fs::File) -> u64 {
+    let mut buf = [0u8; 128];
+    let n = rustix::io::pread(statm, &mut buf, 0).unwrap_or(0);
+    let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+    let pages: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_round_trips() {
+        let m = Marker {
+            parent: 12,
+            exe: (3, 4),
+            layout: 99,
+            report_rss: true,
+        };
+        assert_eq!(Marker::parse(&m.to_os_string()), Some(m));
+        assert_eq!(Marker::parse(&"1:2:3".into()), None);
+        assert_eq!(Marker::parse(&"1:2:3:4:0:extra".into()), None);
+    }
+
+    #[test]
+    fn resident_memory_is_read() {
+        let f = std::fs::File::open("/proc/self/statm").unwrap();
+        assert!(resident_bytes(&f) > 0);
+    }
+}
