@@ -341,3 +341,42 @@ impl fmt::Debug for ProcessPoolExecutor {
             .finish()
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Runs the parent's decoding of a worker's byte stream over `data`: frame boundaries
+    /// with the length cap, every frame kind, and the values a result carries. Must never
+    /// panic, whatever `data` is.
+    pub fn worker_stream(data: &[u8]) {
+        super::fuzz_worker_stream(data);
+    }
+
+    /// Runs the worker's decoding of a parent's byte stream over `data`.
+    pub fn parent_stream(data: &[u8]) {
+        super::fuzz_parent_stream(data);
+    }
+}
+
+fn fuzz_worker_stream(mut data: &[u8]) {
+    use protocol::FromWorker;
+    while let Ok(Some((s, e))) = protocol::next_frame(data, 1 << 20) {
+        if let Ok(FromWorker::Done { payload, .. }) = protocol::decode_from_worker(&data[s..e]) {
+            let _ = codec::decode::<u64>(payload, Vec::new());
+            let _ = codec::decode::<(String, Vec<u8>, Option<f64>)>(payload, Vec::new());
+            let _ = codec::decode::<call::ChunkOut<String>>(payload, Vec::new());
+            let _ = codec::decode::<SharedBuffer>(payload, Vec::new());
+        }
+        data = &data[e..];
+    }
+}
+
+fn fuzz_parent_stream(mut data: &[u8]) {
+    use protocol::ToWorker;
+    while let Ok(Some((s, e))) = protocol::next_frame(data, 1 << 20) {
+        if let Ok(ToWorker::Task { arg, .. }) = protocol::decode_to_worker(&data[s..e]) {
+            let _ = codec::decode::<Vec<String>>(arg, Vec::new());
+        }
+        data = &data[e..];
+    }
+}
