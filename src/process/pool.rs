@@ -2,7 +2,7 @@
 //! starts the workers, reads their results, enforces time limits and reaps the dead.
 //! See `DESIGN.md` beside this file for the protocol, the lifecycle and the failure table.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -434,7 +434,8 @@ enum Completion {
 struct Manager {
     shared: Arc<Shared>,
     poll: Poll,
-    readers: Slab<Reader>,
+    /// Keyed like the state's `workers`.
+    readers: HashMap<usize, Reader>,
     argv0: OsString,
 }
 
@@ -446,7 +447,7 @@ impl Manager {
         Manager {
             shared,
             poll,
-            readers: Slab::new(),
+            readers: HashMap::new(),
             argv0,
         }
     }
@@ -493,7 +494,7 @@ impl Manager {
     /// Reads what worker `k` sent, without blocking.
     fn read(&mut self, k: usize) {
         let max = self.shared.config.max_frame;
-        let Some(reader) = self.readers.get_mut(k) else {
+        let Some(reader) = self.readers.get_mut(&k) else {
             return;
         };
         let mut total = 0;
@@ -544,7 +545,7 @@ impl Manager {
                 }
             }
             // Workers whose stream ended leave the state now (reaped below, unlocked).
-            for (k, reader) in self.readers.iter() {
+            for (&k, reader) in self.readers.iter() {
                 if reader.ended.is_some() {
                     if let Some(slot) = st.workers.try_remove(k) {
                         to_reap.push((k, slot));
@@ -591,15 +592,24 @@ impl Manager {
             }
         }
         // Reap outside the lock, then settle the fates of their tasks under it.
+        let mut reaped = Vec::new();
         for (k, slot) in to_reap {
-            let end = self.readers[k].ended.take().expect("an ended reader");
-            self.reap(k, slot, end, &mut completions);
+            reaped.push(k);
+            let end = self
+                .readers
+                .get_mut(&k)
+                .and_then(|r| r.ended.take())
+                .expect("an ended reader");
+            self.reap(slot, end, &mut completions);
         }
         self.complete(completions);
         for (k, used) in consumed {
-            if let Some(reader) = self.readers.get_mut(k) {
+            if let Some(reader) = self.readers.get_mut(&k) {
                 reader.r.consume(used);
             }
+        }
+        for k in reaped {
+            self.readers.remove(&k);
         }
         for _ in 0..spawn {
             if !self.spawn() {
@@ -614,7 +624,7 @@ impl Manager {
     fn parse(&mut self, st: &mut State, k: usize, completions: &mut Vec<Completion>) -> usize {
         let max = self.shared.config.max_frame;
         let memory_limit = self.shared.config.memory_limit;
-        let Some(reader) = self.readers.get_mut(k) else {
+        let Some(reader) = self.readers.get_mut(&k) else {
             return 0;
         };
         let Some(slot) = st.workers.get_mut(k) else {
@@ -733,11 +743,10 @@ impl Manager {
 
     /// A worker's stream ended: make sure it is dead, collect its exit status, and settle
     /// the tasks it had.
-    fn reap(&mut self, k: usize, mut slot: Slot, end: End, completions: &mut Vec<Completion>) {
+    fn reap(&mut self, mut slot: Slot, end: End, completions: &mut Vec<Completion>) {
         let fd = slot.sock.as_raw_fd();
         let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
-        let reader = self.readers.remove(k);
-        drop(reader);
+        // Its reader stays until this turn's results (which may point into it) are out.
         // After EOF the process is exiting (or a hostile one pretends): SIGKILL cannot
         // change an exit status already set, and guarantees the wait below ends.
         let _ = slot.child.kill();
@@ -750,6 +759,7 @@ impl Manager {
             Err(_) => WorkerExit::Unknown,
         };
         let mut st = self.shared.lock();
+        let broken_before = st.broken.clone();
         let expected = slot.closing && slot.flights.is_empty() && exit == WorkerExit::Code(0);
         if !expected && slot.killed.is_none() {
             st.counters.died += 1;
@@ -768,12 +778,14 @@ impl Manager {
             if flight.done {
                 continue;
             }
-            if let Some(why) = &broken {
+            if let (Some(why), true) = (&broken, blamed || broken_before.is_some()) {
                 completions.push(Completion::Failed(
                     flight.job.task,
                     TaskError::Broken(why.clone()),
                 ));
             } else if !blamed {
+                // The first task not done is the one it was running: a worker sends each
+                // result before it starts its next task.
                 blamed = true;
                 let err = match &end {
                     End::Violation(why) => TaskError::Serialization(format!(
@@ -824,7 +836,7 @@ impl Manager {
                     end,
                     fds,
                 } => {
-                    let payload = match self.readers.get(reader) {
+                    let payload = match self.readers.get(&reader) {
                         Some(r) => &r.r.unread()[start..end],
                         None => &[][..],
                     };
@@ -886,12 +898,14 @@ impl Manager {
                     killed: None,
                     writable: false,
                 });
-                let inserted = self.readers.insert(Reader {
-                    r: ReadBuf::default(),
-                    sock,
-                    ended: None,
-                });
-                debug_assert_eq!(inserted, k);
+                self.readers.insert(
+                    k,
+                    Reader {
+                        r: ReadBuf::default(),
+                        sock,
+                        ended: None,
+                    },
+                );
                 st.counters.spawned += 1;
                 st.dispatch(&shared.config);
                 flush(&mut st.workers[k]);

@@ -169,10 +169,6 @@ fn take_channel() -> io::Result<OwnedFd> {
 
 /// How often a worker looks for cancellations that arrived while it was busy.
 const CANCEL_CHECK: Duration = Duration::from_micros(100);
-/// Results held back to be sent together, at most, while more tasks wait to run.
-const BATCH_BYTES: usize = 64 * 1024;
-/// A task that ran longer than this has its result sent at once.
-const BATCH_TIME: Duration = Duration::from_micros(50);
 
 struct Worker<'a> {
     chan: BorrowedFd<'a>,
@@ -209,14 +205,12 @@ impl Worker<'_> {
                 self.last_fill = Instant::now();
             }
             self.scan_ahead()?;
-            let ran = self.handle(start, end)?;
+            self.handle(start, end)?;
             self.r.consume(end);
             self.scanned = self.scanned.saturating_sub(end);
-            let more_waiting =
-                matches!(protocol::next_frame(self.r.unread(), MAX_BODY), Ok(Some(_)));
-            if !more_waiting || ran > BATCH_TIME || self.w.data.len() > BATCH_BYTES {
-                self.w.flush(self.chan, true)?;
-            }
+            // Every result leaves before the next task starts: if that task kills the
+            // process, the parent must know exactly which task was running.
+            self.w.flush(self.chan, true)?;
         }
     }
 
