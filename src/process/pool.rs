@@ -484,6 +484,7 @@ impl Manager {
         let st = self.shared.lock();
         st.workers
             .iter()
+            .filter(|(_, s)| s.killed.is_none())
             .filter_map(|(_, s)| {
                 let head = s.flights.iter().find(|f| !f.done)?;
                 Some(s.head_since + head.job.timeout?)
@@ -533,7 +534,7 @@ impl Manager {
             }
             // Time limits.
             let now = Instant::now();
-            for (_, slot) in st.workers.iter_mut() {
+            for (_, slot) in st.workers.iter_mut().filter(|(_, s)| s.killed.is_none()) {
                 let since = slot.head_since;
                 if let Some(f) = slot.flights.iter_mut().find(|f| !f.done) {
                     if f.job.timeout.is_some_and(|t| now >= since + t) {
@@ -760,7 +761,7 @@ impl Manager {
         };
         let mut st = self.shared.lock();
         let broken_before = st.broken.clone();
-        let expected = slot.closing && slot.flights.is_empty() && exit == WorkerExit::Code(0);
+        let expected = slot.closing && slot.flights.is_empty();
         if !expected && slot.killed.is_none() {
             st.counters.died += 1;
             if exit == WorkerExit::Code(worker::EXIT_REFUSED) && st.broken.is_none() {

@@ -144,13 +144,16 @@ fn serve(marker: Marker) -> i32 {
             .then(|| std::fs::File::open("/proc/self/statm").ok())
             .flatten(),
     };
-    match worker.run() {
+    let code = match worker.run() {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("concur worker {}: {e}", std::process::id());
             EXIT_CHANNEL
         }
-    }
+    };
+    // The channel closes when the process is gone, not before: the parent takes the end
+    // of the stream as the end of the process.
+    std::process::exit(code)
 }
 
 /// Takes the channel the parent passed as standard input, and gives standard input a

@@ -1,0 +1,248 @@
+//! A process pool's controls: cancel, time limits, worker recycling, initializer,
+//! shutdown variants, and awaiting its handles on the event loop.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use concur::{ProcessPoolExecutor, TaskError};
+
+fn add_one(x: u64) -> u64 {
+    x + 1
+}
+
+fn pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn forever(_: ()) {
+    loop {
+        std::thread::park();
+    }
+}
+
+fn until_running(pool: &ProcessPoolExecutor, n: usize) {
+    while pool.stats().running < n {
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn cancel_of_a_running_task_kills_and_replaces_its_worker() {
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let h = pool.submit(forever, ());
+    until_running(&pool, 1);
+    let before = pool.worker_pids();
+    assert!(h.cancel());
+    assert_eq!(h.join(), Err(TaskError::Cancelled));
+    let after = pool.submit(pid, ()).join().unwrap();
+    assert!(
+        !before.contains(&after),
+        "a fresh worker runs the next task"
+    );
+    assert_eq!(
+        pool.stats().died,
+        0,
+        "a worker killed on purpose did not 'die'"
+    );
+}
+
+#[test]
+fn cancel_of_a_task_queued_on_a_busy_worker_leaves_the_worker_alone() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(4)
+        .task_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let blocker = pool.submit(forever, ());
+    let queued = pool.submit(add_one, 1);
+    until_running(&pool, 2);
+    assert!(queued.cancel());
+    assert_eq!(queued.join(), Err(TaskError::Cancelled));
+    assert!(blocker.cancel());
+    assert_eq!(blocker.join(), Err(TaskError::Cancelled));
+    assert_eq!(pool.submit(add_one, 2).join(), Ok(3));
+}
+
+#[test]
+fn cancel_before_a_worker_takes_it_costs_nothing() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(1)
+        .build()
+        .unwrap();
+    let blocker = pool.submit(forever, ());
+    let queued = pool.submit(add_one, 1);
+    until_running(&pool, 1);
+    assert!(queued.cancel());
+    assert!(queued.is_cancelled());
+    assert!(blocker.cancel());
+    assert_eq!(queued.join(), Err(TaskError::Cancelled));
+    assert_eq!(pool.submit(add_one, 5).join(), Ok(6));
+}
+
+#[test]
+fn a_finished_task_cannot_be_cancelled() {
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let h = pool.submit(add_one, 1);
+    assert!(h.wait_timeout(Duration::from_secs(60)));
+    assert!(!h.cancel());
+    assert_eq!(h.join(), Ok(2));
+}
+
+#[test]
+fn a_task_over_its_time_limit_fails_and_the_pool_goes_on() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .task_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let slow = pool.submit(forever, ());
+    let next = pool.submit(add_one, 1);
+    assert_eq!(slow.join(), Err(TaskError::TimedOut));
+    assert_eq!(next.join(), Ok(2));
+}
+
+#[test]
+fn max_tasks_per_child_replaces_workers() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..6)
+        .map(|_| pool.submit(pid, ()).join().unwrap())
+        .collect();
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "{pids:?}");
+    assert_eq!(pids[0], pids[1]);
+    assert_ne!(pids[1], pids[2]);
+    assert_eq!(pool.stats().spawned, 3);
+    assert_eq!(pool.stats().died, 0);
+}
+
+#[test]
+fn a_worker_over_the_memory_limit_is_replaced_between_tasks() {
+    fn leak(mb: usize) -> u32 {
+        let v = vec![1u8; mb << 20];
+        std::mem::forget(v);
+        std::process::id()
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .memory_limit(64 << 20)
+        .build()
+        .unwrap();
+    let first = pool.submit(leak, 128).join().unwrap();
+    let second = pool.submit(pid, ()).join().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(pool.stats().recycled, 1);
+    assert_eq!(pool.stats().died, 0);
+}
+
+#[test]
+fn the_initializer_runs_before_the_first_task() {
+    fn init() -> Result<(), String> {
+        std::env::set_var("CONCUR_TEST_INITIALIZED", "yes");
+        Ok(())
+    }
+    fn read(_: ()) -> Option<String> {
+        std::env::var("CONCUR_TEST_INITIALIZED").ok()
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(init)
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            pool.submit(read, ()).join().unwrap().as_deref(),
+            Some("yes")
+        );
+    }
+}
+
+#[test]
+fn a_panicking_initializer_breaks_the_pool_with_the_reason() {
+    fn init() -> Result<(), String> {
+        panic!("no config file")
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .initializer(init)
+        .build()
+        .unwrap();
+    let err = pool.submit(add_one, 1).join().unwrap_err();
+    assert!(
+        matches!(&err, TaskError::Broken(why) if why.contains("no config file")),
+        "{err:?}"
+    );
+    let later = pool.submit(add_one, 2).join().unwrap_err();
+    assert!(matches!(later, TaskError::Broken(_)));
+}
+
+#[test]
+fn shutdown_cancel_pending_fails_what_no_worker_took() {
+    fn slow(ms: u64) -> u64 {
+        std::thread::sleep(Duration::from_millis(ms));
+        ms
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(1)
+        .build()
+        .unwrap();
+    let running = pool.submit(slow, 100);
+    until_running(&pool, 1);
+    let pending: Vec<_> = (0..5).map(|i| pool.submit(add_one, i)).collect();
+    pool.shutdown_cancel_pending();
+    assert_eq!(running.join(), Ok(100));
+    for h in pending {
+        assert_eq!(h.join(), Err(TaskError::Shutdown));
+    }
+    assert_eq!(pool.submit(add_one, 1).join(), Err(TaskError::Shutdown));
+    assert!(pool.worker_pids().is_empty());
+}
+
+#[test]
+fn shutdown_kill_stops_running_tasks() {
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let hs: Vec<_> = (0..2).map(|_| pool.submit(forever, ())).collect();
+    until_running(&pool, 2);
+    pool.shutdown_kill();
+    for h in hs {
+        assert_eq!(h.join(), Err(TaskError::Shutdown));
+    }
+    assert!(pool.worker_pids().is_empty());
+}
+
+#[test]
+fn dropping_the_pool_waits_for_submitted_work() {
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let hs: Vec<_> = (0..100).map(|i| pool.submit(add_one, i)).collect();
+    drop(pool);
+    for (i, h) in hs.into_iter().enumerate() {
+        assert!(h.is_finished());
+        assert_eq!(h.join(), Ok(i as u64 + 1));
+    }
+}
+
+#[test]
+fn handles_are_awaited_on_the_event_loop() {
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let sum = concur::aio::run(async {
+        let a = pool.submit(add_one, 1);
+        let b = pool.submit(add_one, 2);
+        a.await.unwrap() + b.await.unwrap()
+    });
+    assert_eq!(sum, 5);
+}
+
+#[test]
+fn on_done_callbacks_run_for_process_tasks() {
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = pool.submit(add_one, 1);
+    h.on_done(move || tx.send("done").unwrap());
+    assert_eq!(rx.recv().unwrap(), "done");
+    assert_eq!(h.join(), Ok(2));
+}
