@@ -134,3 +134,35 @@ fn as_completed_and_gather_scale_to_many_tasks() {
         assert_eq!(out, (0..10_000).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn a_fallible_child_that_returns_err_fails_the_group_and_cancels_the_rest() {
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let fine = group.spawn_fallible(async { Ok::<u32, String>(1) });
+        let pending = group.spawn(std::future::pending::<()>());
+        let bad = group.spawn_fallible(async {
+            aio::yield_now().await;
+            Err::<u32, String>("disk full".into())
+        });
+        let err = group.join().await.unwrap_err();
+        assert_eq!(err, TaskError::Failed("disk full".into()));
+        assert_eq!(fine.await, Ok(Ok(1)));
+        assert_eq!(bad.await, Ok(Err("disk full".into())));
+        assert_eq!(pending.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn fallible_children_that_succeed_leave_the_group_whole() {
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let hs: Vec<_> = (0..10u32)
+            .map(|i| group.spawn_fallible(async move { Ok::<u32, String>(i) }))
+            .collect();
+        assert_eq!(group.join().await, Ok(()));
+        for (i, h) in hs.into_iter().enumerate() {
+            assert_eq!(h.await, Ok(Ok(i as u32)));
+        }
+    });
+}

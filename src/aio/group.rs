@@ -18,8 +18,9 @@ use crate::handle::{panic_message, ReturnWhen, TaskError, Waited};
 
 /// A group of tasks that ends together: asyncio's `TaskGroup`. No child outlives it:
 /// [`join`](Self::join) waits for all of them, and dropping the group without joining
-/// cancels those still running. The first child that panics cancels the others, and
-/// `join` reports its panic.
+/// cancels those still running. The first child that panics (or, if started with
+/// [`spawn_fallible`](Self::spawn_fallible), returns `Err`) cancels the others, and `join`
+/// reports it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -93,11 +94,55 @@ impl TaskGroup {
     /// ```
     #[track_caller]
     pub fn spawn<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+        self.start(future, None)
+    }
+
+    /// Starts a child whose `Err` counts as a failure, like an exception in asyncio's
+    /// `TaskGroup`: the first child that panics or returns `Err` cancels the others, and
+    /// [`join`](Self::join) reports it ([`TaskError::Failed`] with the error's message).
+    /// The child's own handle still gives the `Err` value itself.
+    ///
+    /// # Panics
+    ///
+    /// Outside of an event loop.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::{aio, TaskError};
+    /// aio::run(async {
+    ///     let group = aio::TaskGroup::new();
+    ///     let slow = group.spawn(aio::sleep(Duration::from_secs(3600)));
+    ///     let bad = group.spawn_fallible(async { "x".parse::<u32>() });
+    ///     let err = group.join().await.unwrap_err();
+    ///     assert!(matches!(err, TaskError::Failed(msg) if msg.contains("invalid digit")));
+    ///     assert!(bad.await.unwrap().is_err());
+    ///     assert_eq!(slow.await, Err(TaskError::Cancelled));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_fallible<T, E, F>(&self, future: F) -> Task<Result<T, E>>
+    where
+        E: fmt::Display,
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        self.start(
+            future,
+            Some(|out: &Result<T, E>| out.as_ref().err().map(E::to_string)),
+        )
+    }
+
+    #[track_caller]
+    fn start<F: Future + 'static>(
+        &self,
+        future: F,
+        judge: Option<Judge<F::Output>>,
+    ) -> Task<F::Output> {
         let state = Rc::clone(&self.state);
         state.running.set(state.running.get() + 1);
         let child = Child {
             future,
             state: Rc::clone(&state),
+            judge,
         };
         let task = spawn(child);
         state.children.borrow_mut().push(task.control());
@@ -108,8 +153,8 @@ impl TaskGroup {
         task
     }
 
-    /// Waits until every child has finished. `Err` with the first child's panic if one
-    /// panicked (the others were cancelled then).
+    /// Waits until every child has finished. `Err` with the first failure if a child
+    /// failed (the others were cancelled then).
     ///
     /// ```
     /// use concur::aio;
@@ -174,10 +219,26 @@ impl fmt::Debug for TaskGroup {
     }
 }
 
-/// A child's future: reports a panic to the group and leaves it when done or dropped.
-struct Child<F> {
+/// Says whether a child's output is a failure, and why.
+type Judge<T> = fn(&T) -> Option<String>;
+
+/// A child's future: reports a panic (or an output its judge calls a failure) to the
+/// group, and leaves it when done or dropped.
+struct Child<F: Future> {
     future: F,
     state: Rc<GroupState>,
+    judge: Option<Judge<F::Output>>,
+}
+
+impl GroupState {
+    /// Records the group's first failure and cancels the other children.
+    fn fail(&self, err: TaskError) {
+        if self.failure.borrow().is_none() {
+            *self.failure.borrow_mut() = Some(err);
+            self.cancel_all();
+            self.wake();
+        }
+    }
 }
 
 impl<F: Future> Future for Child<F> {
@@ -190,22 +251,23 @@ impl<F: Future> Future for Child<F> {
         // SAFETY: as above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(p) => p,
-            Err(payload) => {
-                let first = this.state.failure.borrow().is_none();
-                if first {
-                    *this.state.failure.borrow_mut() =
-                        Some(TaskError::Panicked(panic_message(&*payload)));
-                    this.state.cancel_all();
-                    this.state.wake();
+            Ok(Poll::Ready(out)) => {
+                if let Some(why) = this.judge.and_then(|judge| judge(&out)) {
+                    this.state.fail(TaskError::Failed(why));
                 }
+                Poll::Ready(out)
+            }
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                this.state
+                    .fail(TaskError::Panicked(panic_message(&*payload)));
                 resume_unwind(payload)
             }
         }
     }
 }
 
-impl<F> Drop for Child<F> {
+impl<F: Future> Drop for Child<F> {
     fn drop(&mut self) {
         let left = self.state.running.get() - 1;
         self.state.running.set(left);

@@ -35,6 +35,9 @@ pub enum TaskError {
     /// The pool is broken (for example its initializer failed) and runs no more tasks;
     /// carries the reason.
     Broken(String),
+    /// A task the caller declared fallible returned an error; carries its message (see
+    /// [`TaskGroup::spawn_fallible`](crate::aio::TaskGroup::spawn_fallible)).
+    Failed(String),
 }
 
 /// How a worker process ended: its exit code, or the signal that killed it.
@@ -76,6 +79,7 @@ impl fmt::Display for TaskError {
             TaskError::Shutdown => f.write_str("task was not run: the executor was shut down"),
             TaskError::Rejected => f.write_str("task was rejected: the executor's queue is full"),
             TaskError::Broken(why) => write!(f, "task was not run: the executor is broken: {why}"),
+            TaskError::Failed(why) => write!(f, "task failed: {why}"),
         }
     }
 }
