@@ -39,7 +39,13 @@ fn main() {
     );
 
     // A panic in a worker is the task's error, not the program's end.
-    let err = pool.submit(|x: u32| x / (x - x), 7).join().unwrap_err();
+    let err = pool
+        .submit(
+            |s: String| s.parse::<u32>().expect("a number"),
+            "seven".to_owned(),
+        )
+        .join()
+        .unwrap_err();
     println!("a task that panicked: {err}");
 
     // 128 MiB of f64 through a worker without serializing it: only a handle travels.
