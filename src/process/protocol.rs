@@ -1,6 +1,6 @@
 //! The wire protocol between a pool and its workers: length-prefixed frames, encoded and
 //! decoded here without any I/O, so the decoder can be fuzzed on its own
-//! (`fuzz/fuzz_targets/frames.rs`).
+//! (`fuzz/fuzz_targets/worker_stream.rs`, `parent_stream.rs`).
 //!
 //! A frame is a 4-byte little-endian body length, then the body: one kind byte and that
 //! kind's fields, all fixed-size little-endian integers, and last a variable-size payload
