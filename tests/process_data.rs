@@ -226,3 +226,21 @@ fn shared_buffers_inside_other_values_travel_too() {
     assert_eq!(n, 50);
     assert_eq!(&label[..], b"sum");
 }
+
+#[test]
+fn large_serialized_values_cross_both_ways() {
+    fn echo_reversed(mut v: Vec<u8>) -> Vec<u8> {
+        v.reverse();
+        v
+    }
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let data: Vec<u8> = (0..(24 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    let mut expected = data.clone();
+    expected.reverse();
+    let hs: Vec<_> = (0..2)
+        .map(|_| pool.submit(echo_reversed, data.clone()))
+        .collect();
+    for h in hs {
+        assert!(h.join().unwrap() == expected);
+    }
+}

@@ -20,6 +20,9 @@ pub(crate) const MAX_QUEUED_FDS: usize = 4 * MAX_FDS;
 /// Bytes read per call when no frame asks for more.
 const CHUNK: usize = 64 * 1024;
 
+/// Buffer memory kept between frames, at most.
+const KEEP: usize = 4 << 20;
+
 /// Incoming bytes and descriptors, in order.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuf {
@@ -55,6 +58,10 @@ impl ReadBuf {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            if self.data.len() > KEEP {
+                // One large frame should not pin its memory for the life of the channel.
+                self.data = Vec::new();
+            }
         }
     }
 
@@ -182,6 +189,9 @@ impl WriteBuf {
         }
         self.data.clear();
         self.pos = 0;
+        if self.data.capacity() > KEEP {
+            self.data = Vec::new();
+        }
         Ok(true)
     }
 }

@@ -454,24 +454,32 @@ impl Manager {
 
     fn run(mut self) {
         let mut events = Events::with_capacity(64);
+        // Workers with bytes left unread last turn (readiness is edge-triggered: no new
+        // event will say so).
+        let mut again: Vec<usize> = Vec::new();
         loop {
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if again.is_empty() {
+                self.next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("concur: the process pool cannot wait for its workers: {e}");
                     thread::sleep(Duration::from_millis(10));
                 }
             }
-            let mut ready: Vec<usize> = Vec::new();
+            let mut ready: Vec<usize> = std::mem::take(&mut again);
             for ev in events.iter() {
                 if ev.token() != WAKER && !ready.contains(&(ev.token().0 - 1)) {
                     ready.push(ev.token().0 - 1);
                 }
             }
             for &k in &ready {
-                self.read(k);
+                if self.read(k) {
+                    again.push(k);
+                }
             }
             if self.turn(&ready) {
                 break;
@@ -492,11 +500,12 @@ impl Manager {
             .min()
     }
 
-    /// Reads what worker `k` sent, without blocking.
-    fn read(&mut self, k: usize) {
+    /// Reads what worker `k` sent, without blocking; `true` if it stopped with bytes
+    /// possibly left (its share of this turn is used up).
+    fn read(&mut self, k: usize) -> bool {
         let max = self.shared.config.max_frame;
         let Some(reader) = self.readers.get_mut(&k) else {
-            return;
+            return false;
         };
         let mut total = 0;
         while reader.ended.is_none() && total < READ_PER_TURN {
@@ -515,6 +524,7 @@ impl Manager {
                 Err(_) => reader.ended = Some(End::Closed),
             }
         }
+        reader.ended.is_none() && total >= READ_PER_TURN
     }
 
     /// One turn under the lock, then the work that must not hold it. Returns `true` when
@@ -570,7 +580,7 @@ impl Manager {
             }
             // Wait for sockets that could not take everything.
             for (k, slot) in st.workers.iter_mut() {
-                let want = !slot.w.is_empty();
+                let want = !slot.w.is_empty() && flush(slot);
                 if want != slot.writable {
                     let interest = if want {
                         Interest::READABLE | Interest::WRITABLE
@@ -585,9 +595,6 @@ impl Manager {
                         .is_ok()
                     {
                         slot.writable = want;
-                    }
-                    if want {
-                        flush(slot);
                     }
                 }
             }
