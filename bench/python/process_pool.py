@@ -1,7 +1,8 @@
 """CPython's ProcessPoolExecutor on the process-pool benchmarks of concur-bench.
 
-Usage: python3 process_pool.py [--quick] [--workers N] [--cpu-limit N]
-Prints one JSON object:
+Usage: python3 process_pool.py [--quick] [--workers N] [--cpu-limit N] [--rounds N]
+Each measurement runs --rounds times (default 1) and the median is kept (for the CPU-bound
+one, the pool's time; the sequential count runs once). Prints one JSON object:
   round_trip_us           mean microseconds per submit-and-join of one tiny task (x -> x + 1)
   throughput_tasks_per_s  tiny tasks per second, all submitted first, then all joined
   throughput_s            the total time of that batch
@@ -102,17 +103,26 @@ def large(pool, size):
     return 2 * size / elapsed / 1e9, elapsed
 
 
-def cpu(pool, limit):
+def cpu(pool, limit, rounds):
     step = -(-limit // CPU_CHUNKS)
     chunks = [(lo, min(lo + step, limit)) for lo in range(0, limit, step)]
     t = time.perf_counter()
     seq = sum(count_primes_chunk(c) for c in chunks)
     seq_s = time.perf_counter() - t
-    t = time.perf_counter()
-    par = sum(pool.map(count_primes_chunk, chunks))
-    pool_s = time.perf_counter() - t
-    assert seq == par
+
+    def through_pool():
+        t = time.perf_counter()
+        par = sum(pool.map(count_primes_chunk, chunks))
+        assert seq == par
+        return time.perf_counter() - t
+
+    pool_s = median(rounds, through_pool)
     return seq_s / pool_s, seq_s, pool_s
+
+
+def median(rounds, fn):
+    samples = sorted(fn() for _ in range(max(1, rounds)))
+    return samples[len(samples) // 2]
 
 
 def main():
@@ -120,22 +130,27 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--cpu-limit", type=int, help="count primes below this N")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per measurement")
     args = parser.parse_args()
     workers = max(1, args.workers)
     if args.quick:
-        n_rt, n_tp, n_map, size, limit = 2_000, 20_000, 200_000, 64 << 20, 200_000
+        n_rt, n_tp, n_map, size, limit = 2_000, 5_000, 200_000, 64 << 20, 200_000
     else:
         n_rt, n_tp, n_map, size, limit = 10_000, 20_000, 1_000_000, 64 << 20, 1_000_000
 
     if args.cpu_limit:
         limit = args.cpu_limit
-    first_ms = first_result(workers)
+    rounds = args.rounds
+    first_ms = median(rounds, lambda: first_result(workers))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        rt_us = round_trip(pool, n_rt)
-        tp, tp_s = throughput(pool, n_tp)
-        mp = map_items(pool, n_map)
-        gbps, large_s = large(pool, size)
-        speedup, seq_s, pool_s = cpu(pool, limit)
+        rt_us = median(rounds, lambda: round_trip(pool, n_rt))
+        # Medians of the times; the rates follow from them.
+        tp_s = median(rounds, lambda: throughput(pool, n_tp)[1])
+        tp = n_tp / tp_s
+        mp = n_map / median(rounds, lambda: n_map / map_items(pool, n_map))
+        large_s = median(rounds, lambda: large(pool, size)[1])
+        gbps = 2 * size / large_s / 1e9
+        speedup, seq_s, pool_s = cpu(pool, limit, rounds)
     print(json.dumps({
         "round_trip_us": rt_us,
         "throughput_tasks_per_s": tp,
@@ -150,6 +165,7 @@ def main():
         "cpu_pool_s": pool_s,
         "cpu_limit": limit,
         "workers": workers,
+        "rounds": rounds,
         "version": sys.version.split()[0],
     }))
 

@@ -1,6 +1,7 @@
 //! A small harness: run each contender's closure in alternation, several rounds, keep the
 //! median per operation, and print the table with ratios to concur.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// One contender in a benchmark: a name and a closure that performs `n` operations.
@@ -58,7 +59,7 @@ pub(crate) fn measure(
     }
 }
 
-fn fmt_time(d: Duration) -> String {
+pub(crate) fn fmt_time(d: Duration) -> String {
     let ns = d.as_nanos() as f64;
     if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
@@ -102,4 +103,51 @@ pub(crate) fn print_table(rows: &[Measured]) {
         }
         println!();
     }
+}
+
+/// The JSON object a script in `bench/python/` printed on stdout (one flat object, as
+/// `json.dumps` writes it).
+pub(crate) struct PyJson {
+    text: String,
+}
+
+impl PyJson {
+    /// The number under `name`, if there is one.
+    pub(crate) fn num(&self, name: &str) -> Option<f64> {
+        self.raw(name)?.parse().ok()
+    }
+
+    /// The string under `name`, if there is one.
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
+        let rest = &self.text[self.text.find(&format!("\"{name}\": \""))? + name.len() + 5..];
+        Some(&rest[..rest.find('"')?])
+    }
+
+    fn raw(&self, name: &str) -> Option<&str> {
+        let rest = &self.text[self.text.find(&format!("\"{name}\": "))? + name.len() + 4..];
+        Some(rest[..rest.find([',', '}'])?].trim())
+    }
+}
+
+/// Runs `python3 bench/python/<script> <args>` and returns the JSON it printed; `None` if
+/// `python3` is missing or the script failed (the reason goes to stderr).
+pub(crate) fn python_json(script: &str, args: &[String]) -> Option<PyJson> {
+    let path = format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = match Command::new("python3").arg(&path).args(args).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("concur-bench: python3 not found ({e})");
+            return None;
+        }
+    };
+    if !out.status.success() {
+        eprintln!(
+            "concur-bench: the CPython script {script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some(PyJson {
+        text: String::from_utf8_lossy(&out.stdout).into_owned(),
+    })
 }

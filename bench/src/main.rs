@@ -1,11 +1,13 @@
 //! `concur-bench`: concur and its peers side by side in one process run, as ratios.
 //!
-//! `cargo run --release -p concur-bench -- [threads] [--quick]`
+//! `cargo run --release -p concur-bench -- [threads|aio|echo|processes] [--quick]`
 
 mod aio;
 mod echo;
 mod harness;
 mod memory;
+mod processes;
+mod procspawn_peer;
 mod threads;
 
 use std::process::ExitCode;
@@ -20,6 +22,8 @@ SUITES:
     threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
     aio       event loops: concur::aio, tokio current_thread, smol, CPython asyncio, uvloop
     echo      TCP echo servers on each event loop, one blocking Rust load generator
+    processes process pools: concur, procspawn, CPython ProcessPoolExecutor (and rayon
+              and a sequential loop on the CPU-bound row)
               (default: all suites)
 
 OPTIONS:
@@ -29,6 +33,9 @@ OPTIONS:
 ";
 
 fn main() -> ExitCode {
+    // First: procspawn's workers are this executable started again, and take over here
+    // (concur's workers never get this far; a hook before `main` serves them).
+    procspawn_peer::init();
     let mut quick = false;
     let mut rounds = None;
     let mut suites = Vec::new();
@@ -56,7 +63,7 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "aio" | "echo" => suites.push(arg),
+            "threads" | "aio" | "echo" | "processes" => suites.push(arg),
             other => {
                 eprintln!("concur-bench: unknown argument '{other}' (try --help)");
                 return ExitCode::from(2);
@@ -64,7 +71,9 @@ fn main() -> ExitCode {
         }
     }
     if suites.is_empty() {
-        suites = vec!["threads".to_owned(), "aio".to_owned(), "echo".to_owned()];
+        suites = ["threads", "aio", "echo", "processes"]
+            .map(str::to_owned)
+            .to_vec();
     }
     for suite in suites {
         if suite == "threads" {
@@ -82,6 +91,11 @@ fn main() -> ExitCode {
             harness::print_table(&aio::run(quick, rounds));
             println!("\n| benchmark | concur | tokio | smol |\n|---|---:|---:|---:|");
             memory::print(&memory::run(quick), quick);
+            println!();
+        }
+        if suite == "processes" {
+            println!("## Process pools\n");
+            processes::print(&processes::run(quick, rounds));
             println!();
         }
     }

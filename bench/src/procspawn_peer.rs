@@ -14,7 +14,8 @@
 //!
 //! Every measurement is an `Option`: an error or a panic inside procspawn (it unwraps the
 //! creation of its IPC channels, so running out of file descriptors panics) is caught,
-//! reported on stderr, and leaves that one measurement `None`; the others still run.
+//! reported on stderr and in `PeerResults::failures`, and leaves that one measurement
+//! `None`; the others still run.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -61,14 +62,16 @@ pub(crate) struct PeerResults {
     pub(crate) large_shmem_gb_per_s: Option<f64>,
     /// Sequential time / pool time of counting primes by trial division.
     pub(crate) cpu_speedup: Option<f64>,
-    /// Seconds of the sequential, in-process count.
+    /// Seconds of the sequential, in-process count (one run).
     pub(crate) cpu_seq_s: Option<f64>,
-    /// Seconds of the count through the pool.
+    /// Seconds of the count through the pool (the median over the rounds).
     pub(crate) cpu_pool_s: Option<f64>,
     /// N of the prime count (primes below N), for the caller to run its own contender on
     /// the same work: 1,000,000 with `quick`, else 5,000,000 (CPython's script defaults to
     /// 1/5 of that, being about 50 times slower per division; `--cpu-limit` sets it).
     pub(crate) cpu_limit: u64,
+    /// Why each `None` above is `None`, one line per failed measurement.
+    pub(crate) failures: Vec<String>,
 }
 
 /// What `main` must call first (see the module's documentation): in a worker process this
@@ -77,22 +80,28 @@ pub(crate) fn init() {
     procspawn::init();
 }
 
-/// The sizes of one run; the CPython script uses the same ones.
+/// The sizes of one run; the CPython script and concur's side use the same ones.
 #[derive(Debug, Clone, Copy)]
-struct Sizes {
-    round_trips: u64,
-    throughput: u64,
-    map_items: u64,
-    large_bytes: usize,
-    prime_limit: u64,
+pub(crate) struct Sizes {
+    /// Submit-and-join round trips of one tiny task.
+    pub(crate) round_trips: u64,
+    /// Tiny tasks submitted, then joined.
+    pub(crate) throughput: u64,
+    /// Items of the map.
+    pub(crate) map_items: u64,
+    /// Bytes of the large argument (and of the result).
+    pub(crate) large_bytes: usize,
+    /// N of the prime count (primes below N).
+    pub(crate) prime_limit: u64,
 }
 
 impl Sizes {
-    fn new(quick: bool) -> Self {
+    /// The sizes for a full run, or for a `quick` one.
+    pub(crate) fn new(quick: bool) -> Self {
         if quick {
             Sizes {
                 round_trips: 2_000,
-                throughput: 20_000,
+                throughput: 5_000,
                 map_items: 200_000,
                 large_bytes: 64 << 20,
                 prime_limit: 1_000_000,
@@ -109,39 +118,62 @@ impl Sizes {
     }
 }
 
-/// Runs the six benchmarks with `workers` worker processes (at least one); the order is the
-/// CPython script's: the first result on a fresh pool, then the rest on one shared pool.
-pub(crate) fn run(quick: bool, workers: usize) -> PeerResults {
+/// Runs the six benchmarks with `workers` worker processes (at least one), each `rounds`
+/// times (at least once), and keeps each one's median; the order is the CPython script's:
+/// the first result on a fresh pool, then the rest on one shared pool.
+pub(crate) fn run(quick: bool, workers: usize, rounds: usize) -> PeerResults {
     let workers = workers.max(1);
     let sizes = Sizes::new(quick);
+    let mut failures = Vec::new();
     let mut r = PeerResults {
-        first_result_ms: guarded("first result", || first_result(workers)),
+        first_result_ms: guarded("first result", &mut failures, || {
+            median_of(rounds, || first_result(workers))
+        }),
         cpu_limit: sizes.prime_limit,
         ..PeerResults::default()
     };
-    let Some(pool) = guarded("Pool::new", || {
+    let Some(pool) = guarded("Pool::new", &mut failures, || {
         Pool::new(workers).map_err(|e| e.to_string())
     }) else {
+        r.failures = failures;
         return r;
     };
-    r.round_trip_us = guarded("round trip", || round_trip(&pool, sizes.round_trips));
-    if let Some((per_s, secs)) = guarded("throughput", || throughput(&pool, sizes.throughput)) {
-        r.throughput_tasks_per_s = Some(per_s);
+    r.round_trip_us = guarded("round trip", &mut failures, || {
+        median_of(rounds, || round_trip(&pool, sizes.round_trips))
+    });
+    // Medians of the times; the rates follow from them.
+    if let Some(secs) = guarded("throughput", &mut failures, || {
+        median_of(rounds, || throughput(&pool, sizes.throughput).map(|r| r.1))
+    }) {
+        r.throughput_tasks_per_s = Some(sizes.throughput as f64 / secs);
         r.throughput_s = Some(secs);
     }
-    r.map_items_per_s = guarded("map", || map_items(&pool, sizes.map_items));
-    if let Some((gbps, secs)) = guarded("64 MiB ByteBuf", || large(&pool, sizes.large_bytes)) {
-        r.large_gb_per_s = Some(gbps);
+    r.map_items_per_s = guarded("map", &mut failures, || {
+        median_of(rounds, || map_items(&pool, sizes.map_items))
+    });
+    if let Some(secs) = guarded("64 MiB ByteBuf", &mut failures, || {
+        median_of(rounds, || large(&pool, sizes.large_bytes).map(|r| r.1))
+    }) {
+        r.large_gb_per_s = Some(2.0 * sizes.large_bytes as f64 / secs / 1e9);
         r.large_s = Some(secs);
     }
-    r.large_shmem_gb_per_s = guarded("64 MiB Shmem", || large_shmem(&pool, sizes.large_bytes));
-    if let Some((speedup, seq, par)) = guarded("primes", || cpu(&pool, sizes.prime_limit)) {
+    r.large_shmem_gb_per_s = guarded("64 MiB Shmem", &mut failures, || {
+        median_of(rounds, || large_shmem(&pool, sizes.large_bytes))
+    });
+    // The sequential count is the caller's to measure (`count_primes` on `prime_chunks`);
+    // here it runs once, for the speed-up of this peer alone; the pool time is a median.
+    if let Some((speedup, seq, par)) = guarded("primes", &mut failures, || {
+        let seq = cpu_sequential(sizes.prime_limit);
+        let par = median_of(rounds, || cpu_pool(&pool, sizes.prime_limit, seq.1))?;
+        Ok((seq.0 / par, seq.0, par))
+    }) {
         r.cpu_speedup = Some(speedup);
         r.cpu_seq_s = Some(seq);
         r.cpu_pool_s = Some(par);
     }
     // Dropping the pool kills its processes, as `shutdown` would after the joins above.
     drop(pool);
+    r.failures = failures;
     r
 }
 
@@ -170,7 +202,9 @@ fn bump_shmem(buf: Shmem) -> Shmem {
     Shmem::from_bytes(&out)
 }
 
-fn count_primes((lo, hi): (u64, u64)) -> u64 {
+/// The number of primes in `lo..hi`, by trial division: the CPU-bound job of every
+/// contender.
+pub(crate) fn count_primes((lo, hi): (u64, u64)) -> u64 {
     let mut n = 0;
     for k in lo.max(2)..hi {
         let mut d = 2;
@@ -284,15 +318,25 @@ fn large_shmem(pool: &Pool, size: usize) -> Result<f64, String> {
     Ok(2.0 * size as f64 / elapsed / 1e9)
 }
 
-fn cpu(pool: &Pool, limit: u64) -> Result<(f64, f64, f64), String> {
-    let step = limit.div_ceil(CPU_CHUNKS);
-    let chunks: Vec<(u64, u64)> = (0..limit)
+/// `0..limit` cut into `CPU_CHUNKS` ranges for `count_primes`.
+pub(crate) fn prime_chunks(limit: u64) -> Vec<(u64, u64)> {
+    let step = limit.div_ceil(CPU_CHUNKS).max(1);
+    (0..limit)
         .step_by(step as usize)
         .map(|lo| (lo, (lo + step).min(limit)))
-        .collect();
+        .collect()
+}
+
+/// (seconds, count) of the sequential, in-process count.
+fn cpu_sequential(limit: u64) -> (f64, u64) {
     let t = Instant::now();
-    let seq: u64 = chunks.iter().map(|&c| count_primes(c)).sum();
-    let seq_s = t.elapsed().as_secs_f64();
+    let n = prime_chunks(limit).into_iter().map(count_primes).sum();
+    (t.elapsed().as_secs_f64(), n)
+}
+
+/// Seconds of the count through the pool, one job per chunk; `seq` is the right count.
+fn cpu_pool(pool: &Pool, limit: u64, seq: u64) -> Result<f64, String> {
+    let chunks = prime_chunks(limit);
     let t = Instant::now();
     let handles: Vec<_> = chunks
         .iter()
@@ -304,13 +348,22 @@ fn cpu(pool: &Pool, limit: u64) -> Result<(f64, f64, f64), String> {
     }
     let pool_s = t.elapsed().as_secs_f64();
     check(seq == par, "pool and sequential counts differ")?;
-    Ok((seq_s / pool_s, seq_s, pool_s))
+    Ok(pool_s)
 }
 
 // Error handling: nothing here panics out of `run`.
 
 fn join<T: Serialize + DeserializeOwned>(mut h: JoinHandle<T>) -> Result<T, String> {
     h.join_timeout(JOIN_TIMEOUT).map_err(|e| e.to_string())
+}
+
+/// Runs `f` `rounds` times (at least once) and returns the median; the first error ends it.
+fn median_of(rounds: usize, mut f: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
+    let mut v = (0..rounds.max(1))
+        .map(|_| f())
+        .collect::<Result<Vec<f64>, String>>()?;
+    v.sort_by(f64::total_cmp);
+    Ok(v[v.len() / 2])
 }
 
 fn check(ok: bool, what: &str) -> Result<(), String> {
@@ -331,20 +384,24 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs one measurement; an error or a panic is reported on stderr and gives `None`.
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Option<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            eprintln!("concur-bench: procspawn {what} failed: {e}");
-            None
-        }
-        Err(p) => {
-            eprintln!(
-                "concur-bench: procspawn {what} panicked: {}",
-                panic_message(p.as_ref())
-            );
-            None
-        }
-    }
+/// Runs one measurement; an error or a panic is reported on stderr and in `failures`, and
+/// gives `None`.
+fn guarded<T>(
+    what: &str,
+    failures: &mut Vec<String>,
+    f: impl FnOnce() -> Result<T, String>,
+) -> Option<T> {
+    // The panic is reported below, in one line: no message and backtrace from the hook.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    let why = match outcome {
+        Ok(Ok(v)) => return Some(v),
+        Ok(Err(e)) => format!("{what} failed: {e}"),
+        Err(p) => format!("{what} panicked: {}", panic_message(p.as_ref())),
+    };
+    eprintln!("concur-bench: procspawn {why}");
+    failures.push(why);
+    None
 }
