@@ -37,6 +37,11 @@ pub(crate) trait TaskCell<T>: Send + Sync {
         false
     }
 
+    /// Called by a thread about to block on the task: a mechanism that expects the outcome
+    /// within microseconds may look for it actively first (sleeping and being woken costs
+    /// more than that).
+    fn before_block(&self) {}
+
     /// Cancels the task; `true` if it will not run to completion.
     fn cancel(&self) -> bool {
         self.core().cancel(|| {})
@@ -95,7 +100,9 @@ impl<T> JoinHandle<T> {
         if let Some(outcome) = self.core().take() {
             return outcome;
         }
-        self.cell.run_inline();
+        if !self.cell.run_inline() {
+            self.cell.before_block();
+        }
         self.core().wait(None);
         self.take()
     }

@@ -30,6 +30,9 @@ pub(crate) struct ReadBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    /// The most of `data` used since it was last empty.
+    peak: usize,
+    idle: Idle,
     /// Descriptors received and not yet claimed by a frame, in arrival order.
     pub(crate) fds: VecDeque<OwnedFd>,
 }
@@ -58,8 +61,8 @@ impl ReadBuf {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.data.len() > KEEP {
-                // One large frame should not pin its memory for the life of the channel.
+            let used = std::mem::take(&mut self.peak);
+            if self.data.len() > KEEP && self.idle.release_after(used, self.data.len()) {
                 self.data = Vec::new();
             }
         }
@@ -118,6 +121,7 @@ impl ReadBuf {
             return Ok(Filled::Closed);
         }
         self.end += got.bytes;
+        self.peak = self.peak.max(self.end);
         Ok(Filled::Bytes(got.bytes))
     }
 
@@ -150,6 +154,28 @@ pub(crate) struct WriteBuf {
     /// Descriptors of frames in `data`, sent with the first bytes that go out after they
     /// were queued (the reader hands them to frames in order).
     pub(crate) fds: VecDeque<OwnedFd>,
+    idle: Idle,
+}
+
+/// When to give back a large buffer: after many uses in a row that needed a small part of
+/// it. Repeated large frames keep their memory (faulting in fresh pages for each would
+/// cost more than the copy); one large frame does not pin it for the channel's life.
+#[derive(Debug, Default)]
+struct Idle(u32);
+
+impl Idle {
+    fn release_after(&mut self, used: usize, held: usize) -> bool {
+        if used > held / 4 {
+            self.0 = 0;
+            return false;
+        }
+        self.0 += 1;
+        if self.0 >= 64 {
+            self.0 = 0;
+            return true;
+        }
+        false
+    }
 }
 
 impl WriteBuf {
@@ -187,9 +213,10 @@ impl WriteBuf {
                 Err(e) => return Err(e.into()),
             }
         }
+        let used = self.data.len();
         self.data.clear();
         self.pos = 0;
-        if self.data.capacity() > KEEP {
+        if self.data.capacity() > KEEP && self.idle.release_after(used, self.data.capacity()) {
             self.data = Vec::new();
         }
         Ok(true)

@@ -28,6 +28,12 @@ use crate::handle::{TaskError, WorkerExit};
 /// The pool's own wake-ups; worker `k` is `Token(k + 1)`.
 const WAKER: Token = Token(0);
 
+/// How long the pool's thread looks for a result before it sleeps, when tasks are short.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Tasks shorter than this on average are "short" (worth waiting for actively).
+const SHORT_TASK_NS: u64 = 20_000;
+
 /// Bytes read from one worker per turn of the pool's thread, at most (then the others
 /// get their turn).
 const READ_PER_TURN: usize = 4 << 20;
@@ -260,6 +266,8 @@ pub(crate) struct Shared {
     thread: Mutex<Option<thread::JoinHandle<()>>>,
     thread_id: Mutex<Option<ThreadId>>,
     exe: (u64, u64),
+    /// `State::avg_run_ns`, readable without the lock.
+    avg_run_ns: AtomicU64,
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -282,6 +290,7 @@ impl Shared {
             thread: Mutex::new(None),
             thread_id: Mutex::new(None),
             exe,
+            avg_run_ns: AtomicU64::new(0),
         });
         let for_thread = shared.clone();
         let handle = thread::Builder::new()
@@ -304,6 +313,11 @@ impl Shared {
         if let Err(e) = self.waker.wake() {
             log::error!("concur: could not wake the process pool's thread: {e}");
         }
+    }
+
+    /// `true` if tasks here are short: a result is usually microseconds away.
+    pub(crate) fn expect_soon(&self) -> bool {
+        self.avg_run_ns.load(Ordering::Relaxed) < SHORT_TASK_NS
     }
 
     /// Queues a job (or fails it if the pool takes no more).
@@ -458,13 +472,32 @@ impl Manager {
         // event will say so).
         let mut again: Vec<usize> = Vec::new();
         loop {
+            events.clear();
             let timeout = if again.is_empty() {
                 self.next_deadline()
                     .map(|d| d.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if timeout != Some(Duration::ZERO) && self.expect_soon() {
+                // A tiny task is out: its result is likely microseconds away, closer
+                // than the kernel's wake-up of a sleeping thread. Look for it first.
+                let began = Instant::now();
+                while began.elapsed() < SPIN {
+                    if self.poll.poll(&mut events, Some(Duration::ZERO)).is_ok()
+                        && !events.is_empty()
+                    {
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+            }
+            let polled = if events.is_empty() {
+                self.poll.poll(&mut events, timeout)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("concur: the process pool cannot wait for its workers: {e}");
                     thread::sleep(Duration::from_millis(10));
@@ -485,6 +518,12 @@ impl Manager {
                 break;
             }
         }
+    }
+
+    /// `true` if a task is out whose result should come back within microseconds.
+    fn expect_soon(&self) -> bool {
+        let st = self.shared.lock();
+        st.avg_run_ns < SHORT_TASK_NS && st.workers.iter().any(|(_, s)| s.live_flights() > 0)
     }
 
     /// The earliest time limit of a running task.
@@ -723,6 +762,9 @@ impl Manager {
                         slot.head_since = Instant::now();
                     }
                     st.avg_run_ns = (st.avg_run_ns * 7 + run_ns.min(10_000_000_000)) / 8;
+                    self.shared
+                        .avg_run_ns
+                        .store(st.avg_run_ns, Ordering::Relaxed);
                     st.counters.completed += 1;
                     if memory_limit.is_some_and(|limit| rss > limit) && !slot.draining {
                         slot.draining = true;

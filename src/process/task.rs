@@ -5,7 +5,7 @@
 use std::os::fd::OwnedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
@@ -13,6 +13,9 @@ use super::codec;
 use super::pool::Shared;
 use super::protocol::Status;
 use crate::handle::{Core, TaskCell, TaskError};
+
+/// How long a thread about to block on a short task looks for its result first.
+const SPIN: Duration = Duration::from_micros(50);
 
 /// How a task that ran (or was meant to) ended, as the pool learned it.
 #[derive(Debug)]
@@ -150,6 +153,20 @@ impl<R: DeserializeOwned + Send + 'static> Pending for ProcTask<R> {
 impl<R: DeserializeOwned + Send + 'static> TaskCell<R> for ProcTask<R> {
     fn core(&self) -> &Core<R> {
         &self.core
+    }
+
+    fn before_block(&self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        if !pool.expect_soon() {
+            return;
+        }
+        drop(pool);
+        let began = Instant::now();
+        while !self.core.is_finished() && began.elapsed() < SPIN {
+            std::thread::yield_now();
+        }
     }
 
     fn cancel(&self) -> bool {

@@ -170,6 +170,9 @@ fn take_channel() -> io::Result<OwnedFd> {
     Ok(chan)
 }
 
+/// How long an idle worker looks for its next task before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
 /// How often a worker looks for cancellations that arrived while it was busy.
 const CANCEL_CHECK: Duration = Duration::from_micros(100);
 
@@ -193,8 +196,7 @@ impl Worker<'_> {
                     Ok(Some(frame)) => break frame,
                     Ok(None) => {
                         self.w.flush(self.chan, true)?;
-                        let want = protocol::missing(self.r.unread());
-                        if self.r.fill(self.chan, want, true)? == Filled::Closed {
+                        if self.wait_for_bytes()? == Filled::Closed {
                             return Ok(());
                         }
                         self.last_fill = Instant::now();
@@ -214,6 +216,21 @@ impl Worker<'_> {
             // Every result leaves before the next task starts: if that task kills the
             // process, the parent must know exactly which task was running.
             self.w.flush(self.chan, true)?;
+        }
+    }
+
+    /// Reads more of the stream. A parent that just got a result often sends the next
+    /// task a few microseconds later: look for it for a moment before sleeping in the
+    /// kernel, whose wake-up costs more than that.
+    fn wait_for_bytes(&mut self) -> io::Result<Filled> {
+        let want = protocol::missing(self.r.unread());
+        let began = Instant::now();
+        loop {
+            match self.r.fill(self.chan, want, false)? {
+                Filled::WouldBlock if began.elapsed() < SPIN => std::thread::yield_now(),
+                Filled::WouldBlock => return self.r.fill(self.chan, want, true),
+                got => return Ok(got),
+            }
         }
     }
 
