@@ -219,3 +219,35 @@ fn a_worker_that_dies_in_the_middle_of_a_frame_fails_its_task() {
     );
     assert_healthy(&pool);
 }
+
+#[test]
+fn a_worker_refuses_a_parent_of_another_build() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::net::UnixStream;
+    use std::os::unix::process::ExitStatusExt;
+
+    // Start this test binary as a worker by hand, with a marker whose executable identity
+    // (device, inode) is not its own: it must say why it refuses, and exit.
+    let meta = std::fs::metadata("/proc/self/exe").unwrap();
+    let marker = format!(
+        "{}:{}:{}:0:0",
+        std::process::id(),
+        meta.dev(),
+        meta.ino() + 1
+    );
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut child = std::process::Command::new("/proc/self/exe")
+        .env("CONCUR_PROCESS_WORKER_V1", marker)
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reply = Vec::new();
+    (&ours).read_to_end(&mut reply).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(70), "{status:?} {:?}", status.signal());
+    assert_eq!(reply[4], 0x82, "a REFUSED frame");
+    let reason = String::from_utf8_lossy(&reply[5..]);
+    assert!(reason.contains("not the parent's"), "{reason}");
+}
