@@ -130,6 +130,34 @@ fn finish<R: Serialize>(
     }
 }
 
+/// The user's function at `func`.
+///
+/// # Safety
+///
+/// `func` is the address of a `fn(A) -> R` of this executable, with these `A` and `R`.
+unsafe fn user_fn<A, R>(func: usize) -> fn(A) -> R {
+    // SAFETY: by the contract of this function.
+    unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) }
+}
+
+/// Decodes a trampoline's input; on failure appends the message and returns its status.
+fn decode_input<T: DeserializeOwned>(
+    input: &[u8],
+    fds: Vec<OwnedFd>,
+    what: &str,
+    out: &mut Vec<u8>,
+) -> Result<T, Status> {
+    let start = out.len();
+    match catch_unwind(AssertUnwindSafe(|| codec::decode::<T>(input, fds))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => {
+            let msg = format!("{what} could not be decoded in the worker: {e}");
+            Err(message(out, start, Status::Serialization, &msg))
+        }
+        Err(p) => Err(message(out, start, Status::Panicked, &panic_message(&*p))),
+    }
+}
+
 /// The trampoline of a `fn(A) -> R` task.
 ///
 /// # Safety
@@ -143,17 +171,11 @@ pub(crate) unsafe fn call_one<A: DeserializeOwned, R: Serialize>(
     out_fds: &mut Vec<OwnedFd>,
 ) -> Status {
     // SAFETY: by the contract of this function, `func` is a `fn(A) -> R`.
-    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
-    let start = out.len();
-    let arg = match catch_unwind(AssertUnwindSafe(|| codec::decode::<A>(input, fds))) {
-        Ok(Ok(arg)) => arg,
-        Ok(Err(e)) => {
-            let msg = format!("the argument could not be decoded in the worker: {e}");
-            return message(out, start, Status::Serialization, &msg);
-        }
-        Err(p) => return message(out, start, Status::Panicked, &panic_message(&*p)),
-    };
-    finish(move || f(arg), out, out_fds)
+    let f = unsafe { user_fn::<A, R>(func) };
+    match decode_input::<A>(input, fds, "the argument", out) {
+        Ok(arg) => finish(move || f(arg), out, out_fds),
+        Err(status) => status,
+    }
 }
 
 /// The trampoline of a chunk of a `map`: decodes a `Vec<A>`, runs `f` on each item with
@@ -170,15 +192,10 @@ pub(crate) unsafe fn call_chunk<A: DeserializeOwned, R: Serialize>(
     out_fds: &mut Vec<OwnedFd>,
 ) -> Status {
     // SAFETY: by the contract of this function, `func` is a `fn(A) -> R`.
-    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
-    let start = out.len();
-    let items = match catch_unwind(AssertUnwindSafe(|| codec::decode::<Vec<A>>(input, fds))) {
-        Ok(Ok(items)) => items,
-        Ok(Err(e)) => {
-            let msg = format!("the arguments could not be decoded in the worker: {e}");
-            return message(out, start, Status::Serialization, &msg);
-        }
-        Err(p) => return message(out, start, Status::Panicked, &panic_message(&*p)),
+    let f = unsafe { user_fn::<A, R>(func) };
+    let items = match decode_input::<Vec<A>>(input, fds, "the arguments", out) {
+        Ok(items) => items,
+        Err(status) => return status,
     };
     let began = Instant::now();
     let results: Vec<Result<R, String>> = items

@@ -23,9 +23,9 @@
 //! ```
 //!
 //! What a worker does cannot hurt the parent: a panic becomes
-//! [`TaskError::Panicked`](crate::TaskError::Panicked) with its message; a worker that
+//! [`TaskError::Panicked`] with its message; a worker that
 //! aborts, crashes, exits or is killed fails only the task it was running, with
-//! [`TaskError::WorkerDied`](crate::TaskError::WorkerDied), and is replaced. Large data
+//! [`TaskError::WorkerDied`], and is replaced. Large data
 //! crosses in a [`SharedBuffer`] at no cost. The protocol, the lifecycle and what happens
 //! on each failure are described in `src/process/DESIGN.md`.
 
