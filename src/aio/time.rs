@@ -74,6 +74,7 @@ fn far_future() -> Instant {
 ///     nap.await;
 /// });
 /// ```
+#[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
     /// The loop and the timer's key in its wheel, once armed.
@@ -218,6 +219,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// });
 /// ```
 #[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
 pub struct Timeout<F> {
     future: F,
     sleep: Sleep,

@@ -209,6 +209,7 @@ impl<T: Default> Default for Mutex<T> {
 ///     assert_eq!(*lock.await, 5);
 /// });
 /// ```
+#[must_use = "futures do nothing unless awaited"]
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
     ticket: Option<u64>,
