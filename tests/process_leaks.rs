@@ -154,3 +154,33 @@ fn workers_die_with_a_parent_that_is_killed() {
         "workers {left:?} outlived their killed parent by a second"
     );
 }
+
+#[test]
+fn shared_buffers_leave_no_descriptor_or_mapping_behind() {
+    fn touch(mut b: concur::SharedBuffer) -> concur::SharedBuffer {
+        b[0] = 1;
+        b
+    }
+    fn maps() -> usize {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("concur-shared-buffer"))
+            .count()
+    }
+    let _serial = serial();
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    assert!(pool.submit(add_one, 1).join().is_ok());
+    let before = open_fds();
+    for _ in 0..50 {
+        let b = concur::SharedBuffer::new(1 << 20).unwrap();
+        let b = pool.submit(touch, b).join().unwrap();
+        assert_eq!(b[0], 1);
+    }
+    // Cancelled and failed tasks carrying buffers release them too.
+    let b = concur::SharedBuffer::new(4096).unwrap();
+    let h = pool.submit(|_: concur::SharedBuffer| -> u8 { panic!("no") }, b);
+    assert!(h.join().is_err());
+    assert_eq!(open_fds(), before);
+    assert_eq!(maps(), 0);
+}
