@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""The `concur` command's workloads in CPython, for `concur --python`.
+
+Counts primes (CPU-bound) and downloads pages from the loopback server that `concur`
+started (I/O-bound), sequentially, with asyncio, with a ThreadPoolExecutor and with a
+ProcessPoolExecutor, and prints the wall times as JSON, one row per line:
+
+    {"python": "3.11.7", "rows": [
+    {"workload": "cpu", "mechanism": "sequential", "wall_s": 1.23},
+    ...
+    ]}
+
+Usage: cheatsheet.py --primes-below N --pages N --workers N --addr HOST:PORT
+"""
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+
+def is_prime(n):
+    if n < 2:
+        return False
+    if n % 2 == 0:
+        return n == 2
+    d = 3
+    while d * d <= n:
+        if n % d == 0:
+            return False
+        d += 2
+    return True
+
+
+def count_primes(bounds):
+    lo, hi = bounds
+    return sum(1 for n in range(lo, hi) if is_prime(n))
+
+
+def ranges(limit, parts):
+    step = max(-(-limit // parts), 1)
+    return [(lo, min(lo + step, limit)) for lo in range(0, limit, step)]
+
+
+def body_len(response):
+    end = response.find(b"\r\n\r\n")
+    if end < 0 or not response.startswith(b"HTTP/1.1 200"):
+        raise ValueError("not a complete 200 response")
+    return len(response) - end - 4
+
+
+def request(host, port, page):
+    return f"GET /{page} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
+
+
+def download(args):
+    host, port, page = args
+    with socket.create_connection((host, port)) as conn:
+        conn.sendall(request(host, port, page))
+        chunks = []
+        while True:
+            chunk = conn.recv(16 * 1024)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return body_len(b"".join(chunks))
+
+
+async def download_async(host, port, page):
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(request(host, port, page))
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return body_len(response)
+
+
+async def count_primes_async(bounds):
+    return count_primes(bounds)
+
+
+def timed(rows, workload, mechanism, run, expected=None):
+    start = time.perf_counter()
+    result = run()
+    rows.append({"workload": workload, "mechanism": mechanism,
+                 "wall_s": time.perf_counter() - start})
+    if expected is not None and result != expected:
+        sys.exit(f"cheatsheet.py: {workload}/{mechanism} got {result}, sequential {expected}")
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--primes-below", type=int, required=True)
+    parser.add_argument("--pages", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--addr", required=True, help="HOST:PORT of the page server")
+    args = parser.parse_args()
+    host, port = args.addr.rsplit(":", 1)
+    port = int(port)
+    rows = []
+
+    chunks = ranges(args.primes_below, 64)
+    seq = timed(rows, "cpu", "sequential", lambda: sum(map(count_primes, chunks)))
+
+    async def cpu_loop():
+        tasks = [asyncio.create_task(count_primes_async(c)) for c in chunks]
+        return sum(await asyncio.gather(*tasks))
+
+    timed(rows, "cpu", "event_loop", lambda: asyncio.run(cpu_loop()), seq)
+
+    def cpu_threads():
+        with ThreadPoolExecutor(args.workers) as pool:
+            return sum(pool.map(count_primes, chunks))
+
+    timed(rows, "cpu", "thread_pool", cpu_threads, seq)
+
+    def cpu_processes():
+        with ProcessPoolExecutor(args.workers) as pool:
+            return sum(pool.map(count_primes, chunks))
+
+    timed(rows, "cpu", "process_pool", cpu_processes, seq)
+
+    pages = [(host, port, page) for page in range(args.pages)]
+    seq = timed(rows, "io", "sequential", lambda: sum(map(download, pages)))
+
+    async def io_loop():
+        return sum(await asyncio.gather(*(download_async(*p) for p in pages)))
+
+    timed(rows, "io", "event_loop", lambda: asyncio.run(io_loop()), seq)
+
+    def io_threads():
+        with ThreadPoolExecutor(32) as pool:
+            return sum(pool.map(download, pages))
+
+    timed(rows, "io", "thread_pool", io_threads, seq)
+
+    def io_processes():
+        with ProcessPoolExecutor(16) as pool:
+            return sum(pool.map(download, pages))
+
+    timed(rows, "io", "process_pool", io_processes, seq)
+
+    print('{"python": %s, "rows": [' % json.dumps(sys.version.split()[0]))
+    print(",\n".join(json.dumps(row) for row in rows))
+    print("]}")
+
+
+if __name__ == "__main__":
+    main()
