@@ -56,7 +56,7 @@ pub(crate) type Call = unsafe fn(
 /// build).
 pub(crate) unsafe fn trampoline(offset: u64) -> Call {
     // SAFETY: by the contract of this function, the address is a `Call`.
-    unsafe { std::mem::transmute::<usize, Call>(address_of(offset)) }
+    unsafe { std::mem::transmute::<*const (), Call>(address_of(offset) as *const ()) }
 }
 
 /// A fingerprint of the code layout: equal in two processes of the same build.
