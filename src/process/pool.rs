@@ -107,6 +107,16 @@ impl Slot {
         self.flights.iter().filter(|f| !f.done).count()
     }
 
+    /// When the task it runs exceeds its time limit, if it has one (not for a worker
+    /// being killed: its tasks already have their outcome or go elsewhere).
+    fn head_deadline(&self) -> Option<Instant> {
+        if self.killed.is_some() {
+            return None;
+        }
+        let head = self.flights.iter().find(|f| !f.done)?;
+        Some(self.head_since + head.job.timeout?)
+    }
+
     fn accepts(&self) -> bool {
         !self.draining && !self.closing && self.killed.is_none()
     }
@@ -376,6 +386,7 @@ impl Shared {
     /// pool's thread to finish everything and exit (unless called on that thread).
     pub(crate) fn shutdown(&self, cancel_pending: bool, kill: bool) {
         let mut failed = Vec::new();
+        let mut running = Vec::new();
         {
             let mut st = self.lock();
             st.closed = true;
@@ -386,14 +397,7 @@ impl Shared {
                 for (_, slot) in st.workers.iter_mut() {
                     for f in slot.flights.iter_mut().filter(|f| !f.done) {
                         f.done = true;
-                        failed.push(Job {
-                            id: f.job.id,
-                            frame: Vec::new(),
-                            fds: Vec::new(),
-                            task: f.job.task.clone(),
-                            started: true,
-                            timeout: None,
-                        });
+                        running.push(f.job.task.clone());
                     }
                     slot.kill(Kill::Shutdown);
                 }
@@ -401,6 +405,9 @@ impl Shared {
         }
         for job in failed {
             job.fail(TaskError::Shutdown);
+        }
+        for task in running {
+            task.finish(Outcome::Failed(TaskError::Shutdown));
         }
         self.wake();
         if *relock(&self.thread_id) == Some(thread::current().id()) {
@@ -531,11 +538,7 @@ impl Manager {
         let st = self.shared.lock();
         st.workers
             .iter()
-            .filter(|(_, s)| s.killed.is_none())
-            .filter_map(|(_, s)| {
-                let head = s.flights.iter().find(|f| !f.done)?;
-                Some(s.head_since + head.job.timeout?)
-            })
+            .filter_map(|(_, s)| s.head_deadline())
             .min()
     }
 
@@ -583,15 +586,16 @@ impl Manager {
             }
             // Time limits.
             let now = Instant::now();
-            for (_, slot) in st.workers.iter_mut().filter(|(_, s)| s.killed.is_none()) {
-                let since = slot.head_since;
-                if let Some(f) = slot.flights.iter_mut().find(|f| !f.done) {
-                    if f.job.timeout.is_some_and(|t| now >= since + t) {
-                        f.done = true;
-                        completions
-                            .push(Completion::Failed(f.job.task.clone(), TaskError::TimedOut));
-                        slot.kill(Kill::TimedOut);
-                    }
+            for (_, slot) in st.workers.iter_mut() {
+                if slot.head_deadline().is_some_and(|d| now >= d) {
+                    let f = slot
+                        .flights
+                        .iter_mut()
+                        .find(|f| !f.done)
+                        .expect("a head task");
+                    f.done = true;
+                    completions.push(Completion::Failed(f.job.task.clone(), TaskError::TimedOut));
+                    slot.kill(Kill::TimedOut);
                 }
             }
             // Workers whose stream ended leave the state now (reaped below, unlocked).
