@@ -1,6 +1,7 @@
 //! Regression tests for bugs found in review of the event loop.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future as _;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -143,4 +144,132 @@ fn a_sleep_armed_in_one_loop_works_in_the_next() {
     aio::run(async {
         s.as_mut().await;
     });
+}
+
+/// A `!Unpin` future that remembers where it was polled and, when dropped, whether it is
+/// still there (`Pin`'s drop guarantee).
+struct StaysPut {
+    polled_at: Cell<usize>,
+    /// How many drops ran, and how many of them ran somewhere else than the poll.
+    drops: Rc<Cell<(u32, u32)>>,
+    ready: bool,
+    _pin: std::marker::PhantomPinned,
+}
+
+impl StaysPut {
+    fn new(ready: bool, drops: &Rc<Cell<(u32, u32)>>) -> Self {
+        StaysPut {
+            polled_at: Cell::new(0),
+            drops: drops.clone(),
+            ready,
+            _pin: std::marker::PhantomPinned,
+        }
+    }
+}
+
+impl std::future::Future for StaysPut {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.polled_at.set(&*self as *const Self as usize);
+        if self.ready {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl Drop for StaysPut {
+    fn drop(&mut self) {
+        let (n, moved) = self.drops.get();
+        let here = self as *const Self as usize;
+        let moved = moved + u32::from(self.polled_at.get() != 0 && self.polled_at.get() != here);
+        self.drops.set((n + 1, moved));
+    }
+}
+
+#[test]
+fn a_pinned_future_is_dropped_where_it_was_polled() {
+    let drops = Rc::new(Cell::new((0, 0)));
+    let d = drops.clone();
+    aio::run(async move {
+        // Cancelled while suspended.
+        let t = aio::spawn(StaysPut::new(false, &d));
+        aio::yield_now().await;
+        assert!(t.cancel());
+        assert_eq!(t.await, Err(TaskError::Cancelled));
+        // Finished normally.
+        aio::spawn(StaysPut::new(true, &d)).await.unwrap();
+        // Detached and finished.
+        drop(aio::spawn(StaysPut::new(true, &d)));
+        aio::yield_now().await;
+        // Still suspended when `run` returns: dropped by the loop's shutdown.
+        let _left = aio::spawn(StaysPut::new(false, &d));
+        aio::yield_now().await;
+    });
+    assert_eq!(
+        drops.get(),
+        (4, 0),
+        "(futures dropped, of which moved first)"
+    );
+}
+
+#[test]
+fn a_future_may_poll_its_own_handle_while_it_is_dropped() {
+    // The drop of a task's future runs in place, with the task's stage borrowed; a handle
+    // to that same task polled from there must wait, not panic on the borrow.
+    let slot: Rc<RefCell<Option<aio::Task<()>>>> = Rc::default();
+    struct PollsOwnHandle(Rc<RefCell<Option<aio::Task<()>>>>, Rc<Cell<bool>>);
+    impl Drop for PollsOwnHandle {
+        fn drop(&mut self) {
+            if let Some(mut t) = self.0.borrow_mut().take() {
+                let waker = std::task::Waker::noop();
+                let mut cx = std::task::Context::from_waker(waker);
+                let pending = std::pin::Pin::new(&mut t).poll(&mut cx).is_pending();
+                self.1.set(pending && !t.is_finished());
+            }
+        }
+    }
+    let saw_pending = Rc::new(Cell::new(false));
+    let (s, p) = (slot.clone(), saw_pending.clone());
+    aio::run(async move {
+        let guard = PollsOwnHandle(s.clone(), p);
+        let t = aio::spawn(async move {
+            let _g = guard;
+            std::future::pending::<()>().await
+        });
+        aio::yield_now().await;
+        assert!(t.cancel());
+        *s.borrow_mut() = Some(t);
+        aio::yield_now().await;
+        aio::yield_now().await;
+    });
+    assert!(
+        saw_pending.get(),
+        "the handle polled from its own future's drop waited"
+    );
+}
+
+#[test]
+fn a_self_borrowing_async_block_sees_its_own_locals_when_cancelled() {
+    // The async block borrows its own local across an await; the borrow's drop reads it.
+    struct Guard<'a>(&'a String, Rc<Cell<usize>>);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.1.set(self.0.len());
+        }
+    }
+    let seen = Rc::new(Cell::new(usize::MAX));
+    let s2 = seen.clone();
+    aio::run(async move {
+        let t = aio::spawn(async move {
+            let s = String::from("hello, pinned world");
+            let _g = Guard(&s, s2);
+            std::future::pending::<()>().await;
+        });
+        aio::yield_now().await;
+        assert!(t.cancel());
+        assert_eq!(t.await, Err(TaskError::Cancelled));
+    });
+    assert_eq!(seen.get(), "hello, pinned world".len());
 }

@@ -58,20 +58,37 @@ impl<F: Future> LocalTask<F> {
     }
 
     fn finish(&self, outcome: Result<F::Output, TaskError>) {
-        let stage = if self.detached.get() {
+        let next = if self.detached.get() {
             Stage::Consumed
         } else {
             Stage::Finished(outcome.map_err(Box::new))
         };
-        // Dropping the old stage drops the future, here on the loop thread, after the
-        // borrow ends: the future's drop may look at this task (cancel it, ask if it
-        // finished).
-        let old = std::mem::replace(&mut *self.stage.borrow_mut(), stage);
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(old))) {
-            log::error!(
-                "concur::aio: dropping a finished or cancelled task's future panicked: {}",
-                crate::handle::panic_message(&*payload)
-            );
+        let mut stage = self.stage.borrow_mut();
+        if let Stage::Running(fut) = &mut *stage {
+            // The future was pinned where it lies, so `Pin` requires that it be dropped
+            // right there: never moved out first. Its drop runs while the stage is
+            // borrowed; code in that drop which asks about this task finds it "not
+            // finished" (see `is_finished`), and a handle polled from there waits.
+            let fut: *mut F = fut;
+            // SAFETY: `fut` points at the live future inside the stage, which we hold
+            // borrowed. It is dropped exactly once, here, in place; if its drop panics it
+            // counts as dropped all the same. The stage is then overwritten with `write`,
+            // which does not drop the old value again.
+            let dropped =
+                catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(fut) }));
+            // SAFETY: the stage's only owned value (the future) was dropped just above;
+            // writing over it leaks nothing and drops nothing twice.
+            unsafe { std::ptr::write(&mut *stage, next) };
+            drop(stage);
+            if let Err(payload) = dropped {
+                log::error!(
+                    "concur::aio: dropping a finished or cancelled task's future panicked: {}",
+                    crate::handle::panic_message(&*payload)
+                );
+            }
+        } else {
+            // Not running (finished before): nothing pinned is left to drop.
+            *stage = next;
         }
         if let Some(w) = self.join_waker.take() {
             w.wake();
@@ -91,7 +108,8 @@ impl<F: Future> Runnable for LocalTask<F> {
                 return true;
             };
             // SAFETY: the future lives in the cell, which is behind an `Rc` and never
-            // moves; it is only ever dropped in place (by `finish`/`abort`).
+            // moves; it is only ever dropped in place (by `finish`, with `drop_in_place`,
+            // or with the cell itself).
             let fut = unsafe { Pin::new_unchecked(fut) };
             catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
         };
@@ -174,7 +192,12 @@ impl<F: Future> Control for LocalTask<F> {
 
 impl<F: Future> Output<F::Output> for LocalTask<F> {
     fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
-        let mut stage = self.stage.borrow_mut();
+        // Borrowed: the task is being polled or its future dropped right now, and this is
+        // that code asking; the outcome does not exist yet.
+        let Ok(mut stage) = self.stage.try_borrow_mut() else {
+            self.join_waker.set(Some(cx.waker().clone()));
+            return Poll::Pending;
+        };
         if matches!(&*stage, Stage::Running(_)) {
             // The future stays where it is: it is pinned.
             self.join_waker.set(Some(cx.waker().clone()));
