@@ -31,10 +31,13 @@
 //! [`JoinHandle`]: crate::JoinHandle
 
 mod combinators;
+pub mod fs;
 mod group;
 pub mod net;
+pub mod process;
 mod reactor;
 mod runtime;
+pub mod signal;
 pub mod sync;
 mod task;
 mod time;

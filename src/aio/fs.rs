@@ -1,0 +1,1 @@
+//! Files on the loop, on the default thread pool (being built).

@@ -1,0 +1,1 @@
+//! Subprocesses on the loop: asyncio's `create_subprocess_exec` (being built).

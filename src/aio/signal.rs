@@ -1,0 +1,1 @@
+//! Unix signals on the loop: `ctrl_c` and signal streams (being built).
