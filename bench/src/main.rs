@@ -1,9 +1,10 @@
 //! `concur-bench`: concur and its peers side by side in one process run, as ratios.
 //!
-//! `cargo run --release -p concur-bench -- [threads|aio|echo|processes] [--quick]`
+//! `cargo run --release -p concur-bench -- [threads|aio|echo|ecosystem|processes] [--quick]`
 
 mod aio;
 mod echo;
+mod ecosystem;
 mod harness;
 mod memory;
 mod processes;
@@ -22,6 +23,8 @@ SUITES:
     threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
     aio       event loops: concur::aio, tokio current_thread, smol, CPython asyncio, uvloop
     echo      TCP echo servers on each event loop, one blocking Rust load generator
+    ecosystem hyper 1.x hello-world server on concur::aio vs on tokio current_thread (one
+              load generator: requests/s, p50, p99); a tokio socket inside aio::run
     processes process pools: concur, procspawn, CPython ProcessPoolExecutor (and rayon
               and a sequential loop on the CPU-bound row)
               (default: all suites)
@@ -63,7 +66,7 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "aio" | "echo" | "processes" => suites.push(arg),
+            "threads" | "aio" | "echo" | "ecosystem" | "processes" => suites.push(arg),
             other => {
                 eprintln!("concur-bench: unknown argument '{other}' (try --help)");
                 return ExitCode::from(2);
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
         }
     }
     if suites.is_empty() {
-        suites = ["threads", "aio", "echo", "processes"]
+        suites = ["threads", "aio", "echo", "ecosystem", "processes"]
             .map(str::to_owned)
             .to_vec();
     }
@@ -84,6 +87,13 @@ fn main() -> ExitCode {
         if suite == "echo" {
             println!("## TCP echo over loopback\n");
             harness::print_table(&echo::run(quick, rounds));
+            println!();
+        }
+        if suite == "ecosystem" {
+            println!("## hyper hello-world over loopback\n");
+            ecosystem::print_hyper(&ecosystem::run_hyper(quick, rounds));
+            println!("\n## tokio sockets inside concur's loop\n");
+            harness::print_table(&ecosystem::run_tokio_compat(quick, rounds));
             println!();
         }
         if suite == "aio" {

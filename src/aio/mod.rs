@@ -33,6 +33,8 @@
 mod combinators;
 pub mod fs;
 mod group;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod net;
 pub mod process;
 mod reactor;
@@ -41,6 +43,8 @@ pub mod signal;
 pub mod sync;
 mod task;
 mod time;
+#[cfg(feature = "tokio-io")]
+pub mod tokio;
 mod wheel;
 
 pub use combinators::{gather, to_thread, yield_now, YieldNow};

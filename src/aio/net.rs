@@ -302,6 +302,23 @@ impl fmt::Debug for TcpStream {
 /// `AsyncRead`/`AsyncWrite` for a registered stream whose `&S` reads and writes.
 macro_rules! stream_io {
     ($ty:ty) => {
+        #[cfg(any(feature = "hyper", feature = "tokio-io"))]
+        impl $ty {
+            /// Reads into memory that may not be initialised yet (hyper's and tokio's read
+            /// buffers are not zeroed first): the bytes read are initialised by the OS.
+            pub(super) fn poll_read_uninit(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_io(cx, Direction::Read, |s| {
+                    rustix::io::read(s, &mut *buf)
+                        .map(|(filled, _)| filled.len())
+                        .map_err(io::Error::from)
+                })
+            }
+        }
+
         impl AsyncRead for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
