@@ -1,7 +1,7 @@
 //! The workloads the command measures: real computation and real (loopback) network I/O.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -39,39 +39,61 @@ pub(crate) fn ranges(limit: u64, parts: u64) -> Vec<(u64, u64)> {
 }
 
 /// A web server on loopback that answers each `GET /n` with a page of `page_size` bytes
-/// after `latency`, the way a remote site keeps a client waiting. One thread per
-/// connection, so it is never the bottleneck of the clients measured against it.
+/// after `latency`, the way a remote site keeps a client waiting. It is hyper on concur's
+/// own event loop, on a thread of its own: one thread serves every connection at once,
+/// the cheat sheet's first row at work.
 pub(crate) struct PageServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    acceptor: Option<thread::JoinHandle<()>>,
+    server: Option<thread::JoinHandle<()>>,
 }
 
 impl PageServer {
     pub(crate) fn start(latency: Duration, page_size: usize) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
+        use concur::aio;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
-        let acceptor = thread::Builder::new()
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server = thread::Builder::new()
             .name("page-server".into())
             .spawn(move || {
-                for conn in listener.incoming() {
-                    if stop2.load(Ordering::Acquire) {
-                        break;
-                    }
-                    if let Ok(conn) = conn {
-                        thread::spawn(move || {
-                            // A client that hangs up early is not the server's problem.
-                            let _ = serve(conn, latency, page_size);
+                aio::run(async move {
+                    let listener = match aio::net::TcpListener::bind("127.0.0.1:0").await {
+                        Ok(l) => l,
+                        Err(e) => return drop(tx.send(Err(e))),
+                    };
+                    let _ = tx.send(listener.local_addr());
+                    let page = hyper::body::Bytes::from(vec![b'x'; page_size]);
+                    while let Ok((conn, _)) = listener.accept().await {
+                        if stop2.load(Ordering::Acquire) {
+                            break;
+                        }
+                        let page = page.clone();
+                        let svc = hyper::service::service_fn(move |_req| {
+                            let page = page.clone();
+                            async move {
+                                aio::sleep(latency).await; // the remote site thinks
+                                Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                    http_body_util::Full::new(page),
+                                ))
+                            }
                         });
+                        // A client that hangs up early is not the server's problem.
+                        drop(aio::spawn(
+                            hyper::server::conn::http1::Builder::new()
+                                .timer(aio::hyper::Timer)
+                                .serve_connection(conn, svc),
+                        ));
                     }
-                }
+                });
             })?;
+        let addr = rx.recv().map_err(|_| {
+            io::Error::other("the page server's thread ended before it was listening")
+        })??;
         Ok(PageServer {
             addr,
             stop,
-            acceptor: Some(acceptor),
+            server: Some(server),
         })
     }
 
@@ -83,32 +105,12 @@ impl PageServer {
 impl Drop for PageServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        // Wake the acceptor so it sees `stop`.
+        // Wake the acceptor so it sees `stop`; leaving `run` drops the open connections.
         let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.acceptor.take() {
+        if let Some(t) = self.server.take() {
             let _ = t.join();
         }
     }
-}
-
-fn serve(conn: TcpStream, latency: Duration, page_size: usize) -> io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    // Drain the headers.
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        line.clear();
-    }
-    thread::sleep(latency);
-    let body = vec![b'x'; page_size];
-    let mut conn = conn;
-    write!(
-        conn,
-        "HTTP/1.1 200 OK\r\nContent-Length: {page_size}\r\nConnection: close\r\n\r\n"
-    )?;
-    conn.write_all(&body)?;
-    conn.flush()
 }
 
 /// Downloads one page with a blocking HTTP/1.1 client; returns the body's length.
@@ -123,29 +125,42 @@ pub(crate) fn download(addr: SocketAddr, page: usize) -> io::Result<usize> {
     body_len(&response)
 }
 
-/// Downloads one page with an HTTP/1.1 client on the event loop; returns the body's length.
+/// Downloads one page with hyper's HTTP/1.1 client on concur's event loop (one connection
+/// per page, like the blocking client); returns the body's length.
 pub(crate) async fn download_async(addr: SocketAddr, page: usize) -> io::Result<usize> {
-    use futures_io::{AsyncRead, AsyncWrite};
-    use std::future::poll_fn;
-    use std::pin::Pin;
-
-    let mut conn = concur::aio::net::TcpStream::connect(addr).await?;
-    let request = format!("GET /{page} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let mut out = request.as_bytes();
-    while !out.is_empty() {
-        let n = poll_fn(|cx| Pin::new(&mut conn).poll_write(cx, out)).await?;
-        out = &out[n..];
+    use http_body_util::{BodyExt, Empty};
+    let conn = concur::aio::net::TcpStream::connect(addr).await?;
+    let (mut sender, driver) = hyper::client::conn::http1::handshake(conn)
+        .await
+        .map_err(io::Error::other)?;
+    let driver = concur::aio::spawn(driver);
+    let request = hyper::Request::get(format!("/{page}"))
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Empty::<hyper::body::Bytes>::new())
+        .map_err(io::Error::other)?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(io::Error::other)?;
+    if response.status() != hyper::StatusCode::OK {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("page {page}: the server answered {}", response.status()),
+        ));
     }
-    let mut response = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = poll_fn(|cx| Pin::new(&mut conn).poll_read(cx, &mut buf)).await?;
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-    }
-    body_len(&response)
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(io::Error::other)?
+        .to_bytes();
+    drop(sender);
+    // The connection ends once the exchange is done; its task reports how.
+    driver
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
+        .map_err(io::Error::other)?;
+    Ok(body.len())
 }
 
 /// The body length of a complete `200` response.
