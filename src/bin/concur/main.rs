@@ -1,24 +1,34 @@
-//! `concur`: the cheat sheet, measured. Runs a CPU-bound and an I/O-bound workload
-//! sequentially and through each mechanism available, and prints what each gains.
+//! `concur`: the cheat sheet, measured. Runs a CPU-bound, an I/O-bound and a large-data
+//! workload sequentially and through each mechanism available, and prints what each
+//! gains and what it costs (CPU time, peak memory, bytes serialized).
 
+mod data;
+mod meter;
 mod output;
+mod progress;
 mod python;
 mod workload;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use concur::{aio, ProcessPoolExecutor, ThreadPoolExecutor};
+use concur::{aio, ProcessPoolExecutor, SharedBuffer, ThreadPoolExecutor};
+
+use crate::meter::Meter;
+use crate::progress::Progress;
 
 const HELP: &str = "\
 concur: Python's concurrency cheat sheet, measured on this machine.
 
 Runs a CPU-bound workload (counting primes) and an I/O-bound one (downloading pages from
 a web server on loopback that answers after a delay, like a remote site), sequentially,
-on the event loop, on a thread pool and on a process pool, and prints the wall time and
-speed-up of each, then the cheat sheet's tables filled in from those measurements.
+on the event loop, on a thread pool and on a process pool; then a large-data one (one
+array of f64 transformed element-wise) sequentially, on a thread pool (shared slices)
+and on a process pool twice: serialized, then in shared memory. Prints the wall time,
+speed-up, CPU time, CPU use, peak memory and bytes serialized of each, then the cheat
+sheet's tables filled in from those measurements.
 
 USAGE:
     concur [OPTIONS]
@@ -34,6 +44,8 @@ OPTIONS:
                          (default 200, --quick 40)
     --latency-ms N       the server's delay before answering each page, 0 to 60000 ms
                          (default 50, --quick 20)
+    --data-mib N         large data: the array's size in MiB, 1 to 4096
+                         (default 64, --quick 16)
     --json               print the measurements as one JSON object on stdout instead of
                          the tables
     --svg FILE           also write a bar chart of the speed-ups (SVG) to FILE
@@ -53,6 +65,8 @@ pub(crate) struct Sizes {
     pub(crate) pages: usize,
     pub(crate) latency: Duration,
     pub(crate) workers: usize,
+    /// Large data: the array's size in MiB.
+    pub(crate) data_mib: usize,
 }
 
 /// Page size the server answers with.
@@ -105,6 +119,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
     let mut python = false;
     let mut svg = None;
     let (mut primes_below, mut pages, mut latency_ms, mut workers) = (None, None, None, None);
+    let mut data_mib = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         // `--opt=value` is the same as `--opt value`.
@@ -140,6 +155,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
                 )?)
             }
             "--workers" => workers = Some(number("--workers", value(), 1, 1024, " workers", "4")?),
+            "--data-mib" => data_mib = Some(number("--data-mib", value(), 1, 4096, " MiB", "64")?),
             "--svg" => match value() {
                 Some(file) if !file.is_empty() => svg = Some(PathBuf::from(file)),
                 _ => return Err("--svg needs a file name (e.g. --svg chart.svg)".into()),
@@ -156,6 +172,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
         pages: pages.unwrap_or(if quick { 40 } else { 200 }),
         latency: Duration::from_millis(latency_ms.unwrap_or(if quick { 20 } else { 50 })),
         workers: workers.unwrap_or(cpus),
+        data_mib: data_mib.unwrap_or(if quick { 16 } else { 64 }),
     };
     Ok(Parsed::Run(Options {
         sizes,
@@ -209,13 +226,21 @@ fn main() -> ExitCode {
 /// One measurement.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
-    /// `cpu` or `io`.
+    /// `cpu`, `io` or `data`.
     pub(crate) workload: &'static str,
-    /// `sequential`, `event_loop`, `thread_pool` or `process_pool`.
+    /// `sequential`, `event_loop`, `thread_pool`, `process_pool` or (large data only)
+    /// `process_pool_shm`.
     pub(crate) mechanism: &'static str,
     /// What the table shows, e.g. `thread pool (4 workers)`.
     pub(crate) label: String,
     pub(crate) wall: Duration,
+    /// CPU time of all the threads and worker processes doing the work.
+    pub(crate) cpu: Duration,
+    /// Peak resident memory of this process plus its workers during the measurement.
+    pub(crate) peak_bytes: u64,
+    /// Bytes serialized to cross between processes (arguments and results, as postcard
+    /// writes them); 0 within one process.
+    pub(crate) serialized_bytes: u64,
 }
 
 /// Everything measured.
@@ -238,119 +263,100 @@ impl Report {
     }
 }
 
-/// Step-by-step progress on stderr, only when stderr is a terminal.
-struct Progress {
-    enabled: bool,
-    total: usize,
-    done: usize,
-    started: Instant,
+type Error = Box<dyn std::error::Error>;
+
+/// The rows measured so far, and the threads whose CPU time is not the workload's.
+struct Rows {
+    rows: Vec<Row>,
+    exclude: Vec<u32>,
 }
 
-impl Progress {
-    fn new(total: usize) -> Self {
-        Progress {
-            enabled: std::io::stderr().is_terminal(),
-            total,
-            done: 0,
-            started: Instant::now(),
-        }
-    }
-
-    fn step(&mut self, what: &str) {
-        self.done += 1;
-        if self.enabled {
-            eprint!(
-                "\r\x1b[2K[{}/{}] {what} ... ({:.1} s so far)",
-                self.done,
-                self.total,
-                self.started.elapsed().as_secs_f64()
-            );
-        }
-    }
-
-    fn finish(&self) {
-        if self.enabled {
-            eprint!("\r\x1b[2K");
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
-    let sizes = options.sizes;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = sizes.workers;
-    let mut rows = Vec::new();
-    let mut progress = Progress::new(if options.python { 9 } else { 8 });
-    let push = |rows: &mut Vec<Row>, workload, mechanism, label: String, wall| {
-        rows.push(Row {
+impl Rows {
+    /// Runs `work` under a [`Meter`] and records it as a row; returns what `work` returned.
+    fn measure<T>(
+        &mut self,
+        workload: &'static str,
+        mechanism: &'static str,
+        label: String,
+        work: impl FnOnce() -> Result<(T, u64), Error>,
+    ) -> Result<T, Error> {
+        let meter = Meter::start(&self.exclude)?;
+        let outcome = work();
+        let usage = meter.finish();
+        let (value, serialized_bytes) = outcome?;
+        self.rows.push(Row {
             workload,
             mechanism,
             label,
-            wall,
-        })
+            wall: usage.wall,
+            cpu: usage.cpu,
+            peak_bytes: usage.peak_bytes,
+            serialized_bytes,
+        });
+        Ok(value)
+    }
+}
+
+/// Bytes postcard writes for `value`.
+fn postcard_len<T: serde::Serialize>(value: &T) -> u64 {
+    postcard::to_allocvec(value).map_or(0, |v| v.len() as u64)
+}
+
+fn run(options: &Options) -> Result<Report, Error> {
+    let sizes = options.sizes;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = sizes.workers;
+    let mut rows = Rows {
+        rows: Vec::new(),
+        exclude: Vec::new(),
     };
+    let progress = Progress::new(if options.python { 13 } else { 12 });
 
     // CPU-bound: count primes, in 64 chunks so a pool can balance them.
     let chunks = workload::ranges(sizes.primes_below, 64);
     // Warm up (CPU clocks, caches) so the sequential baseline is not the one run that pays.
     std::hint::black_box(workload::count_primes(0, sizes.primes_below.min(200_000)));
     progress.step("cpu: sequential");
-    let t = Instant::now();
-    let seq: u64 = chunks
-        .iter()
-        .map(|&(lo, hi)| workload::count_primes(lo, hi))
-        .sum();
-    push(
-        &mut rows,
-        "cpu",
-        "sequential",
-        "sequential".into(),
-        t.elapsed(),
-    );
+    let seq: u64 = rows.measure("cpu", "sequential", "sequential".into(), || {
+        let n = chunks
+            .iter()
+            .map(|&(lo, hi)| workload::count_primes(lo, hi))
+            .sum();
+        Ok((n, 0))
+    })?;
     // The event loop: tasks take turns on one thread, so CPU work gains nothing.
     progress.step("cpu: event loop");
-    let t = Instant::now();
-    let looped: u64 = aio::run(async {
-        let tasks: Vec<_> = chunks
-            .iter()
-            .map(|&(lo, hi)| aio::spawn(async move { workload::count_primes(lo, hi) }))
-            .collect();
-        let mut n = 0;
-        for task in tasks {
-            n += task.await.unwrap_or(0);
-        }
-        n
-    });
-    push(
-        &mut rows,
-        "cpu",
-        "event_loop",
-        "event loop (1 thread)".into(),
-        t.elapsed(),
-    );
+    let looped: u64 = rows.measure("cpu", "event_loop", "event loop (1 thread)".into(), || {
+        let n = aio::run(async {
+            let tasks: Vec<_> = chunks
+                .iter()
+                .map(|&(lo, hi)| aio::spawn(async move { workload::count_primes(lo, hi) }))
+                .collect();
+            let mut n = 0;
+            for task in tasks {
+                n += task.await.unwrap_or(0);
+            }
+            n
+        });
+        Ok((n, 0))
+    })?;
     if looped != seq {
         return Err(format!("the event loop counted {looped} primes, sequential {seq}").into());
     }
     progress.step(&format!("cpu: thread pool ({workers} workers)"));
     let pool = ThreadPoolExecutor::new(workers);
-    let t = Instant::now();
-    let mut total = 0;
-    for r in pool.map(|(lo, hi)| workload::count_primes(lo, hi), chunks.clone()) {
-        total += r?;
-    }
-    push(
-        &mut rows,
+    let total: u64 = rows.measure(
         "cpu",
         "thread_pool",
         format!("thread pool ({workers} workers)"),
-        t.elapsed(),
-    );
+        || {
+            let mut total = 0;
+            for r in pool.map(|(lo, hi)| workload::count_primes(lo, hi), chunks.clone()) {
+                total += r?;
+            }
+            Ok((total, 0))
+        },
+    )?;
     if total != seq {
         return Err(format!("the thread pool counted {total} primes, sequential {seq}").into());
     }
@@ -358,80 +364,75 @@ fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     // Processes: real parallelism too, at the price of starting them and of serializing
     // what goes in and out (a range in, a count out: next to nothing here).
     progress.step(&format!("cpu: process pool ({workers} workers)"));
-    let t = Instant::now();
-    let pool = ProcessPoolExecutor::new(workers)?;
-    let mut total = 0;
-    let count = |(lo, hi): (u64, u64)| workload::count_primes(lo, hi);
-    for r in pool.map(count, chunks) {
-        total += r?;
-    }
-    push(
-        &mut rows,
+    let total: u64 = rows.measure(
         "cpu",
         "process_pool",
         format!("process pool ({workers} workers)"),
-        t.elapsed(),
-    );
+        || {
+            let pool = ProcessPoolExecutor::new(workers)?;
+            let mut total = 0;
+            let mut bytes = 0;
+            let count = |(lo, hi): (u64, u64)| workload::count_primes(lo, hi);
+            for (r, arg) in pool.map(count, chunks.clone()).zip(&chunks) {
+                let n = r?;
+                bytes += postcard_len(arg) + postcard_len(&n);
+                total += n;
+            }
+            drop(pool); // its workers exit and are reaped: their CPU time is counted
+            Ok((total, bytes))
+        },
+    )?;
     if total != seq {
         return Err(format!("the process pool counted {total} primes, sequential {seq}").into());
     }
-    drop(pool);
 
-    // I/O-bound: download pages from a slow server.
+    // I/O-bound: download pages from a slow server. The server runs on a thread of this
+    // process; its CPU time is the remote site's, not the client's, and is left out.
     let server = workload::PageServer::start(sizes.latency, PAGE_BYTES)?;
+    rows.exclude.extend(server.thread_id());
     let addr = server.addr();
     progress.step("io: sequential");
-    let t = Instant::now();
-    let mut bytes = 0;
-    for page in 0..sizes.pages {
-        bytes += workload::download(addr, page)? as u64;
-    }
-    push(
-        &mut rows,
-        "io",
-        "sequential",
-        "sequential".into(),
-        t.elapsed(),
-    );
-    progress.step("io: event loop");
-    let t = Instant::now();
-    let looped = aio::run(async move {
-        let tasks: Vec<_> = (0..sizes.pages)
-            .map(|page| aio::spawn(workload::download_async(addr, page)))
-            .collect();
-        let mut n = 0u64;
-        for task in tasks {
-            n += task
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())? as u64;
+    let bytes: u64 = rows.measure("io", "sequential", "sequential".into(), || {
+        let mut bytes = 0;
+        for page in 0..sizes.pages {
+            bytes += workload::download(addr, page)? as u64;
         }
-        Ok::<u64, String>(n)
+        Ok((bytes, 0))
     })?;
-    push(
-        &mut rows,
-        "io",
-        "event_loop",
-        "event loop (1 thread)".into(),
-        t.elapsed(),
-    );
+    progress.step("io: event loop");
+    let looped: u64 = rows.measure("io", "event_loop", "event loop (1 thread)".into(), || {
+        let n = aio::run(async move {
+            let tasks: Vec<_> = (0..sizes.pages)
+                .map(|page| aio::spawn(workload::download_async(addr, page)))
+                .collect();
+            let mut n = 0u64;
+            for task in tasks {
+                n += task
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())? as u64;
+            }
+            Ok::<u64, String>(n)
+        })?;
+        Ok((n, 0))
+    })?;
     if looped != bytes {
         return Err(format!("the event loop downloaded {looped} bytes, sequential {bytes}").into());
     }
     progress.step(&format!("io: thread pool ({IO_THREADS} workers)"));
     let pool = ThreadPoolExecutor::new(IO_THREADS);
-    let t = Instant::now();
-    let mut pooled = 0;
-    for r in pool.map(move |page| workload::download(addr, page), 0..sizes.pages) {
-        pooled += r?? as u64;
-    }
-    push(
-        &mut rows,
+    let pooled: u64 = rows.measure(
         "io",
         "thread_pool",
         format!("thread pool ({IO_THREADS} workers)"),
-        t.elapsed(),
-    );
+        || {
+            let mut pooled = 0;
+            for r in pool.map(move |page| workload::download(addr, page), 0..sizes.pages) {
+                pooled += r?? as u64;
+            }
+            Ok((pooled, 0))
+        },
+    )?;
     if pooled != bytes {
         return Err(
             format!("the thread pool downloaded {pooled} bytes, sequential {bytes}").into(),
@@ -440,31 +441,38 @@ fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     drop(pool);
 
     progress.step(&format!("io: process pool ({IO_PROCESSES} workers)"));
-    let t = Instant::now();
-    let pool = ProcessPoolExecutor::new(IO_PROCESSES)?;
-    let fetch = |(addr, page): (std::net::SocketAddr, usize)| {
-        workload::download(addr, page).map_err(|e| e.to_string())
-    };
-    let mut pooled = 0;
-    for r in pool.map(fetch, (0..sizes.pages).map(|page| (addr, page))) {
-        pooled += r?? as u64;
-    }
-    push(
-        &mut rows,
+    let pooled: u64 = rows.measure(
         "io",
         "process_pool",
         format!("process pool ({IO_PROCESSES} workers)"),
-        t.elapsed(),
-    );
+        || {
+            let pool = ProcessPoolExecutor::new(IO_PROCESSES)?;
+            let fetch = |(addr, page): (std::net::SocketAddr, usize)| {
+                workload::download(addr, page).map_err(|e| e.to_string())
+            };
+            let (mut pooled, mut serialized) = (0, 0);
+            for (page, r) in pool
+                .map(fetch, (0..sizes.pages).map(|page| (addr, page)))
+                .enumerate()
+            {
+                let r = r?;
+                serialized += postcard_len(&(addr, page)) + postcard_len(&r);
+                pooled += r? as u64;
+            }
+            drop(pool);
+            Ok((pooled, serialized))
+        },
+    )?;
     if pooled != bytes {
         return Err(
             format!("the process pool downloaded {pooled} bytes, sequential {bytes}").into(),
         );
     }
-    drop(pool);
+
+    large_data(&sizes, &mut rows, &progress)?;
 
     let python = if options.python {
-        progress.step("CPython: python/cheatsheet.py (all eight runs)");
+        progress.step("CPython: python/cheatsheet.py (all its runs)");
         python::run(&sizes, addr)
     } else {
         python::Outcome::NotRequested
@@ -474,9 +482,145 @@ fn run(options: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     Ok(Report {
         sizes,
         cpus,
-        rows,
+        rows: rows.rows,
         python,
     })
+}
+
+/// The large-data rows: one array through each mechanism, checked against the
+/// sequential run's checksum.
+fn large_data(sizes: &Sizes, rows: &mut Rows, progress: &Progress) -> Result<(), Error> {
+    let workers = sizes.workers;
+    let len = sizes.data_mib << 17; // 2^20 / 8 f64 per MiB
+    let chunk = data::chunk_len(len);
+    let array = || -> Result<Vec<f64>, Error> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(len).map_err(|_| {
+            format!(
+                "cannot allocate {} MiB for the large-data workload (try a smaller --data-mib)",
+                sizes.data_mib
+            )
+        })?;
+        v.resize(len, 0.0);
+        data::fill(&mut v, 0);
+        Ok(v)
+    };
+    let check = |what: &str, sum: data::Checksum, seq: data::Checksum| {
+        if sum == seq {
+            Ok(())
+        } else {
+            Err(format!(
+                "large data: the {what} computed checksum {}, sequential {}",
+                sum.value(),
+                seq.value()
+            ))
+        }
+    };
+
+    progress.step("data: sequential");
+    let mut xs = array()?;
+    rows.measure("data", "sequential", "sequential".into(), || {
+        data::transform(&mut xs);
+        Ok(((), 0))
+    })?;
+    let seq = data::Checksum::of(&xs);
+    drop(xs);
+
+    // Threads share the array: each task transforms its own slice of it, in place.
+    progress.step(&format!("data: thread pool ({workers} workers)"));
+    let mut xs = array()?;
+    let pool = ThreadPoolExecutor::new(workers);
+    rows.measure(
+        "data",
+        "thread_pool",
+        format!("thread pool ({workers} workers), shared slices"),
+        || {
+            pool.scope(|s| {
+                let tasks: Vec<_> = xs
+                    .chunks_mut(chunk)
+                    .map(|c| s.submit(move || data::transform(c)))
+                    .collect();
+                tasks.into_iter().try_for_each(|t| t.join())
+            })?;
+            Ok(((), 0))
+        },
+    )?;
+    drop(pool);
+    check("thread pool", data::Checksum::of(&xs), seq)?;
+    drop(xs);
+
+    // Processes by serialization: each chunk is copied into a message, through a pipe,
+    // into the worker, and back the same way.
+    progress.step(&format!(
+        "data: process pool, serialized ({workers} workers)"
+    ));
+    let mut xs = array()?;
+    rows.measure(
+        "data",
+        "process_pool",
+        format!("process pool ({workers} workers), serialized"),
+        || {
+            let pool = ProcessPoolExecutor::new(workers)?;
+            // Cells: the chunks are read (to send) and written (results) as they go.
+            let cells = std::cell::Cell::from_mut(xs.as_mut_slice()).as_slice_of_cells();
+            let to_send = cells
+                .chunks(chunk)
+                .map(|c| c.iter().map(std::cell::Cell::get).collect::<Vec<f64>>());
+            let mut serialized = 0;
+            for (back, dst) in pool
+                .map(data::transform_vec, to_send)
+                .zip(cells.chunks(chunk))
+            {
+                let back = back?;
+                if back.len() != dst.len() {
+                    return Err("large data: a chunk came back with the wrong length".into());
+                }
+                serialized += 2 * data::vec_bytes(back.len());
+                dst.iter().zip(back).for_each(|(d, x)| d.set(x));
+            }
+            drop(pool);
+            Ok(((), serialized))
+        },
+    )?;
+    check("process pool (serialized)", data::Checksum::of(&xs), seq)?;
+    drop(xs);
+
+    // Processes with shared memory: the array lives in shared buffers from the start;
+    // a chunk's descriptor goes to a worker, which transforms it in place, and comes back.
+    progress.step(&format!(
+        "data: process pool, shared memory ({workers} workers)"
+    ));
+    let mut buffers = Vec::new();
+    for first in (0..len).step_by(chunk) {
+        let n = chunk.min(len - first);
+        let mut b = SharedBuffer::new(n * 8).map_err(|e| {
+            format!("cannot create a shared buffer for the large-data workload: {e}")
+        })?;
+        data::fill(b.as_mut_slice_of::<f64>(), first);
+        buffers.push(b);
+    }
+    let sizes_of: Vec<usize> = buffers.iter().map(|b| b.len()).collect();
+    let back: Vec<SharedBuffer> = rows.measure(
+        "data",
+        "process_pool_shm",
+        format!("process pool ({workers} workers), shared memory"),
+        || {
+            let pool = ProcessPoolExecutor::new(workers)?;
+            let back = pool
+                .map(data::transform_shared, buffers)
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(pool);
+            // A buffer is its descriptor's index in the message and its length, each way.
+            let serialized = sizes_of.iter().map(|&b| 2 * data::shared_bytes(0, b)).sum();
+            Ok((back, serialized))
+        },
+    )?;
+    let mut sum = data::Checksum::new();
+    for b in &back {
+        sum.add(b.as_slice_of::<f64>());
+    }
+    check("process pool (shared memory)", sum, seq)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,13 +6,28 @@ use crate::python::Outcome;
 use crate::{Report, Row, PAGE_BYTES};
 
 const MECHANISMS: [&str; 4] = ["sequential", "event_loop", "thread_pool", "process_pool"];
-const WORKLOADS: [&str; 2] = ["cpu", "io"];
+const DATA_MECHANISMS: [&str; 4] = [
+    "sequential",
+    "thread_pool",
+    "process_pool",
+    "process_pool_shm",
+];
+const WORKLOADS: [&str; 3] = ["cpu", "io", "data"];
+
+/// The mechanisms measured for `workload`, in the order they run.
+fn mechanisms(workload: &str) -> &'static [&'static str; 4] {
+    if workload == "data" {
+        &DATA_MECHANISMS
+    } else {
+        &MECHANISMS
+    }
+}
 
 fn workload_name(workload: &str) -> &'static str {
-    if workload == "cpu" {
-        "CPU-bound"
-    } else {
-        "I/O-bound"
+    match workload {
+        "cpu" => "CPU-bound",
+        "io" => "I/O-bound",
+        _ => "Large data",
     }
 }
 
@@ -21,8 +36,30 @@ fn mechanism_name(mechanism: &str) -> &'static str {
         "sequential" => "sequential",
         "event_loop" => "event loop",
         "thread_pool" => "thread pool",
+        "process_pool_shm" => "process pool, shared memory",
         _ => "process pool",
     }
+}
+
+/// `bytes` for a person: B, KiB, MiB or GiB.
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// CPU time over wall time: how many cores the run kept busy on average.
+fn cores(r: &Row) -> f64 {
+    r.cpu.as_secs_f64() / r.wall.as_secs_f64().max(1e-9)
 }
 
 fn row<'a>(report: &'a Report, workload: &str, mechanism: &str) -> Option<&'a Row> {
@@ -41,35 +78,49 @@ fn python_speedup(report: &Report, workload: &str, mechanism: &str) -> Option<f6
     report.python.speedup(r)
 }
 
+/// The large-data rows' figures: (serialized row, shared-memory row), when measured.
+fn data_rows(report: &Report) -> Option<(&Row, &Row)> {
+    Some((
+        row(report, "data", "process_pool")?,
+        row(report, "data", "process_pool_shm")?,
+    ))
+}
+
 /// The measurements as a table, then the cheat sheet's two tables filled in from them.
 pub(crate) fn tables(report: &Report) -> String {
     let s = &report.sizes;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "CPU-bound: count primes below {}; I/O-bound: download {} pages of 16 KiB, {} ms latency each\n",
+        "CPU-bound: count primes below {}; I/O-bound: download {} pages of 16 KiB, {} ms latency each;\n\
+         large data: transform {} MiB of f64 (a degree-15 polynomial per element)\n",
         s.primes_below,
         s.pages,
-        s.latency.as_millis()
+        s.latency.as_millis(),
+        s.data_mib
     );
     let with_python = matches!(report.python, Outcome::Measured { .. });
+    out.push_str(
+        "| workload | mechanism | wall time | speed-up | CPU time | CPU use | peak memory | serialized |",
+    );
     if let Outcome::Measured { version, .. } = &report.python {
-        let _ = writeln!(
-            out,
-            "| workload | mechanism | wall time | speed-up | CPython {version} wall time | CPython speed-up |"
-        );
-        out.push_str("|---|---|---:|---:|---:|---:|\n");
+        let _ = writeln!(out, " CPython {version} wall time | CPython speed-up |");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     } else {
-        out.push_str("| workload | mechanism | wall time | speed-up |\n|---|---|---:|---:|\n");
+        out.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|\n");
     }
     for r in &report.rows {
         let _ = write!(
             out,
-            "| {} | {} | {:.3} s | {:.1}x |",
+            "| {} | {} | {:.3} s | {:.1}x | {:.3} s | {:.1} cores | {} | {} |",
             r.workload,
             r.label,
             r.wall.as_secs_f64(),
-            Report::speedup(&report.rows, r)
+            Report::speedup(&report.rows, r),
+            r.cpu.as_secs_f64(),
+            cores(r),
+            size(r.peak_bytes),
+            size(r.serialized_bytes),
         );
         if with_python {
             match report.python.row(r.workload, r.mechanism) {
@@ -86,9 +137,29 @@ pub(crate) fn tables(report: &Report) -> String {
         out,
         "\nThe event loop overlaps waiting (I/O) on one thread but cannot speed up computing.\n\
          No GIL in Rust: the thread pool speeds up CPU-bound work too (up to the {} CPUs here);\n\
-         the process pool does as well, after paying to start its workers (timed above).",
+         the process pool does as well, after paying to start its workers (timed above, with\n\
+         their shutdown). CPU time counts every thread and worker process of the run (the\n\
+         local page server's thread excepted); CPU use is CPU time over wall time; peak memory\n\
+         is the most resident memory of this process plus its workers, sampled every 2 ms.",
         report.cpus
     );
+    if let Some((ser, shm)) = data_rows(report) {
+        let _ = writeln!(
+            out,
+            "\nLarge data: \"data is serialized\" has a price. Sent as Vec<f64>, the {} MiB array\n\
+             crossed to the workers and back as {} of messages: {:.3} s, {} at the peak.\n\
+             In shared memory (SharedBuffer) only descriptors crossed ({}): {:.3} s, {} at the\n\
+             peak, {:.1}x faster. Threads need neither: they transform slices of one array in place.",
+            report.sizes.data_mib,
+            size(ser.serialized_bytes),
+            ser.wall.as_secs_f64(),
+            size(ser.peak_bytes),
+            size(shm.serialized_bytes),
+            shm.wall.as_secs_f64(),
+            size(shm.peak_bytes),
+            ser.wall.as_secs_f64() / shm.wall.as_secs_f64().max(1e-9)
+        );
+    }
     out.push_str(&cheat_sheet(report));
     out
 }
@@ -96,7 +167,7 @@ pub(crate) fn tables(report: &Report) -> String {
 /// What the measurements say about using `mechanism` for `workload`.
 fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
     let s = speedup(report, workload, mechanism);
-    let (winner, best) = MECHANISMS
+    let (winner, best) = mechanisms(workload)
         .iter()
         .map(|m| (*m, speedup(report, workload, m)))
         .fold(("sequential", 0.0), |a, b| if b.1 > a.1 { b } else { a });
@@ -139,9 +210,34 @@ fn cheat_sheet(report: &Report) -> String {
     let when = |m: &str| {
         WORKLOADS
             .iter()
+            .filter(|wl| row(report, wl, m).is_some())
             .map(|wl| verdict(report, wl, m))
             .collect::<Vec<_>>()
             .join("; ")
+    };
+    // The process pool's large-data verdict: serialized, then in shared memory.
+    let data_note = |with_speedup: bool| match data_rows(report) {
+        Some((ser, shm)) => {
+            let (a, b) = (
+                Report::speedup(&report.rows, ser),
+                Report::speedup(&report.rows, shm),
+            );
+            if with_speedup {
+                format!(
+                    " A {} MiB array: {} serialized, {a:.1}x; in shared memory {b:.1}x.",
+                    report.sizes.data_mib,
+                    size(ser.serialized_bytes)
+                )
+            } else {
+                format!(
+                    " (measured: {} serialized for a {} MiB array, {:.1}x slower than a SharedBuffer)",
+                    size(ser.serialized_bytes),
+                    report.sizes.data_mib,
+                    ser.wall.as_secs_f64() / shm.wall.as_secs_f64().max(1e-9)
+                )
+            }
+        }
+        None => String::new(),
     };
     let mut out = String::from("\n## Overview (measured)\n\n");
     out.push_str(
@@ -159,8 +255,10 @@ fn cheat_sheet(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "| ProcessPoolExecutor | Several processes; data is serialized (postcard). | {} |",
-        when("process_pool")
+        "| ProcessPoolExecutor | Several processes; data is serialized (postcard){}. | {}; with shared memory: {} |",
+        data_note(false),
+        when("process_pool"),
+        when("process_pool_shm")
     );
 
     out.push_str("\n## Differences in parallelism (measured)\n\n");
@@ -200,9 +298,14 @@ fn cheat_sheet(report: &Report) -> String {
     for (name, m, workers, note) in entries {
         let cpu = speedup(report, "cpu", m);
         let io = speedup(report, "io", m);
+        let data = if m == "process_pool" {
+            data_note(true)
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "| {name} | {} | {note} I/O-bound {io:.1}x. |",
+            "| {name} | {} | {note} I/O-bound {io:.1}x.{data} |",
             parallelism(cpu, workers, cpus)
         );
         if python.is_some() {
@@ -240,11 +343,12 @@ pub(crate) fn json(report: &Report) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(
         out,
-        "  \"sizes\": {{\"primes_below\": {}, \"pages\": {}, \"page_bytes\": {PAGE_BYTES}, \"latency_ms\": {}, \"workers\": {}}},",
+        "  \"sizes\": {{\"primes_below\": {}, \"pages\": {}, \"page_bytes\": {PAGE_BYTES}, \"latency_ms\": {}, \"workers\": {}, \"data_mib\": {}}},",
         s.primes_below,
         s.pages,
         s.latency.as_millis(),
-        s.workers
+        s.workers,
+        s.data_mib
     );
     let _ = writeln!(out, "  \"cpus\": {},", report.cpus);
     out.push_str("  \"rows\": [\n");
@@ -253,12 +357,16 @@ pub(crate) fn json(report: &Report) -> String {
         .iter()
         .map(|r| {
             format!(
-                "    {{\"workload\": {}, \"mechanism\": {}, \"label\": {}, \"wall_s\": {:.6}, \"speedup\": {:.3}}}",
+                "    {{\"workload\": {}, \"mechanism\": {}, \"label\": {}, \"wall_s\": {:.6}, \"speedup\": {:.3}, \"cpu_s\": {:.6}, \"cpu_cores\": {:.3}, \"peak_memory_bytes\": {}, \"serialized_bytes\": {}}}",
                 json_string(r.workload),
                 json_string(r.mechanism),
                 json_string(&r.label),
                 r.wall.as_secs_f64(),
-                Report::speedup(&report.rows, r)
+                Report::speedup(&report.rows, r),
+                r.cpu.as_secs_f64(),
+                cores(r),
+                r.peak_bytes,
+                r.serialized_bytes
             )
         })
         .collect();
@@ -297,47 +405,59 @@ fn xml(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The label under a bar, one or two lines.
+fn bar_label(workload: &str, mechanism: &str) -> [&'static str; 2] {
+    match (workload, mechanism) {
+        ("data", "process_pool") => ["process pool", "(serialized)"],
+        ("data", "process_pool_shm") => ["process pool", "(shared memory)"],
+        (_, m) => [mechanism_name(m), ""],
+    }
+}
+
 /// A bar chart of the speed-ups over sequential: one group per workload, one bar per
-/// mechanism (and a second, lighter one for CPython when measured).
+/// mechanism (and a second, lighter one for CPython when measured), with the 1x line.
 pub(crate) fn svg(report: &Report) -> String {
-    const SLOT: f64 = 120.0;
-    const BAR: f64 = 40.0;
-    const TOP: f64 = 70.0;
-    const BASE: f64 = 270.0;
+    const SLOT: f64 = 100.0;
+    const GAP: f64 = 50.0;
+    const LEFT: f64 = 30.0;
+    const TOP: f64 = 90.0;
+    const BASE: f64 = 300.0;
     let with_python = matches!(report.python, Outcome::Measured { .. });
-    let group_w = SLOT * MECHANISMS.len() as f64 + 40.0;
-    let width = 40.0 + group_w * WORKLOADS.len() as f64;
-    let height = 330.0;
+    let bar = if with_python { 34.0 } else { 44.0 };
+    let group_w = SLOT * 4.0;
+    let width = LEFT * 2.0 + group_w * WORKLOADS.len() as f64 + GAP * (WORKLOADS.len() - 1) as f64;
+    let height = 395.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"13\" fill=\"#222\">"
     );
     let _ = writeln!(
         out,
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">Speed-up over sequential, measured on {} CPUs</text>",
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"26\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">Speed-up over sequential (higher is better), measured on {} CPUs</text>",
         width / 2.0,
         report.cpus
     );
     let s = &report.sizes;
     for (g, wl) in WORKLOADS.iter().enumerate() {
-        let x0 = 40.0 + g as f64 * group_w;
-        let title = if *wl == "cpu" {
-            format!("CPU-bound: primes below {}", s.primes_below)
-        } else {
-            format!(
+        let x0 = LEFT + g as f64 * (group_w + GAP);
+        let title = match *wl {
+            "cpu" => format!("CPU-bound: primes below {}", s.primes_below),
+            "io" => format!(
                 "I/O-bound: {} pages, {} ms latency",
                 s.pages,
                 s.latency.as_millis()
-            )
+            ),
+            _ => format!("Large data: {} MiB of f64", s.data_mib),
         };
         let _ = writeln!(
             out,
-            "<g class=\"workload\" id=\"{wl}\">\n<text x=\"{}\" y=\"45\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
-            x0 + group_w / 2.0 - 20.0,
+            "<g class=\"workload\" id=\"{wl}\">\n<text x=\"{}\" y=\"58\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"14\">{}</text>",
+            x0 + group_w / 2.0,
             xml(&title)
         );
-        let bars: Vec<(usize, f64, bool)> = MECHANISMS
+        let ms = mechanisms(wl);
+        let bars: Vec<(usize, f64, bool)> = ms
             .iter()
             .enumerate()
             .flat_map(|(i, m)| {
@@ -347,47 +467,83 @@ pub(crate) fn svg(report: &Report) -> String {
             })
             .collect();
         let max = bars.iter().map(|b| b.1).fold(1.0f64, f64::max);
+        // The 1x line: above it a mechanism gains, below it it loses.
+        let one = BASE - (BASE - TOP) / max;
+        let _ = writeln!(
+            out,
+            "<line x1=\"{x0}\" y1=\"{one:.1}\" x2=\"{}\" y2=\"{one:.1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>",
+            x0 + group_w
+        );
         for (i, sp, py) in bars {
-            let h = (BASE - TOP) * sp / max;
+            let h = ((BASE - TOP) * sp / max).max(1.0);
             let slot_x = x0 + i as f64 * SLOT;
             let x = if with_python {
-                slot_x + SLOT / 2.0 - BAR - 2.0 + if py { BAR + 4.0 } else { 0.0 }
+                slot_x + SLOT / 2.0 - bar - 2.0 + if py { bar + 4.0 } else { 0.0 }
             } else {
-                slot_x + (SLOT - BAR) / 2.0
+                slot_x + (SLOT - bar) / 2.0
             };
             let (fill, who) = if py {
-                ("#f2b134", "CPython")
+                ("#e8a33d", "CPython")
             } else {
-                ("#3a6ea5", "concur")
+                ("#2f6db5", "concur")
             };
             let _ = writeln!(
                 out,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{BAR}\" height=\"{h:.1}\" fill=\"{fill}\"><title>{who} {}: {sp:.2}x</title></rect>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{sp:.1}x</text>",
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar}\" height=\"{h:.1}\" fill=\"{fill}\"><title>{who} {}: {sp:.2}x</title></rect>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\">{sp:.1}x</text>",
                 BASE - h,
-                mechanism_name(MECHANISMS[i]),
-                x + BAR / 2.0,
-                BASE - h - 4.0
+                mechanism_name(ms[i]),
+                x + bar / 2.0,
+                BASE - h - 5.0
             );
         }
-        for (i, m) in MECHANISMS.iter().enumerate() {
-            let _ = writeln!(
+        for (i, m) in ms.iter().enumerate() {
+            let cx = x0 + i as f64 * SLOT + SLOT / 2.0;
+            let [first, second] = bar_label(wl, m);
+            let _ = write!(
                 out,
-                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                x0 + i as f64 * SLOT + SLOT / 2.0,
-                BASE + 18.0,
-                mechanism_name(m)
+                "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\">{first}",
+                BASE + 18.0
             );
+            if !second.is_empty() {
+                let _ = write!(out, "<tspan x=\"{cx:.1}\" dy=\"16\">{second}</tspan>");
+            }
+            out.push_str("</text>\n");
+            // What crossed between processes, where that is the point.
+            if let Some(r) = row(report, wl, m).filter(|_| *wl == "data" && i >= 2) {
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555\">{}<tspan x=\"{cx:.1}\" dy=\"13\">serialized</tspan></text>",
+                    BASE + 52.0,
+                    size(r.serialized_bytes)
+                );
+            }
         }
         let _ = writeln!(
             out,
-            "<line x1=\"{x0}\" y1=\"{BASE}\" x2=\"{}\" y2=\"{BASE}\" stroke=\"black\"/>\n</g>",
-            x0 + SLOT * MECHANISMS.len() as f64
+            "<line x1=\"{x0}\" y1=\"{BASE}\" x2=\"{}\" y2=\"{BASE}\" stroke=\"#222\"/>\n</g>",
+            x0 + group_w
         );
     }
+    let legend_y = height - 12.0;
+    let _ = writeln!(
+        out,
+        "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/><text x=\"{}\" y=\"{:.1}\">1x: as fast as sequential</text>",
+        legend_y - 4.0,
+        LEFT + 24.0,
+        legend_y - 4.0,
+        LEFT + 30.0,
+        legend_y
+    );
     if with_python {
         let _ = writeln!(
             out,
-            "<rect x=\"40\" y=\"305\" width=\"12\" height=\"12\" fill=\"#3a6ea5\"/><text x=\"58\" y=\"316\">concur (Rust)</text>\n<rect x=\"160\" y=\"305\" width=\"12\" height=\"12\" fill=\"#f2b134\"/><text x=\"178\" y=\"316\">CPython</text>"
+            "<rect x=\"{}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#2f6db5\"/><text x=\"{}\" y=\"{legend_y:.1}\">concur (Rust)</text>\n<rect x=\"{}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#e8a33d\"/><text x=\"{}\" y=\"{legend_y:.1}\">CPython</text>",
+            LEFT + 230.0,
+            legend_y - 11.0,
+            LEFT + 248.0,
+            LEFT + 370.0,
+            legend_y - 11.0,
+            LEFT + 388.0
         );
     }
     out.push_str("</svg>\n");

@@ -44,6 +44,8 @@ pub(crate) fn ranges(limit: u64, parts: u64) -> Vec<(u64, u64)> {
 /// the cheat sheet's first row at work.
 pub(crate) struct PageServer {
     addr: SocketAddr,
+    /// The server thread's id, to leave its CPU time out of the client's.
+    thread_id: Option<u32>,
     stop: Arc<AtomicBool>,
     server: Option<thread::JoinHandle<()>>,
 }
@@ -62,7 +64,8 @@ impl PageServer {
                         Ok(l) => l,
                         Err(e) => return drop(tx.send(Err(e))),
                     };
-                    let _ = tx.send(listener.local_addr());
+                    let tid = crate::meter::thread_id();
+                    let _ = tx.send(listener.local_addr().map(|a| (a, tid)));
                     let page = hyper::body::Bytes::from(vec![b'x'; page_size]);
                     while let Ok((conn, _)) = listener.accept().await {
                         if stop2.load(Ordering::Acquire) {
@@ -87,11 +90,12 @@ impl PageServer {
                     }
                 });
             })?;
-        let addr = rx.recv().map_err(|_| {
+        let (addr, thread_id) = rx.recv().map_err(|_| {
             io::Error::other("the page server's thread ended before it was listening")
         })??;
         Ok(PageServer {
             addr,
+            thread_id,
             stop,
             server: Some(server),
         })
@@ -99,6 +103,11 @@ impl PageServer {
 
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The id of the thread serving the pages, if it could be read.
+    pub(crate) fn thread_id(&self) -> Option<u32> {
+        self.thread_id
     }
 }
 
