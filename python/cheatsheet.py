@@ -3,14 +3,20 @@
 
 Counts primes (CPU-bound) and downloads pages from the loopback server that `concur`
 started (I/O-bound), sequentially, with asyncio, with a ThreadPoolExecutor and with a
-ProcessPoolExecutor, and prints the wall times as JSON, one row per line:
+ProcessPoolExecutor; then transforms one large array of floats (large data)
+sequentially, with a ThreadPoolExecutor, and with a ProcessPoolExecutor twice: chunks
+pickled to the workers and back, then in multiprocessing.shared_memory (only its name
+travels). Prints the wall times as JSON, one row per line:
 
     {"python": "3.11.7", "rows": [
     {"workload": "cpu", "mechanism": "sequential", "wall_s": 1.23},
     ...
     ]}
 
-Usage: cheatsheet.py --primes-below N --pages N --workers N --addr HOST:PORT
+Usage: cheatsheet.py --primes-below N --pages N --workers N --data-mib N --addr HOST:PORT
+
+The large-data numbers are the same as `concur`'s, to the bit (same inputs, same
+operations in the same order); the first line carries their checksum.
 """
 
 import argparse
@@ -19,7 +25,53 @@ import json
 import socket
 import sys
 import time
+from array import array
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import shared_memory
+
+# Large data: the same polynomial as src/bin/concur/data.rs, element by element.
+COEFFS = (0.5, -0.25, 0.125, 1.0, -0.75, 0.3, 0.2, -0.1, 0.05, 0.9, -0.6, 0.4, 0.1, -0.3,
+          0.7, 1.5)
+CHUNKS = 32
+
+
+def initial(n):
+    return array("d", (((i * 2654435761) % 1000003) / 1000003.0 * 2.0 - 1.0
+                       for i in range(n)))
+
+
+def transform(xs):
+    """Transforms the array `xs` in place."""
+    for i, t in enumerate(xs):
+        y = 0.0
+        for c in COEFFS:
+            y = y * t + c
+        xs[i] = y
+    return xs
+
+
+def transform_shared(args):
+    """Transforms elements lo..hi of the shared array `name` in place."""
+    name, lo, hi = args
+    shm = shared_memory.SharedMemory(name=name)
+    try:
+        view = shm.buf.cast("d")
+        for i in range(lo, hi):
+            t = view[i]
+            y = 0.0
+            for c in COEFFS:
+                y = y * t + c
+            view[i] = y
+        view.release()
+    finally:
+        shm.close()
+
+
+def checksum(xs):
+    total = 0.0
+    for x in xs:
+        total += x
+    return total
 
 
 def is_prime(n):
@@ -83,6 +135,12 @@ async def count_primes_async(bounds):
     return count_primes(bounds)
 
 
+def same(xs, expected, mechanism):
+    got = checksum(xs)
+    if got != expected:
+        sys.exit(f"cheatsheet.py: data/{mechanism} got checksum {got}, sequential {expected}")
+
+
 def timed(rows, workload, mechanism, run, expected=None):
     start = time.perf_counter()
     result = run()
@@ -98,6 +156,7 @@ def main():
     parser.add_argument("--primes-below", type=int, required=True)
     parser.add_argument("--pages", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--data-mib", type=int, required=True)
     parser.add_argument("--addr", required=True, help="HOST:PORT of the page server")
     args = parser.parse_args()
     host, port = args.addr.rsplit(":", 1)
@@ -145,7 +204,58 @@ def main():
 
     timed(rows, "io", "process_pool", io_processes, seq)
 
-    print('{"python": %s, "rows": [' % json.dumps(sys.version.split()[0]))
+    n = args.data_mib * (1 << 17)
+    step = max(-(-n // CHUNKS), 1)
+    bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+    xs = initial(n)
+    timed(rows, "data", "sequential", lambda: transform(xs))
+    seq = checksum(xs)
+
+    # Threads share the array: each transforms its own slice in place (under the GIL).
+    xs = initial(n)
+
+    def part(bound):
+        lo, hi = bound
+        view = memoryview(xs)[lo:hi]
+        transform(view)
+        view.release()
+
+    def data_threads():
+        with ThreadPoolExecutor(args.workers) as pool:
+            list(pool.map(part, bounds))
+
+    timed(rows, "data", "thread_pool", data_threads)
+    same(xs, seq, "thread_pool")
+
+    xs = initial(n)
+
+    def data_pickled():
+        with ProcessPoolExecutor(args.workers) as pool:
+            for (lo, hi), back in zip(bounds, pool.map(transform, (xs[lo:hi] for lo, hi in bounds))):
+                xs[lo:hi] = back
+
+    timed(rows, "data", "process_pool", data_pickled)
+    same(xs, seq, "process_pool")
+
+    shm = shared_memory.SharedMemory(create=True, size=max(n * 8, 1))
+    try:
+        view = shm.buf.cast("d")
+        view[:n] = initial(n)
+
+        def data_shared():
+            with ProcessPoolExecutor(args.workers) as pool:
+                list(pool.map(transform_shared, ((shm.name, lo, hi) for lo, hi in bounds)))
+
+        timed(rows, "data", "process_pool_shm", data_shared)
+        same(view[:n], seq, "process_pool_shm")
+        view.release()
+    finally:
+        shm.close()
+        shm.unlink()
+
+    print('{"python": %s, "data_checksum": %s, "rows": [' % (
+        json.dumps(sys.version.split()[0]), json.dumps(seq)))
     print(",\n".join(json.dumps(row) for row in rows))
     print("]}")
 

@@ -9,30 +9,95 @@ fn concur(args: &[&str]) -> std::process::Output {
         .expect("the concur binary runs")
 }
 
+/// Every mechanism measured for each workload, as the JSON names them.
+const ROWS: [(&str, &[&str]); 3] = [
+    (
+        "cpu",
+        &["sequential", "event_loop", "thread_pool", "process_pool"],
+    ),
+    (
+        "io",
+        &["sequential", "event_loop", "thread_pool", "process_pool"],
+    ),
+    (
+        "data",
+        &[
+            "sequential",
+            "thread_pool",
+            "process_pool",
+            "process_pool_shm",
+        ],
+    ),
+];
+
+/// `--quick`, with sizes that keep a debug build's run short.
+const QUICK: [&str; 7] = [
+    "--quick",
+    "--data-mib",
+    "4",
+    "--primes-below",
+    "200000",
+    "--pages",
+    "10",
+];
+
 #[test]
-fn quick_run_prints_every_mechanism_for_both_workloads() {
-    let out = concur(&["--quick"]);
+fn quick_run_prints_every_mechanism_for_all_three_workloads() {
+    let out = concur(&QUICK);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        out.stderr.is_empty(),
+        "stderr is not a terminal: no progress"
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    for workload in ["cpu", "io"] {
-        for mechanism in ["sequential", "event loop", "thread pool"] {
+    assert!(
+        text.contains("| CPU time | CPU use | peak memory | serialized |"),
+        "{text}"
+    );
+    for (workload, mechanisms) in [
+        (
+            "cpu",
+            &["sequential", "event loop", "thread pool", "process pool"][..],
+        ),
+        (
+            "io",
+            &["sequential", "event loop", "thread pool", "process pool"][..],
+        ),
+        (
+            "data",
+            &[
+                "sequential",
+                "thread pool",
+                "process pool (",
+                "process pool (",
+            ][..],
+        ),
+    ] {
+        for mechanism in mechanisms {
             let row = text
                 .lines()
                 .find(|l| l.starts_with(&format!("| {workload} | {mechanism}")))
                 .unwrap_or_else(|| panic!("no {workload}/{mechanism} row in:\n{text}"));
-            let speedup: f64 = row
-                .trim_end_matches(" |")
-                .rsplit("| ")
-                .next()
-                .and_then(|s| s.trim_end_matches('x').parse().ok())
-                .unwrap_or_else(|| panic!("no speed-up in {row}"));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let speedup: f64 = cells[4]
+                .trim_end_matches('x')
+                .parse()
+                .unwrap_or_else(|_| panic!("no speed-up in {row}"));
             assert!(speedup > 0.0, "{row}");
+            assert!(cells[6].ends_with(" cores"), "{row}");
+            assert!(cells[7].ends_with("MiB"), "{row}");
         }
     }
+    assert!(text.contains("shared memory |"), "{text}");
+    assert!(text.contains("serialized |"), "{text}");
+    assert!(
+        text.contains("Large data: \"data is serialized\" has a price"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -52,20 +117,32 @@ fn an_unknown_option_is_a_usage_error_with_exit_code_2() {
 }
 
 /// A small run: a fraction of a second.
-const SMALL: [&str; 6] = [
+const SMALL: [&str; 8] = [
     "--primes-below",
     "20000",
     "--pages",
     "8",
     "--latency-ms",
     "5",
+    "--data-mib",
+    "2",
 ];
 
+/// The number after `"key": ` in a JSON row line.
+fn field(row: &str, key: &str) -> f64 {
+    row.split(&format!("\"{key}\": "))
+        .nth(1)
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no numeric {key} in {row}"))
+}
+
 #[test]
-fn json_has_every_mechanism_with_numeric_wall_times_and_nothing_else_on_stdout() {
+fn json_has_every_row_with_wall_cpu_and_memory_and_nothing_else_on_stdout() {
     let mut args = SMALL.to_vec();
     args.push("--json");
     let out = concur(&args);
+    // Success implies every pool's large-data checksum agreed with the sequential one.
     assert!(
         out.status.success(),
         "{}",
@@ -80,25 +157,37 @@ fn json_has_every_mechanism_with_numeric_wall_times_and_nothing_else_on_stdout()
         "{text}"
     );
     assert!(text.contains("\"primes_below\": 20000"), "{text}");
+    assert!(text.contains("\"data_mib\": 2"), "{text}");
     assert!(text.contains("\"python\": null"), "{text}");
-    for workload in ["cpu", "io"] {
-        for mechanism in ["sequential", "event_loop", "thread_pool", "process_pool"] {
-            let row = text
-                .lines()
-                .find(|l| {
-                    l.contains(&format!("\"workload\": \"{workload}\""))
-                        && l.contains(&format!("\"mechanism\": \"{mechanism}\""))
-                })
-                .unwrap_or_else(|| panic!("no {workload}/{mechanism} row in:\n{text}"));
-            let wall: f64 = row
-                .split("\"wall_s\": ")
-                .nth(1)
-                .and_then(|s| s.split(',').next())
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no numeric wall_s in {row}"));
-            assert!(wall > 0.0, "{row}");
+    let row = |workload: &str, mechanism: &str| {
+        text.lines()
+            .find(|l| {
+                l.contains(&format!("\"workload\": \"{workload}\""))
+                    && l.contains(&format!("\"mechanism\": \"{mechanism}\""))
+            })
+            .unwrap_or_else(|| panic!("no {workload}/{mechanism} row in:\n{text}"))
+    };
+    for (workload, mechanisms) in ROWS {
+        for mechanism in mechanisms {
+            let row = row(workload, mechanism);
+            assert!(field(row, "wall_s") > 0.0, "{row}");
+            assert!(field(row, "cpu_s") > 0.0, "{row}");
+            assert!(field(row, "cpu_cores") > 0.0, "{row}");
+            // At least the executable's own resident pages.
+            assert!(field(row, "peak_memory_bytes") > 1e6, "{row}");
+            let serialized = field(row, "serialized_bytes");
+            if mechanism.starts_with("process_pool") {
+                assert!(serialized > 0.0, "{row}");
+            } else {
+                assert_eq!(serialized, 0.0, "{row}");
+            }
         }
     }
+    // Serialized, the 2 MiB array crossed both ways; in shared memory, descriptors only.
+    let by_value = field(row("data", "process_pool"), "serialized_bytes");
+    let shared = field(row("data", "process_pool_shm"), "serialized_bytes");
+    assert!(by_value >= 2.0 * 2.0 * 1024.0 * 1024.0, "{by_value}");
+    assert!(shared * 1000.0 < by_value, "{shared} vs {by_value}");
     assert!(
         !text.contains("| workload |"),
         "a table in JSON mode:\n{text}"
@@ -121,6 +210,19 @@ fn a_bad_value_is_a_usage_error_naming_the_problem_and_the_fix() {
         (&["--latency-ms", "ten"][..], "expects a whole number"),
         (&["--workers"][..], "--workers needs a value"),
         (&["--svg"][..], "--svg needs a file name"),
+        (
+            &["--data-mib", "0"][..],
+            "--data-mib 0 is out of range: give 1 to 4096 MiB",
+        ),
+        (
+            &["--data-mib", "4097"][..],
+            "--data-mib 4097 is out of range",
+        ),
+        (
+            &["--data-mib", "lots"][..],
+            "--data-mib expects a whole number",
+        ),
+        (&["--data-mib"][..], "--data-mib needs a value"),
     ] {
         let out = concur(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -144,6 +246,7 @@ fn help_explains_every_option() {
         "--workers",
         "--svg",
         "--python",
+        "--data-mib",
     ] {
         assert!(text.contains(option), "{option} missing from:\n{text}");
     }
@@ -164,7 +267,9 @@ fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     let _ = std::fs::remove_file(&path);
     assert!(svg.starts_with("<svg"), "{svg}");
     assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
-    assert_eq!(svg.matches("class=\"workload\"").count(), 2, "{svg}");
+    assert_eq!(svg.matches("class=\"workload\"").count(), 3, "{svg}");
+    assert!(svg.contains("Large data: 2 MiB of f64"), "{svg}");
+    assert!(svg.contains("(shared memory)"), "{svg}");
     assert!(
         svg.contains("process pool") && svg.contains("x</text>"),
         "{svg}"
@@ -188,14 +293,36 @@ fn python_comparison_runs_or_says_why_not() {
         .is_ok_and(|o| o.status.success());
     if has_python {
         assert!(text.contains("\"version\": "), "{text}\n{err}");
-        for mechanism in ["sequential", "event_loop", "thread_pool", "process_pool"] {
-            assert!(
+        // Each mechanism as often in CPython's rows as in concur's.
+        for mechanism in [
+            "sequential",
+            "event_loop",
+            "thread_pool",
+            "process_pool",
+            "process_pool_shm",
+        ] {
+            let rust = ROWS
+                .iter()
+                .filter(|(_, ms)| ms.contains(&mechanism))
+                .count();
+            assert_eq!(
                 text.matches(&format!("\"mechanism\": \"{mechanism}\""))
-                    .count()
-                    == 4,
+                    .count(),
+                2 * rust,
                 "{mechanism}: {text}"
             );
         }
+        // The same numbers to the bit: CPython's checksum is concur's.
+        let ours = text
+            .lines()
+            .find(|l| l.starts_with("  \"data_checksum\": "))
+            .and_then(|l| l.split(": ").nth(1))
+            .map(|s| s.trim_end_matches(','))
+            .unwrap_or_else(|| panic!("no data_checksum in {text}"));
+        assert!(
+            text.contains(&format!("\"data_checksum\": {ours}, \"rows\"")),
+            "{text}"
+        );
     } else {
         assert!(text.contains("\"python\": {\"error\""), "{text}");
         assert_eq!(err.lines().count(), 1, "{err}");

@@ -249,6 +249,8 @@ pub(crate) struct Report {
     pub(crate) sizes: Sizes,
     pub(crate) cpus: usize,
     pub(crate) rows: Vec<Row>,
+    /// The large-data result's checksum (every run agreed on it).
+    pub(crate) data_checksum: f64,
     pub(crate) python: python::Outcome,
 }
 
@@ -469,7 +471,7 @@ fn run(options: &Options) -> Result<Report, Error> {
         );
     }
 
-    large_data(&sizes, &mut rows, &progress)?;
+    let data_checksum = large_data(&sizes, &mut rows, &progress)?.value();
 
     let python = if options.python {
         progress.step("CPython: python/cheatsheet.py (all its runs)");
@@ -483,13 +485,18 @@ fn run(options: &Options) -> Result<Report, Error> {
         sizes,
         cpus,
         rows: rows.rows,
+        data_checksum,
         python,
     })
 }
 
 /// The large-data rows: one array through each mechanism, checked against the
 /// sequential run's checksum.
-fn large_data(sizes: &Sizes, rows: &mut Rows, progress: &Progress) -> Result<(), Error> {
+fn large_data(
+    sizes: &Sizes,
+    rows: &mut Rows,
+    progress: &Progress,
+) -> Result<data::Checksum, Error> {
     let workers = sizes.workers;
     let len = sizes.data_mib << 17; // 2^20 / 8 f64 per MiB
     let chunk = data::chunk_len(len);
@@ -620,7 +627,7 @@ fn large_data(sizes: &Sizes, rows: &mut Rows, progress: &Progress) -> Result<(),
         sum.add(b.as_slice_of::<f64>());
     }
     check("process pool (shared memory)", sum, seq)?;
-    Ok(())
+    Ok(seq)
 }
 
 #[cfg(test)]

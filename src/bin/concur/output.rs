@@ -160,6 +160,19 @@ pub(crate) fn tables(report: &Report) -> String {
             ser.wall.as_secs_f64() / shm.wall.as_secs_f64().max(1e-9)
         );
     }
+    if let Outcome::Measured { data_checksum, .. } = &report.python {
+        let agree = data_checksum.map(f64::to_bits) == Some(report.data_checksum.to_bits());
+        let _ = writeln!(
+            out,
+            "\nCPython's large-data result {} concur's (checksum {:e}{}).",
+            if agree { "matches" } else { "differs from" },
+            report.data_checksum,
+            match data_checksum {
+                Some(c) if !agree => format!(", CPython's {c:e}"),
+                _ => String::new(),
+            }
+        );
+    }
     out.push_str(&cheat_sheet(report));
     out
 }
@@ -351,6 +364,7 @@ pub(crate) fn json(report: &Report) -> String {
         s.data_mib
     );
     let _ = writeln!(out, "  \"cpus\": {},", report.cpus);
+    let _ = writeln!(out, "  \"data_checksum\": {:e},", report.data_checksum);
     out.push_str("  \"rows\": [\n");
     let rows: Vec<String> = report
         .rows
@@ -377,8 +391,17 @@ pub(crate) fn json(report: &Report) -> String {
         Outcome::Unavailable(why) | Outcome::Failed(why) => {
             let _ = write!(out, "{{\"error\": {}}}", json_string(why));
         }
-        Outcome::Measured { version, rows } => {
-            let _ = writeln!(out, "{{\"version\": {}, \"rows\": [", json_string(version));
+        Outcome::Measured {
+            version,
+            rows,
+            data_checksum,
+        } => {
+            let _ = writeln!(
+                out,
+                "{{\"version\": {}, \"data_checksum\": {}, \"rows\": [",
+                json_string(version),
+                data_checksum.map_or("null".into(), |c| format!("{c:e}"))
+            );
             let rows: Vec<String> = rows
                 .iter()
                 .map(|r| {

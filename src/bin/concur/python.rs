@@ -26,6 +26,9 @@ pub(crate) enum Outcome {
     Measured {
         version: String,
         rows: Vec<PyRow>,
+        /// The checksum of its large-data result (the same as concur's, to the bit, when
+        /// both computed the same numbers).
+        data_checksum: Option<f64>,
     },
 }
 
@@ -77,6 +80,7 @@ fn measure(sizes: &Sizes, addr: SocketAddr) -> Outcome {
         .args(["--primes-below", &sizes.primes_below.to_string()])
         .args(["--pages", &sizes.pages.to_string()])
         .args(["--workers", &sizes.workers.to_string()])
+        .args(["--data-mib", &sizes.data_mib.to_string()])
         .args(["--addr", &addr.to_string()])
         .stdin(Stdio::null())
         .output();
@@ -97,11 +101,9 @@ fn measure(sizes: &Sizes, addr: SocketAddr) -> Outcome {
 
 /// Reads the script's output: one row object per line (see python/cheatsheet.py).
 fn parse(text: &str) -> Outcome {
-    let version = text
-        .lines()
-        .next()
-        .and_then(|l| string_field(l, "python"))
-        .unwrap_or_else(|| "?".into());
+    let first = text.lines().next().unwrap_or("");
+    let version = string_field(first, "python").unwrap_or_else(|| "?".into());
+    let data_checksum = number_field(first, "data_checksum");
     let mut rows = Vec::new();
     for line in text.lines().filter(|l| l.contains("\"workload\"")) {
         let (Some(workload), Some(mechanism), Some(wall)) = (
@@ -120,7 +122,11 @@ fn parse(text: &str) -> Outcome {
     if rows.is_empty() {
         return Outcome::Failed("no measurements in its output".into());
     }
-    Outcome::Measured { version, rows }
+    Outcome::Measured {
+        version,
+        rows,
+        data_checksum,
+    }
 }
 
 fn field_start<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -145,12 +151,18 @@ mod tests {
 
     #[test]
     fn parses_the_scripts_output() {
-        let text = "{\"python\": \"3.11.7\", \"rows\": [\n\
+        let text = "{\"python\": \"3.11.7\", \"data_checksum\": -1.25e-3, \"rows\": [\n\
             {\"workload\": \"cpu\", \"mechanism\": \"sequential\", \"wall_s\": 1.5},\n\
             {\"workload\": \"io\", \"mechanism\": \"event_loop\", \"wall_s\": 2e-3}\n]}\n";
-        let Outcome::Measured { version, rows } = parse(text) else {
+        let Outcome::Measured {
+            version,
+            rows,
+            data_checksum,
+        } = parse(text)
+        else {
             panic!()
         };
+        assert_eq!(data_checksum, Some(-1.25e-3));
         assert_eq!(version, "3.11.7");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].mechanism, "event_loop");
