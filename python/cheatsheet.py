@@ -33,6 +33,7 @@ from multiprocessing import shared_memory
 COEFFS = (0.5, -0.25, 0.125, 1.0, -0.75, 0.3, 0.2, -0.1, 0.05, 0.9, -0.6, 0.4, 0.1, -0.3,
           0.7, 1.5)
 CHUNKS = 32
+ROUNDS = 2
 
 
 def initial(n):
@@ -43,11 +44,18 @@ def initial(n):
 def transform(xs):
     """Transforms the array `xs` in place."""
     for i, t in enumerate(xs):
+        xs[i] = element(t)
+    return xs
+
+
+def element(t):
+    """One element's transform: ROUNDS times a polynomial, squashed into (-1, 1)."""
+    for _ in range(ROUNDS):
         y = 0.0
         for c in COEFFS:
             y = y * t + c
-        xs[i] = y
-    return xs
+        t = y / (1.0 + abs(y))
+    return t
 
 
 def transform_shared(args):
@@ -57,11 +65,7 @@ def transform_shared(args):
     try:
         view = shm.buf.cast("d")
         for i in range(lo, hi):
-            t = view[i]
-            y = 0.0
-            for c in COEFFS:
-                y = y * t + c
-            view[i] = y
+            view[i] = element(view[i])
         view.release()
     finally:
         shm.close()

@@ -211,6 +211,10 @@ fn a_bad_value_is_a_usage_error_naming_the_problem_and_the_fix() {
         (&["--workers"][..], "--workers needs a value"),
         (&["--svg"][..], "--svg needs a file name"),
         (
+            &["--svg", "/no/such/dir/chart.svg"][..],
+            "there is no directory /no/such/dir",
+        ),
+        (
             &["--data-mib", "0"][..],
             "--data-mib 0 is out of range: give 1 to 4096 MiB",
         ),

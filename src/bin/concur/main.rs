@@ -157,7 +157,19 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
             "--workers" => workers = Some(number("--workers", value(), 1, 1024, " workers", "4")?),
             "--data-mib" => data_mib = Some(number("--data-mib", value(), 1, 4096, " MiB", "64")?),
             "--svg" => match value() {
-                Some(file) if !file.is_empty() => svg = Some(PathBuf::from(file)),
+                Some(file) if !file.is_empty() => {
+                    let path = PathBuf::from(&file);
+                    // Fail now, not after the measurements.
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        if !dir.is_dir() {
+                            return Err(format!(
+                                "--svg {file}: there is no directory {}: create it, or give another path (e.g. --svg chart.svg)",
+                                dir.display()
+                            ));
+                        }
+                    }
+                    svg = Some(path)
+                }
                 _ => return Err("--svg needs a file name (e.g. --svg chart.svg)".into()),
             },
             _ => return Err(format!("unknown option '{arg}' (try --help)")),

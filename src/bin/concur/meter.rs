@@ -13,8 +13,9 @@
 //! through `/proc/self/task/*/children`), of the resident set size in
 //! `/proc/<pid>/statm`, sampled every 2 ms by a thread of the meter. Pages several processes
 //! have resident (the executable's code, shared memory) count once per process holding
-//! them; a [`concur::SharedBuffer`] is held by one process at a time, so it counts about
-//! once.
+//! them: a [`concur::SharedBuffer`] counts in the parent and again in the worker that
+//! has it mapped while both do, and not at all while neither has touched its mapping, so
+//! for shared memory the figure is an approximation (within a chunk or two of the array).
 
 use std::io;
 use std::sync::mpsc;

@@ -93,7 +93,7 @@ pub(crate) fn tables(report: &Report) -> String {
     let _ = writeln!(
         out,
         "CPU-bound: count primes below {}; I/O-bound: download {} pages of 16 KiB, {} ms latency each;\n\
-         large data: transform {} MiB of f64 (a degree-15 polynomial per element)\n",
+         large data: transform {} MiB of f64 (twice a degree-15 polynomial per element)\n",
         s.primes_below,
         s.pages,
         s.latency.as_millis(),
@@ -143,6 +143,18 @@ pub(crate) fn tables(report: &Report) -> String {
          is the most resident memory of this process plus its workers, sampled every 2 ms.",
         report.cpus
     );
+    // Busy cores that did not turn into speed: the columns say why the gain is missing.
+    if let Some(r) = row(report, "cpu", "thread_pool") {
+        let sp = Report::speedup(&report.rows, r);
+        if cores(r) >= 1.5 && sp < 1.3 {
+            let _ = writeln!(
+                out,
+                "Here the CPU-bound thread pool kept {:.1} cores busy for {sp:.1}x: these CPUs do not give\n\
+                 a core's worth each (other work on the machine, or hyperthreads sharing a core).",
+                cores(r)
+            );
+        }
+    }
     if let Some((ser, shm)) = data_rows(report) {
         let _ = writeln!(
             out,
@@ -185,7 +197,9 @@ fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
         .map(|m| (*m, speedup(report, workload, m)))
         .fold(("sequential", 0.0), |a, b| if b.1 > a.1 { b } else { a });
     let name = workload_name(workload);
-    if s < 1.2 {
+    if s < 0.9 {
+        format!("{name}: slower ({s:.1}x)")
+    } else if s < 1.2 {
         format!("{name}: no gain ({s:.1}x)")
     } else if s >= best * 0.9 {
         format!("{name}: the fastest ({s:.1}x)")
@@ -195,7 +209,10 @@ fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
             mechanism_name(winner)
         )
     } else {
-        format!("{name}: no gain ({s:.1}x)")
+        format!(
+            "{name}: a little ({s:.1}x; {} {best:.1}x)",
+            mechanism_name(winner)
+        )
     }
 }
 
