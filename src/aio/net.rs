@@ -1,9 +1,17 @@
 //! Sockets on the loop: TCP, UDP and Unix-domain, with `futures_io::{AsyncRead, AsyncWrite}`.
+//!
+//! Addresses are given as anything that implements [`ToSocketAddrs`]: a [`SocketAddr`],
+//! `"127.0.0.1:8080"`, `("localhost", 8080)`, ... A host name is looked up on the default
+//! thread pool (the system resolver blocks), so the loop keeps serving other tasks
+//! meanwhile; an address that is already numeric costs no trip to the pool.
 
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6,
+    ToSocketAddrs as _,
+};
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,6 +19,155 @@ use std::task::{Context, Poll};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::reactor::{Direction, Registered};
+
+/// An address to connect or bind to: the types of [`std::net::ToSocketAddrs`], for the
+/// loop.
+///
+/// A numeric address ([`SocketAddr`], `(IpAddr, u16)`, `"127.0.0.1:80"`,
+/// `("::1", 80)`, a `&[SocketAddr]`) is used at once. A host name (`"localhost:80"`,
+/// `("example.com", 443)`) is looked up with the system resolver (`getaddrinfo`), which
+/// blocks, so the lookup runs on the default thread pool, as [`to_thread`] would run it
+/// (asyncio's `loop.getaddrinfo` does the same): the loop keeps running other tasks
+/// until the answer comes back. A lookup error names the host.
+///
+/// The trait is sealed: it is implemented for the types above (owned or borrowed), not
+/// by other crates.
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+/// use concur::aio::{self, net::TcpListener};
+///
+/// aio::run(async {
+///     let a = TcpListener::bind("127.0.0.1:0").await.unwrap(); // numeric: no thread trip
+///     let b = TcpListener::bind((IpAddr::V4(Ipv4Addr::LOCALHOST), 0)).await.unwrap();
+///     let c = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+///     let d = TcpListener::bind(("localhost", 0)).await.unwrap(); // a name: on the pool
+///     for l in [a, b, c, d] {
+///         assert!(l.local_addr().unwrap().ip().is_loopback());
+///     }
+/// });
+/// ```
+///
+/// [`to_thread`]: crate::aio::to_thread
+pub trait ToSocketAddrs: sealed::Sealed {}
+
+/// The hidden half of [`ToSocketAddrs`], which other crates can neither name nor implement.
+#[allow(unreachable_pub)] // nameable only inside this crate: that is the seal
+mod sealed {
+    use std::net::SocketAddr;
+
+    pub trait Sealed {
+        /// What it takes to turn `self` into socket addresses.
+        fn lookup(&self) -> Lookup;
+    }
+
+    /// What an address needs to become socket addresses.
+    #[derive(Debug)]
+    pub enum Lookup {
+        /// Numeric: resolved already, on the loop.
+        Ready(Vec<SocketAddr>),
+        /// `"host:port"` with a host name, for the system resolver.
+        Name(String),
+        /// A host name and a port, for the system resolver.
+        HostPort(String, u16),
+    }
+}
+
+use sealed::{Lookup, Sealed};
+
+macro_rules! numeric_addr {
+    ($($ty:ty),*) => {$(
+        impl ToSocketAddrs for $ty {}
+        impl Sealed for $ty {
+            fn lookup(&self) -> Lookup {
+                Lookup::Ready(vec![SocketAddr::from(*self)])
+            }
+        }
+    )*};
+}
+
+numeric_addr!(
+    SocketAddr,
+    SocketAddrV4,
+    SocketAddrV6,
+    (IpAddr, u16),
+    (Ipv4Addr, u16),
+    (Ipv6Addr, u16)
+);
+
+impl ToSocketAddrs for [SocketAddr] {}
+impl Sealed for [SocketAddr] {
+    fn lookup(&self) -> Lookup {
+        Lookup::Ready(self.to_vec())
+    }
+}
+
+impl ToSocketAddrs for str {}
+impl Sealed for str {
+    fn lookup(&self) -> Lookup {
+        match self.parse::<SocketAddr>() {
+            Ok(a) => Lookup::Ready(vec![a]),
+            Err(_) => Lookup::Name(self.to_owned()),
+        }
+    }
+}
+
+impl ToSocketAddrs for String {}
+impl Sealed for String {
+    fn lookup(&self) -> Lookup {
+        self.as_str().lookup()
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {}
+impl Sealed for (&str, u16) {
+    fn lookup(&self) -> Lookup {
+        let (host, port) = *self;
+        match host.parse::<IpAddr>() {
+            Ok(ip) => Lookup::Ready(vec![SocketAddr::new(ip, port)]),
+            Err(_) => Lookup::HostPort(host.to_owned(), port),
+        }
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {}
+impl Sealed for (String, u16) {
+    fn lookup(&self) -> Lookup {
+        (self.0.as_str(), self.1).lookup()
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {}
+impl<T: ToSocketAddrs + ?Sized> Sealed for &T {
+    fn lookup(&self) -> Lookup {
+        (**self).lookup()
+    }
+}
+
+/// Resolves `addr`: at once if it is numeric, on the default thread pool if it names a
+/// host (so the loop keeps running). A lookup error keeps its kind and names the host.
+pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let (host, port) = match addr.lookup() {
+        Lookup::Ready(addrs) => return Ok(addrs),
+        Lookup::Name(name) => (name, None),
+        Lookup::HostPort(host, port) => (host, Some(port)),
+    };
+    let name = host.clone();
+    let job = move || {
+        match port {
+            None => name.as_str().to_socket_addrs(),
+            Some(port) => (name.as_str(), port).to_socket_addrs(),
+        }
+        .map(Iterator::collect::<Vec<_>>)
+    };
+    match super::to_thread(job).await {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(e)) => Err(io::Error::new(e.kind(), format!("{host}: {e}"))),
+        Err(e) => Err(io::Error::other(format!(
+            "{host}: the name lookup on the thread pool did not finish: {e}"
+        ))),
+    }
+}
 
 /// The error for an address that resolved to no socket address at all.
 fn resolved_to_nothing() -> io::Error {
@@ -20,13 +177,13 @@ fn resolved_to_nothing() -> io::Error {
     )
 }
 
-/// Resolves `addr` and tries `f` on each address until one succeeds.
-fn each_addr<A: ToSocketAddrs, T>(
-    addr: A,
+/// Tries `f` on each of the resolved `addrs` until one succeeds.
+fn each_addr<T>(
+    addrs: Vec<SocketAddr>,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last = None;
-    for a in addr.to_socket_addrs()? {
+    for a in addrs {
         match f(a) {
             Ok(t) => return Ok(t),
             Err(e) => last = Some(e),
@@ -63,7 +220,8 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (the first of its addresses that works).
+    /// Binds to `addr` (the first of its addresses that works). A host name is resolved
+    /// on the thread pool while the loop keeps running (see [`ToSocketAddrs`]).
     ///
     /// # Panics
     ///
@@ -83,7 +241,7 @@ impl TcpListener {
     /// });
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let std = each_addr(addr, std::net::TcpListener::bind)?;
+        let std = each_addr(resolve(addr).await?, std::net::TcpListener::bind)?;
         std.set_nonblocking(true)?;
         Ok(TcpListener {
             io: Registered::new(
@@ -165,7 +323,8 @@ impl TcpStream {
         })
     }
 
-    /// Connects to `addr`, trying each of its addresses in turn.
+    /// Connects to `addr`, trying each of its addresses in turn. A host name is resolved
+    /// on the thread pool while the loop keeps running (see [`ToSocketAddrs`]).
     ///
     /// # Panics
     ///
@@ -186,7 +345,7 @@ impl TcpStream {
     /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in addr.to_socket_addrs()? {
+        for a in resolve(addr).await? {
             match Self::connect_one(a).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
@@ -380,7 +539,8 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds to `addr`.
+    /// Binds to `addr` (the first of its addresses that works). A host name is resolved
+    /// on the thread pool while the loop keeps running (see [`ToSocketAddrs`]).
     ///
     /// # Panics
     ///
@@ -396,14 +556,16 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let std = each_addr(addr, std::net::UdpSocket::bind)?;
+        let std = each_addr(resolve(addr).await?, std::net::UdpSocket::bind)?;
         std.set_nonblocking(true)?;
         Ok(UdpSocket {
             io: Registered::new(mio::net::UdpSocket::from_std(std), "net::UdpSocket::bind")?,
         })
     }
 
-    /// Sets the default peer for [`send`](Self::send) and [`recv`](Self::recv).
+    /// Sets the default peer for [`send`](Self::send) and [`recv`](Self::recv): the first
+    /// of `addr`'s addresses that works. A host name is resolved on the thread pool while
+    /// the loop keeps running (see [`ToSocketAddrs`]).
     ///
     /// ```
     /// use concur::aio::{self, net::UdpSocket};
@@ -417,7 +579,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        each_addr(addr, |a| self.io.source().connect(a))
+        let addrs = resolve(addr).await?;
+        each_addr(addrs, |a| self.io.source().connect(a))
     }
 
     /// Sends a datagram to `target`.
