@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::reactor::Reactor;
+use super::signal::CtrlC;
 use super::task::{poll_runnable, LocalTask, Output, Runnable, Task};
 use super::wheel::Wheel;
 use crate::handle::TaskError;
@@ -357,6 +358,11 @@ impl Local {
 /// output: `asyncio.run`. Tasks still running when it finishes are cancelled (their
 /// futures dropped) before `run` returns.
 ///
+/// Ctrl-C (`SIGINT`, if it has its default action) drops the main future and the tasks,
+/// then ends the process as Ctrl-C would have, unless a task listens for it with
+/// [`signal::ctrl_c`](super::signal::ctrl_c) or [`Signals`](super::signal::Signals): see
+/// the [`signal`](super::signal) module.
+///
 /// # Panics
 ///
 /// If an event loop is already running on this thread (`await` the future instead), or
@@ -404,7 +410,16 @@ pub fn run<F: Future>(future: F) -> F::Output {
     LOCAL.with(|l| *l.borrow_mut() = Some(Rc::clone(&local)));
     CURRENT.with(|c| c.set(Rc::as_ptr(&local)));
     let exit = Exit(local);
-    exit.0.block_on(future)
+    // Ctrl-C drops the main future, as in asyncio.run (see the `signal` module).
+    let ctrl_c = CtrlC::watch();
+    match exit.0.block_on(ctrl_c.guard(future)) {
+        Ok(out) => out,
+        Err(interrupted) => {
+            drop(exit); // the tasks left are cancelled, as at any exit
+            drop(ctrl_c);
+            interrupted.resume() // raises SIGINT again: the process ends as by Ctrl-C
+        }
+    }
 }
 
 thread_local! {
