@@ -7,6 +7,7 @@ use std::time::Duration;
 use concur::{FullPolicy, TaskError, ThreadPoolExecutor};
 
 const LONG: Duration = Duration::from_secs(60);
+// (A generous bound: tests fail on it instead of hanging; they never wait it out when correct.)
 
 #[test]
 fn a_task_waiting_for_a_later_task_gets_a_new_worker() {
@@ -192,4 +193,46 @@ fn cancelling_twice_says_cancelled_both_times() {
     assert_eq!(h.join(), Err(TaskError::Cancelled));
     go.send(()).unwrap();
     blocker.join().unwrap();
+}
+
+#[test]
+fn tasks_a_spinning_worker_took_in_a_batch_reach_the_sleeping_workers() {
+    // A spinning worker that steals a batch from the shared queue keeps the rest in its
+    // own queue. It must wake a sleeper for them: the submitters woke nobody, because a
+    // worker was spinning. Six tasks that can only finish together, on six warm workers.
+    let pool = ThreadPoolExecutor::new(6);
+    let warm = Arc::new(Barrier::new(6));
+    let hs: Vec<_> = (0..6)
+        .map(|_| {
+            let w = warm.clone();
+            pool.submit(move || {
+                w.wait();
+            })
+        })
+        .collect();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    for round in 0..300 {
+        let (tx, rx) = mpsc::channel();
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let (tx, arrived) = (tx.clone(), arrived.clone());
+                pool.submit(move || {
+                    if arrived.fetch_add(1, Ordering::SeqCst) == 5 {
+                        tx.send(()).unwrap();
+                    }
+                    // Wait until all six run at once (bounded, so a failure is not a hang).
+                    let deadline = std::time::Instant::now() + LONG;
+                    while arrived.load(Ordering::SeqCst) < 6 && std::time::Instant::now() < deadline
+                    {
+                        std::thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        if rx.recv_timeout(LONG).is_err() {
+            panic!("round {round}: six warm workers never ran six tasks at once: {pool:?}");
+        }
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    }
 }

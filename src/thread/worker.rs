@@ -92,11 +92,14 @@ impl Queues<'_> {
             .shared
             .steal_batch(&self.local)
             .or_else(|| self.shared.steal_from_workers(&self.local, self.me))?;
-        if !self.local.is_empty() {
-            // More work than this worker can start now: wake or start a helper. The fence
-            // orders the batch's publication before reading who spins or sleeps (the
-            // other half of the protocol is the sleeper's fence; see shared.rs).
-            crate::sync::full_fence();
+        // More work than this worker can start now, in its own queue (the rest of a
+        // batch) or in the queue it stole from (the other half): wake or start a helper.
+        // Nobody else would: the submitters woke one worker per task, and the one that
+        // took a batch absorbed several of those wake-ups. The fence orders the batch's
+        // publication before reading who spins or sleeps (the other half of the protocol
+        // is the sleeper's fence; see shared.rs).
+        crate::sync::full_fence();
+        if !self.local.is_empty() || self.shared.local_work_waits() {
             self.shared.wake_or_spawn();
         }
         Some(task)
@@ -171,9 +174,15 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
             for round in 0..SPIN_ROUNDS {
                 if let Some(task) = queues.next() {
                     let last = shared.spinning.fetch_sub(1, Ordering::SeqCst) == 1;
-                    if last && !shared.queue_is_empty() {
-                        // Submitters wake nobody while a worker spins: pass the baton.
-                        crate::sync::full_fence();
+                    // While a worker spins, submitters wake nobody, and neither does a
+                    // worker that kept part of a batch in its local queue: they count on
+                    // the spinner. It took one task; if any is left anywhere (the shared
+                    // queue, its own or another worker's local queue), pass the baton.
+                    // The fence orders the decrement before the look at the queues:
+                    // whoever counted on this spinner either sees it gone (and wakes a
+                    // sleeper itself) or published work that this look sees.
+                    crate::sync::full_fence();
+                    if last && (!queues.is_empty() || shared.local_work_waits()) {
                         shared.wake_or_spawn();
                     }
                     return Some(task);
