@@ -7,6 +7,7 @@ use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ pub struct TaskGroup {
 
 #[derive(Default)]
 struct GroupState {
-    children: RefCell<Vec<Rc<dyn Control>>>,
+    children: RefCell<Vec<Arc<dyn Control>>>,
     running: Cell<usize>,
     failure: RefCell<Option<TaskError>>,
     waker: Cell<Option<Waker>>,

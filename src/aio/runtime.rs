@@ -4,8 +4,8 @@
 //!
 //! Tasks live in a slab owned by the loop's thread (`Local`), and the run queue is a
 //! `VecDeque` of task ids behind a `RefCell`: the local path has no atomic read-modify-write.
-//! A task's waker is a small `Arc` (`TaskWaker`) holding the task id, a "scheduled" flag
-//! and the loop's `Shared` half. Woken on the loop's thread it pushes the id on the local
+//! A task's waker is its cell's `Arc` (see `task.rs`), whose `Header` holds the task id, a
+//! "scheduled" flag and the loop's `Shared` half. Woken on the loop's thread it pushes the id on the local
 //! queue; woken elsewhere it pushes the id on `Shared::remote` and, for the first id of a
 //! batch, writes the loop's eventfd (a `mio::Waker`) so a loop blocked in `epoll_wait`
 //! wakes up.
@@ -32,7 +32,7 @@ use slab::Slab;
 
 use super::reactor::Reactor;
 use super::signal::CtrlC;
-use super::task::{poll_runnable, LocalTask, Output, Runnable, Task};
+use super::task::{Output, Runnable, Task, TaskCell};
 use super::wheel::Wheel;
 use crate::handle::TaskError;
 use crate::sync::{lock, Mutex};
@@ -50,6 +50,8 @@ pub(super) struct Shared {
     /// Set when `remote` has ids the loop has not drained yet.
     remote_pending: AtomicBool,
     pub(super) os_waker: mio::Waker,
+    /// The thread the loop runs on.
+    owner: std::thread::ThreadId,
 }
 
 impl Shared {
@@ -63,19 +65,26 @@ impl Shared {
     }
 }
 
-/// A task's waker: safe to clone, send and call from any thread.
-struct TaskWaker {
+/// What a task's waker needs, from any thread: the task's id, whether it is already in a
+/// run queue, and the loop's shared half. The first part of every task cell; on its own
+/// (in an `Arc`) the waker of `run`'s main future.
+pub(super) struct Header {
     id: u64,
     scheduled: AtomicBool,
     shared: Arc<Shared>,
 }
 
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+impl Header {
+    fn new(id: u64, shared: &Arc<Shared>) -> Self {
+        Header {
+            id,
+            scheduled: AtomicBool::new(true),
+            shared: Arc::clone(shared),
+        }
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
+    /// Puts the task in its loop's run queue, unless it is there already.
+    pub(super) fn schedule(&self) {
         if self.scheduled.load(Ordering::Relaxed) {
             return;
         }
@@ -95,11 +104,25 @@ impl Wake for TaskWaker {
             self.shared.push_remote(self.id);
         }
     }
+
+    /// `true` on the thread of the task's loop (while it runs, or after).
+    pub(super) fn on_loop_thread(&self) -> bool {
+        self.shared.owner == std::thread::current().id()
+    }
+}
+
+impl Wake for Header {
+    fn wake(self: Arc<Self>) {
+        self.schedule();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.schedule();
+    }
 }
 
 struct Entry {
-    task: Rc<dyn Runnable>,
-    waker: Arc<TaskWaker>,
+    task: Arc<dyn Runnable>,
     /// Where the task was spawned, to name it in warnings.
     spawned_at: &'static Location<'static>,
 }
@@ -111,7 +134,7 @@ pub(super) struct Local {
     /// Generation of slab keys, so a stale waker cannot wake a task that reused a key.
     generation: Cell<u32>,
     ready: RefCell<VecDeque<u64>>,
-    main_waker: Arc<TaskWaker>,
+    main_waker: Arc<Header>,
     pub(super) timers: RefCell<Wheel>,
     start: Instant,
     pub(super) reactor: Reactor,
@@ -138,13 +161,10 @@ impl Local {
             remote: Mutex::new(Vec::new()),
             remote_pending: AtomicBool::new(false),
             os_waker: reactor.new_waker()?,
+            owner: std::thread::current().id(),
         });
         Ok(Local {
-            main_waker: Arc::new(TaskWaker {
-                id: MAIN,
-                scheduled: AtomicBool::new(true),
-                shared: Arc::clone(&shared),
-            }),
+            main_waker: Arc::new(Header::new(MAIN, &shared)),
             shared,
             tasks: RefCell::new(Slab::new()),
             generation: Cell::new(0),
@@ -189,19 +209,13 @@ impl Local {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
         let id = id_of(entry.key(), generation);
-        let waker = Arc::new(TaskWaker {
-            id,
-            scheduled: AtomicBool::new(true),
-            shared: Arc::clone(&self.shared),
-        });
-        let cell = Rc::new(LocalTask::new(future, Waker::from(Arc::clone(&waker))));
+        let cell = TaskCell::new(Header::new(id, &self.shared), future);
         entry.insert(Entry {
             task: cell.clone(),
-            waker,
             spawned_at,
         });
         self.ready.borrow_mut().push_back(id);
-        Task::new(cell as Rc<dyn Output<F::Output>>)
+        Task::new(cell as Arc<dyn Output<F::Output>>)
     }
 
     /// Takes one operation from the current task's budget; `false` when it is spent
@@ -221,9 +235,9 @@ impl Local {
         let (task, spawned_at) = {
             let tasks = self.tasks.borrow();
             match tasks.get(key) {
-                Some(e) if e.waker.id == id => {
-                    e.waker.scheduled.store(false, Ordering::Relaxed);
-                    (Rc::clone(&e.task), e.spawned_at)
+                Some(e) if e.task.header().id == id => {
+                    e.task.header().scheduled.store(false, Ordering::Relaxed);
+                    (Arc::as_ptr(&e.task), e.spawned_at)
                 }
                 _ => return, // finished meanwhile: a stale wake
             }
@@ -231,12 +245,18 @@ impl Local {
         self.budget.set(BUDGET);
         let slow_poll = self.slow_poll.get();
         let started = slow_poll.map(|_| Instant::now());
-        let finished = poll_runnable(&*task);
+        // SAFETY: the slab's `Arc` keeps the cell alive while it is polled: only this
+        // function removes a task from the slab (below, after the poll), and `shut_down`,
+        // which never runs during a poll. (Polling through the pointer spares the poll a
+        // reference count; the slab may grow meanwhile, which moves the `Arc`, not the cell.)
+        let finished = unsafe { &*task }.poll_task();
         if let (Some(limit), Some(started)) = (slow_poll, started) {
             let took = started.elapsed();
             if took > limit {
                 log::warn!(
-                    "concur::aio: the task spawned at {spawned_at} blocked the event loop                      for {took:?} in one poll (more than {limit:?}): move blocking work to                      aio::to_thread"
+                    "concur::aio: the task spawned at {spawned_at} blocked the event loop \
+                     for {took:?} in one poll (more than {limit:?}): move blocking work to \
+                     aio::to_thread"
                 );
             }
         }
@@ -339,7 +359,7 @@ impl Local {
     /// Cancels every task left (their futures are dropped here, on the loop's thread).
     fn shut_down(&self) {
         loop {
-            let tasks: Vec<Rc<dyn Runnable>> = {
+            let tasks: Vec<Arc<dyn Runnable>> = {
                 let mut slab = self.tasks.borrow_mut();
                 slab.drain().map(|e| e.task).collect()
             };
@@ -437,7 +457,7 @@ pub(super) fn current(what: &str) -> Rc<Local> {
 /// Runs `f` with the loop running on this thread, if any.
 pub(super) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
     let p = CURRENT.with(Cell::get);
-    // SAFETY: see `TaskWaker::wake_by_ref`.
+    // SAFETY: see `Header::schedule`.
     f(unsafe { p.as_ref() })
 }
 
@@ -463,7 +483,7 @@ pub(super) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
 #[track_caller]
 pub fn spawn<F: Future + 'static>(future: F) -> Task<F::Output> {
     let p = CURRENT.with(Cell::get);
-    // SAFETY: see `TaskWaker::wake_by_ref`.
+    // SAFETY: see `Header::schedule`.
     match unsafe { p.as_ref() } {
         Some(local) => local.spawn(future, Location::caller()),
         None => panic!(

@@ -1,17 +1,24 @@
 //! [`Task`]: a future spawned on the loop, and the cell the loop polls it in.
 //!
-//! A task's cell is reference-counted without atomics (`Rc`): it never leaves the loop's
-//! thread. What may cross threads is its waker, a separate small `Arc` holding only the
-//! task's id, a "scheduled" flag and the loop's shared half (see `runtime.rs`).
+//! One allocation per task: an `Arc` holding the cell's [`Header`] (the task's id, its
+//! "scheduled" flag and the loop's shared half: what a waker needs, from any thread) and
+//! the loop-only part (the future or its outcome, the joiner's waker, flags), which only
+//! the loop's thread touches. The task's `Waker` is that same `Arc` through a vtable of
+//! our own, so a poll needs no waker of its own and no reference-count traffic.
+//!
+//! What may reach another thread is a waker, and through it the last reference: see
+//! `TaskCell`'s `Drop` for why the loop-only part is empty by then.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::runtime::Header;
 use crate::handle::TaskError;
 
 /// Where a task is in its life.
@@ -27,35 +34,127 @@ enum Stage<F: Future> {
 
 /// The loop's view of a task, types erased.
 pub(super) trait Runnable {
-    /// Polls the future once. `true` when the task is finished (or was cancelled).
-    fn poll_task(&self, cx: &mut Context<'_>) -> bool;
+    /// The id, "scheduled" flag and loop of the task.
+    fn header(&self) -> &Header;
+    /// Polls the future once, with the task's own waker. `true` when the task is finished
+    /// (or was cancelled).
+    fn poll_task(&self) -> bool;
     /// Drops the future (on the loop thread) and records `err` as the outcome.
     fn abort(&self, err: TaskError);
-    /// The waker that schedules this task.
-    fn waker(&self) -> &Waker;
 }
 
-pub(super) struct LocalTask<F: Future> {
-    stage: RefCell<Stage<F>>,
+/// A task: what wakers need (`header`, touched from any thread) and what only the loop's
+/// thread touches (the rest).
+pub(super) struct TaskCell<F: Future> {
+    header: Header,
+    stage: ManuallyDrop<RefCell<Stage<F>>>,
     /// The waker of whoever awaits the `Task` handle.
     join_waker: Cell<Option<Waker>>,
     /// The handle was dropped: the outcome is dropped as soon as it exists.
     detached: Cell<bool>,
     /// Cancellation was requested; the loop drops the future at its next turn.
     cancel_requested: Cell<bool>,
-    waker: Waker,
 }
 
-impl<F: Future> LocalTask<F> {
-    pub(super) fn new(future: F, waker: Waker) -> Self {
-        LocalTask {
-            stage: RefCell::new(Stage::Running(future)),
+impl<F: Future + 'static> TaskCell<F> {
+    /// A new task cell, in its one allocation.
+    pub(super) fn new(header: Header, future: F) -> Arc<Self> {
+        // `TaskCell` is neither `Send` nor `Sync`: only its wakers (our vtable below) and
+        // their last reference may reach other threads, and that is argued there.
+        #[allow(clippy::arc_with_non_send_sync)]
+        Arc::new(TaskCell {
+            header,
+            stage: ManuallyDrop::new(RefCell::new(Stage::Running(future))),
             join_waker: Cell::new(None),
             detached: Cell::new(false),
             cancel_requested: Cell::new(false),
-            waker,
+        })
+    }
+
+    // The task's `Waker`: the `Arc`'s own pointer with this vtable. Every waker of the
+    // task is made by `raw_waker`, so all of them compare equal (`Waker::will_wake`).
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        Self::clone_waker,
+        Self::wake,
+        Self::wake_by_ref,
+        Self::drop_waker,
+    );
+
+    fn raw_waker(cell: *const Self) -> RawWaker {
+        RawWaker::new(cell.cast(), &Self::VTABLE)
+    }
+
+    /// A waker that borrows `self`'s reference: no count is taken, and it must not be
+    /// dropped (hence `ManuallyDrop`); clones of it take their own count.
+    fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
+        // SAFETY: `self` lives in an `Arc` (every `TaskCell` is made by `new`), so the
+        // pointer is what `Arc::into_raw` would give, as the vtable expects; the vtable's
+        // functions keep the contract of `RawWakerVTable` (see each). Not dropping it
+        // leaves `self`'s count alone.
+        ManuallyDrop::new(unsafe { Waker::from_raw(Self::raw_waker(self)) })
+    }
+
+    // SAFETY (for the four functions below): `ptr` comes from `raw_waker` on a live
+    // `Arc<TaskCell<F>>` whose count includes one for this waker (or, for the borrowed
+    // waker, whose count the poll's owner holds). They touch only `header`, which is made
+    // of atomics and an `Arc<Shared>` (safe from any thread), and the reference count.
+    // The last count may so be released on another thread: see `Drop` below.
+    unsafe fn clone_waker(ptr: *const ()) -> RawWaker {
+        // SAFETY: see above; the new waker owns the count taken here.
+        unsafe { Arc::increment_strong_count(ptr.cast::<Self>()) };
+        Self::raw_waker(ptr.cast())
+    }
+
+    unsafe fn wake(ptr: *const ()) {
+        // SAFETY: see above; this consumes the waker's count.
+        unsafe {
+            Self::wake_by_ref(ptr);
+            Self::drop_waker(ptr);
         }
     }
+
+    unsafe fn wake_by_ref(ptr: *const ()) {
+        // SAFETY: see above: the cell is alive while the waker is.
+        let cell = unsafe { &*ptr.cast::<Self>() };
+        cell.header.schedule();
+    }
+
+    unsafe fn drop_waker(ptr: *const ()) {
+        // SAFETY: see above; releases the waker's count.
+        unsafe { Arc::decrement_strong_count(ptr.cast::<Self>()) };
+    }
+}
+
+impl<F: Future> Drop for TaskCell<F> {
+    fn drop(&mut self) {
+        // The last reference may be a waker's, released on any thread. By then the loop
+        // has dropped the future (`finish`, at the latest when `run` shuts the loop down)
+        // and the outcome was taken or dropped by the `Task` handle (which never leaves
+        // the loop's thread, and detaches when dropped): the stage is `Consumed`, and
+        // dropping it touches nothing thread-bound. An outcome still here means the last
+        // reference went on the loop's thread (the handle's or the loop's own).
+        let stage = self.stage.get_mut();
+        let consumed = matches!(stage, Stage::Consumed);
+        if consumed || self.header.on_loop_thread() {
+            // SAFETY: dropped once, here, in place (a running future is pinned).
+            unsafe { ManuallyDrop::drop(&mut self.stage) };
+        } else if matches!(stage, Stage::Finished(_)) {
+            // Not expected (see above); an outcome is not pinned, so it can be leaked
+            // rather than dropped on a thread it may not belong to.
+            log::error!("concur::aio: a task's outcome outlived its loop's thread; leaked");
+        } else {
+            // A future still running here would be dropped on the wrong thread, or its
+            // memory freed without its drop (breaking `Pin`): neither may happen.
+            eprintln!(
+                "concur::aio: internal error: a running task's last reference was released \
+                 on another thread than its loop's"
+            );
+            std::process::abort();
+        }
+    }
+}
+
+impl<F: Future> TaskCell<F> {
 
     fn finish(&self, outcome: Result<F::Output, TaskError>) {
         let next = if self.detached.get() {
@@ -96,8 +195,15 @@ impl<F: Future> LocalTask<F> {
     }
 }
 
-impl<F: Future> Runnable for LocalTask<F> {
-    fn poll_task(&self, cx: &mut Context<'_>) -> bool {
+impl<F: Future + 'static> Runnable for TaskCell<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn poll_task(&self) -> bool {
+        let waker = self.borrowed_waker();
+        let mut cx = Context::from_waker(&waker);
+        let cx = &mut cx;
         if self.cancel_requested.get() {
             self.abort(TaskError::Cancelled);
             return true;
@@ -107,7 +213,7 @@ impl<F: Future> Runnable for LocalTask<F> {
             let Stage::Running(fut) = &mut *stage else {
                 return true;
             };
-            // SAFETY: the future lives in the cell, which is behind an `Rc` and never
+            // SAFETY: the future lives in the cell, which is behind an `Arc` and never
             // moves; it is only ever dropped in place (by `finish`, with `drop_in_place`,
             // or with the cell itself).
             let fut = unsafe { Pin::new_unchecked(fut) };
@@ -135,10 +241,6 @@ impl<F: Future> Runnable for LocalTask<F> {
             self.finish(Err(err));
         }
     }
-
-    fn waker(&self) -> &Waker {
-        &self.waker
-    }
 }
 
 /// What a task group or `wait` needs of a task, whatever its output type.
@@ -157,7 +259,7 @@ pub(super) trait Output<T>: Control {
     fn detach(&self);
 }
 
-impl<F: Future> Control for LocalTask<F> {
+impl<F: Future> Control for TaskCell<F> {
     fn is_finished(&self) -> bool {
         // Borrowed: the task is being polled or torn down right now (this is its own
         // code asking), so it has not finished.
@@ -185,12 +287,12 @@ impl<F: Future> Control for LocalTask<F> {
             return false;
         }
         self.cancel_requested.set(true);
-        self.waker.wake_by_ref();
+        self.header.schedule();
         true
     }
 }
 
-impl<F: Future> Output<F::Output> for LocalTask<F> {
+impl<F: Future> Output<F::Output> for TaskCell<F> {
     fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, TaskError>> {
         // Borrowed: the task is being polled or its future dropped right now, and this is
         // that code asking; the outcome does not exist yet.
@@ -235,16 +337,18 @@ impl<F: Future> Output<F::Output> for LocalTask<F> {
 /// assert_eq!(out, Ok(42));
 /// ```
 pub struct Task<T> {
-    cell: Rc<dyn Output<T>>,
+    // Not `Send`: `dyn Output<T>` is neither `Send` nor `Sync`, so the handle (and with it
+    // the outcome) stays on the loop's thread.
+    cell: Arc<dyn Output<T>>,
 }
 
 impl<T> Task<T> {
-    pub(super) fn new(cell: Rc<dyn Output<T>>) -> Self {
+    pub(super) fn new(cell: Arc<dyn Output<T>>) -> Self {
         Task { cell }
     }
 
     /// The task's controls, whatever its output type.
-    pub(super) fn control(&self) -> Rc<dyn Control>
+    pub(super) fn control(&self) -> Arc<dyn Control>
     where
         T: 'static,
     {
@@ -315,10 +419,4 @@ impl<T> fmt::Debug for Task<T> {
             .field("finished", &self.is_finished())
             .finish()
     }
-}
-
-/// Polls one task with its own waker; `true` when it is finished.
-pub(super) fn poll_runnable(task: &dyn Runnable) -> bool {
-    let mut cx = Context::from_waker(task.waker());
-    task.poll_task(&mut cx)
 }
