@@ -273,3 +273,39 @@ fn a_self_borrowing_async_block_sees_its_own_locals_when_cancelled() {
     });
     assert_eq!(seen.get(), "hello, pinned world".len());
 }
+
+#[test]
+fn a_waker_that_outlives_its_task_and_loop_is_released_on_another_thread() {
+    // The task's waker is its cell: the last reference may go on another thread, after
+    // the task finished, its outcome (not `Send`) was taken, and the loop ended.
+    let (tx, rx) = std::sync::mpsc::channel::<std::task::Waker>();
+    let out = aio::run(async move {
+        let t = aio::spawn(async move {
+            let w = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
+            tx.send(w).unwrap();
+            Rc::new(5) // not Send
+        });
+        let detached_tx = std::sync::mpsc::channel::<std::task::Waker>();
+        let (dtx, drx) = detached_tx;
+        // A detached task whose waker also leaves the thread.
+        drop(aio::spawn(async move {
+            let w = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
+            dtx.send(w).unwrap();
+            Rc::new(6)
+        }));
+        let v = *t.await.unwrap();
+        aio::yield_now().await;
+        (v, drx.recv().unwrap())
+    });
+    assert_eq!(out.0, 5);
+    let w = rx.recv().unwrap();
+    let w2 = out.1;
+    std::thread::spawn(move || {
+        // Waking a task of a loop that is gone does nothing; dropping releases the cells.
+        w.wake_by_ref();
+        w2.wake();
+        drop(w);
+    })
+    .join()
+    .unwrap();
+}

@@ -701,10 +701,13 @@ impl Child {
                 let pid = pid(self.id());
                 let exited = super::to_thread(move || {
                     // Waits for the exit without reaping: `try_wait` reaps on this thread.
+                    // (Only whether it worked comes back: the status holds a `siginfo_t`,
+                    // which is not `Send` with every libc.)
                     rustix::process::waitid(
                         WaitId::Pid(pid),
                         WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
                     )
+                    .map(drop)
                 })
                 .await;
                 match exited {

@@ -249,7 +249,9 @@ impl Local {
         // function removes a task from the slab (below, after the poll), and `shut_down`,
         // which never runs during a poll. (Polling through the pointer spares the poll a
         // reference count; the slab may grow meanwhile, which moves the `Arc`, not the cell.)
-        let finished = unsafe { &*task }.poll_task();
+        let cell = unsafe { &*task };
+        // SAFETY: `task` is `Arc::as_ptr` of the slab's `Arc` of this cell, alive (above).
+        let finished = unsafe { cell.poll_task(task.cast()) };
         if let (Some(limit), Some(started)) = (slow_poll, started) {
             let took = started.elapsed();
             if took > limit {

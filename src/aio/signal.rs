@@ -764,6 +764,10 @@ impl CtrlC {
     /// Starts watching, if `SIGINT` has its default action (or ours). Costs a few system
     /// calls; on failure `run` goes on without (and says so in the log).
     pub(super) fn watch() -> CtrlC {
+        if cfg!(miri) {
+            // Miri cannot install signal handlers; the loop's own code is what it checks.
+            return CtrlC { watch: None };
+        }
         let start = || -> io::Result<Option<Watch>> {
             let seen = DELIVERED[libc::SIGINT as usize].load(SeqCst);
             let Some(listening) = Listening::start_if_default(libc::SIGINT)? else {

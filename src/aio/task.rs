@@ -38,7 +38,12 @@ pub(super) trait Runnable {
     fn header(&self) -> &Header;
     /// Polls the future once, with the task's own waker. `true` when the task is finished
     /// (or was cancelled).
-    fn poll_task(&self) -> bool;
+    ///
+    /// # Safety
+    ///
+    /// `this` is `Arc::as_ptr` of a live `Arc` of this very cell, kept alive during the
+    /// call (the task's waker is made from it).
+    unsafe fn poll_task(&self, this: *const ()) -> bool;
     /// Drops the future (on the loop thread) and records `err` as the outcome.
     fn abort(&self, err: TaskError);
 }
@@ -84,14 +89,20 @@ impl<F: Future + 'static> TaskCell<F> {
         RawWaker::new(cell.cast(), &Self::VTABLE)
     }
 
-    /// A waker that borrows `self`'s reference: no count is taken, and it must not be
-    /// dropped (hence `ManuallyDrop`); clones of it take their own count.
-    fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
-        // SAFETY: `self` lives in an `Arc` (every `TaskCell` is made by `new`), so the
-        // pointer is what `Arc::into_raw` would give, as the vtable expects; the vtable's
-        // functions keep the contract of `RawWakerVTable` (see each). Not dropping it
-        // leaves `self`'s count alone.
-        ManuallyDrop::new(unsafe { Waker::from_raw(Self::raw_waker(self)) })
+    /// A waker that borrows the reference of the `Arc` that `cell` comes from: no count is
+    /// taken, and it must not be dropped (hence `ManuallyDrop`); clones of it take their
+    /// own count.
+    ///
+    /// # Safety
+    ///
+    /// `cell` comes from `Arc::as_ptr` of a live `Arc<TaskCell<F>>` (with the provenance
+    /// of the whole allocation: the vtable reaches the counts through it), and the waker
+    /// does not outlive that `Arc`.
+    unsafe fn borrowed_waker(cell: *const Self) -> ManuallyDrop<Waker> {
+        // SAFETY: per the contract, the pointer is what `Arc::into_raw` would give, as the
+        // vtable expects; the vtable's functions keep the contract of `RawWakerVTable`
+        // (see each). Not dropping it leaves the count alone.
+        ManuallyDrop::new(unsafe { Waker::from_raw(Self::raw_waker(cell)) })
     }
 
     // SAFETY (for the four functions below): `ptr` comes from `raw_waker` on a live
@@ -106,11 +117,10 @@ impl<F: Future + 'static> TaskCell<F> {
     }
 
     unsafe fn wake(ptr: *const ()) {
+        // SAFETY: see above.
+        unsafe { Self::wake_by_ref(ptr) };
         // SAFETY: see above; this consumes the waker's count.
-        unsafe {
-            Self::wake_by_ref(ptr);
-            Self::drop_waker(ptr);
-        }
+        unsafe { Self::drop_waker(ptr) };
     }
 
     unsafe fn wake_by_ref(ptr: *const ()) {
@@ -155,7 +165,6 @@ impl<F: Future> Drop for TaskCell<F> {
 }
 
 impl<F: Future> TaskCell<F> {
-
     fn finish(&self, outcome: Result<F::Output, TaskError>) {
         let next = if self.detached.get() {
             Stage::Consumed
@@ -200,8 +209,9 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
         &self.header
     }
 
-    fn poll_task(&self) -> bool {
-        let waker = self.borrowed_waker();
+    unsafe fn poll_task(&self, this: *const ()) -> bool {
+        // SAFETY: per this function's contract.
+        let waker = unsafe { Self::borrowed_waker(this.cast()) };
         let mut cx = Context::from_waker(&waker);
         let cx = &mut cx;
         if self.cancel_requested.get() {
