@@ -20,6 +20,8 @@ pub(crate) struct Reactor {
     poll: RefCell<mio::Poll>,
     events: RefCell<Events>,
     sources: RefCell<Slab<Rc<Readiness>>>,
+    /// The wakers one poll collects, kept between polls for its capacity.
+    to_wake: RefCell<Vec<Waker>>,
 }
 
 /// Which way an operation goes.
@@ -69,6 +71,7 @@ impl Reactor {
             poll: RefCell::new(mio::Poll::new()?),
             events: RefCell::new(Events::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
+            to_wake: RefCell::new(Vec::new()),
         })
     }
 
@@ -86,7 +89,8 @@ impl Reactor {
             }
             return;
         }
-        let mut wake = Vec::new();
+        // Taken out of its cell: a waker may do anything, even poll this reactor again.
+        let mut wake = std::mem::take(&mut *self.to_wake.borrow_mut());
         {
             let sources = self.sources.borrow();
             for ev in events.iter() {
@@ -107,9 +111,10 @@ impl Reactor {
             }
         }
         drop(events);
-        for w in wake {
+        for w in wake.drain(..) {
             w.wake();
         }
+        *self.to_wake.borrow_mut() = wake;
     }
 }
 
