@@ -470,7 +470,8 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 buf: &mut [std::mem::MaybeUninit<u8>],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Read, |s| {
+                let len = buf.len();
+                self.io.poll_stream_io(cx, Direction::Read, len, |s| {
                     rustix::io::read(s, &mut *buf)
                         .map(|(filled, _)| filled.len())
                         .map_err(io::Error::from)
@@ -484,7 +485,8 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+                self.io
+                    .poll_stream_io(cx, Direction::Read, buf.len(), |mut s| s.read(buf))
             }
         }
 
@@ -494,7 +496,8 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+                self.io
+                    .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
             }
 
             fn poll_write_vectored(

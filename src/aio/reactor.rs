@@ -192,6 +192,28 @@ impl<S: mio::event::Source> Registered<S> {
         }
     }
 
+    /// [`poll_io`](Self::poll_io) for a read or write of `len` bytes on a byte stream: one
+    /// that moves fewer bytes than asked (but some) emptied the socket's receive buffer
+    /// (or filled its send buffer), so the readiness is forgotten at once, and the next
+    /// call waits for the next readiness event instead of trying the OS first only to hear
+    /// "would block". (A change meanwhile raises a new edge, which the reactor records
+    /// after this.)
+    pub(super) fn poll_stream_io(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let r = self.poll_io(cx, dir, op);
+        if let Poll::Ready(Ok(n)) = r {
+            if n > 0 && n < len {
+                self.clear(dir);
+            }
+        }
+        r
+    }
+
     /// Waits until the OS reports `dir` readiness (used by connect).
     pub(super) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
         if self.readiness.flag(dir).get() {
