@@ -309,3 +309,33 @@ fn a_waker_that_outlives_its_task_and_loop_is_released_on_another_thread() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn the_end_of_a_stream_is_seen_after_a_short_read() {
+    // A short read empties the socket, so the loop stops trying it until the next event.
+    // But when the peer's data and its close arrived together, and the loop has already
+    // seen that (last) event, the end of the stream must still be read, not waited for.
+    use futures_lite::AsyncReadExt;
+    use std::io::Write;
+    aio::run(async {
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(&[7; 100]).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let (mut conn, _) = listener.accept().await.unwrap();
+        // Let the loop take the readiness event (data and end together) first.
+        aio::sleep(Duration::from_millis(5)).await;
+        let mut buf = [0u8; 1024];
+        let read = aio::timeout(Duration::from_secs(10), async {
+            let n = conn.read(&mut buf).await.unwrap();
+            let end = conn.read(&mut buf).await.unwrap();
+            (n, end)
+        })
+        .await;
+        assert_eq!(
+            read,
+            Ok((100, 0)),
+            "the end of the stream was read, not waited for"
+        );
+    });
+}

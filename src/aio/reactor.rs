@@ -37,6 +37,10 @@ pub(super) enum Direction {
 pub(super) struct Readiness {
     readable: Cell<bool>,
     writable: Cell<bool>,
+    /// The OS reported the read (write) side closed or an error: that is final, so a
+    /// partial transfer never makes the object wait for an event that will not come.
+    read_closed: Cell<bool>,
+    write_closed: Cell<bool>,
     read_wakers: RefCell<Vec<Waker>>,
     write_wakers: RefCell<Vec<Waker>>,
 }
@@ -100,6 +104,12 @@ impl Reactor {
                 let Some(r) = sources.get(ev.token().0) else {
                     continue;
                 };
+                if ev.is_read_closed() || ev.is_error() {
+                    r.read_closed.set(true);
+                }
+                if ev.is_write_closed() || ev.is_error() {
+                    r.write_closed.set(true);
+                }
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     r.readable.set(true);
                     wake.append(&mut r.read_wakers.borrow_mut());
@@ -208,7 +218,7 @@ impl<S: mio::event::Source> Registered<S> {
         let r = self.poll_io(cx, dir, op);
         if let Poll::Ready(Ok(n)) = r {
             if n > 0 && n < len {
-                self.clear(dir);
+                self.clear_unless_closed(dir);
             }
         }
         r
@@ -227,6 +237,18 @@ impl<S: mio::event::Source> Registered<S> {
     /// Forgets a readiness the OS reported, to wait for the next one.
     pub(super) fn clear(&self, dir: Direction) {
         self.readiness.flag(dir).set(false);
+    }
+
+    /// [`clear`](Self::clear), unless that side is closed: then no event would follow, and
+    /// the next operation must go to the OS (to hear the end of the stream or the error).
+    fn clear_unless_closed(&self, dir: Direction) {
+        let closed = match dir {
+            Direction::Read => &self.readiness.read_closed,
+            Direction::Write => &self.readiness.write_closed,
+        };
+        if !closed.get() {
+            self.clear(dir);
+        }
     }
 }
 
