@@ -239,54 +239,48 @@ fn echo_thread() -> (SocketAddr, thread::JoinHandle<()>) {
     (addr, t)
 }
 
+/// `n` round trips of 64 bytes on `s` (any stream with tokio's I/O traits: concur's own
+/// implement them too).
+async fn ping_pong<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S, n: u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 64];
+    for _ in 0..n {
+        s.write_all(&[1; 64]).await.unwrap();
+        s.read_exact(&mut buf).await.unwrap();
+    }
+}
+
 fn round_trips_concur(n: u64) {
     use concur::aio::{self, net::TcpStream};
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let (addr, server) = echo_thread();
     aio::run(async move {
-        let mut s = TcpStream::connect(addr).await.unwrap();
+        let s = TcpStream::connect(addr).await.unwrap();
         s.set_nodelay(true).unwrap();
-        let mut buf = [0u8; 64];
-        for _ in 0..n {
-            s.write_all(&[1; 64]).await.unwrap();
-            s.read_exact(&mut buf).await.unwrap();
-        }
+        ping_pong(s, n).await;
     });
     server.join().unwrap();
 }
 
+async fn tokio_ping_pong(addr: SocketAddr, n: u64) {
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    ping_pong(s, n).await;
+}
+
 fn round_trips_tokio_in_concur(n: u64) {
     use concur::aio;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (addr, server) = echo_thread();
-    aio::run(aio::tokio::with_tokio(async move {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut buf = [0u8; 64];
-        for _ in 0..n {
-            s.write_all(&[1; 64]).await.unwrap();
-            s.read_exact(&mut buf).await.unwrap();
-        }
-    }));
+    aio::run(aio::tokio::with_tokio(tokio_ping_pong(addr, n)));
     server.join().unwrap();
 }
 
 fn round_trips_tokio(n: u64) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (addr, server) = echo_thread();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async move {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut buf = [0u8; 64];
-        for _ in 0..n {
-            s.write_all(&[1; 64]).await.unwrap();
-            s.read_exact(&mut buf).await.unwrap();
-        }
-    });
+    rt.block_on(tokio_ping_pong(addr, n));
     server.join().unwrap();
 }
 
