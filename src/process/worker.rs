@@ -114,6 +114,22 @@ fn serve(marker: Marker) -> i32 {
     // never reaches); do the same, so a task writing to a closed pipe gets an error.
     // SAFETY: setting a signal's disposition to "ignore" installs no handler code.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A task's panic travels to its handle; here it is one line that names the worker.
+    // (The default hook would say "thread '<unnamed>'": a worker runs before `main`.)
+    // With RUST_BACKTRACE set, the default hook prints its backtrace as usual.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            default_hook(info);
+            return;
+        }
+        let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        eprintln!(
+            "concur worker {}: panicked{at}: {}",
+            std::process::id(),
+            crate::handle::panic_message(info.payload())
+        );
+    }));
 
     let mut w = WriteBuf::default();
     let refusal = match current_exe_id() {
