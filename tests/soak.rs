@@ -24,6 +24,10 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
 /// Samples taken after each batch; checks that they stay flat once warm.
 struct Samples {
     name: &'static str,

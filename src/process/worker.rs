@@ -123,7 +123,10 @@ fn serve(marker: Marker) -> i32 {
             default_hook(info);
             return;
         }
-        let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
         eprintln!(
             "concur worker {}: panicked{at}: {}",
             std::process::id(),
