@@ -3,6 +3,9 @@
 //! This file holds one test on purpose: it counts the whole process's descriptors and
 //! children, which tests running beside it on other threads would disturb.
 
+mod common;
+use common::children;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -24,20 +27,6 @@ fn open_fds() -> Vec<String> {
         .collect();
     fds.sort();
     fds
-}
-
-/// Children of this process not yet reaped, zombies included.
-fn children() -> Vec<u32> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        out.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    out
 }
 
 /// Waits until `done` holds, or gives up (`false`) at a deadline only a failure reaches.

@@ -1,6 +1,9 @@
 //! A process pool leaves nothing behind: no descriptor per queued task, no zombie, no
 //! worker outliving its parent however the parent dies.
 
+mod common;
+use common::{children, open_fds};
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,24 +27,6 @@ fn forever(_: ()) {
     loop {
         std::thread::park();
     }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-/// Children of this process not yet reaped (zombies included).
-fn children() -> Vec<u32> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        out.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    out
 }
 
 /// `true` while `pid` exists and is not a zombie.

@@ -8,6 +8,9 @@
 //! the samples (`-- --nocapture`). The three run one after another in one test, so that
 //! the samples of one are not disturbed by another.
 
+mod common;
+use common::open_fds;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -18,10 +21,6 @@ fn rss_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 fn threads() -> usize {
