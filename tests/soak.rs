@@ -87,11 +87,34 @@ fn one_in(i: u64, n: u64) -> bool {
     i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32 & 0xffff < 0x10000 / n
 }
 
+/// The outcomes of tasks that return `i * 2` or panic with "task {i} fails".
+#[derive(Default)]
+struct Tally {
+    values: u64,
+    panics: u64,
+}
+
+impl Tally {
+    fn count(&mut self, i: u64, outcome: Result<u64, TaskError>) {
+        match outcome {
+            Ok(v) => {
+                assert_eq!(v, i * 2);
+                self.values += 1;
+            }
+            Err(TaskError::Panicked(m)) => {
+                assert_eq!(m, format!("task {i} fails"));
+                self.panics += 1;
+            }
+            Err(other) => panic!("task {i}: {other:?}"),
+        }
+    }
+}
+
 fn thread_pool(batches: u64, per_batch: u64) {
     let pool = ThreadPoolExecutor::new(4);
     let mut samples = Samples::new("thread pool");
     let callbacks = Arc::new(AtomicU64::new(0));
-    let (mut values, mut panics) = (0u64, 0u64);
+    let mut tally = Tally::default();
     for b in 0..batches {
         let handles: Vec<_> = (b * per_batch..(b + 1) * per_batch)
             .map(|i| {
@@ -115,22 +138,12 @@ fn thread_pool(batches: u64, per_batch: u64) {
             })
             .collect();
         for (i, h) in handles {
-            match h.join() {
-                Ok(v) => {
-                    assert_eq!(v, i * 2);
-                    values += 1;
-                }
-                Err(TaskError::Panicked(m)) => {
-                    assert_eq!(m, format!("task {i} fails"));
-                    panics += 1;
-                }
-                Err(other) => panic!("task {i}: {other:?}"),
-            }
+            tally.count(i, h.join());
         }
         samples.take();
     }
     drop(pool); // waits for the workers, and so for every callback
-    assert_eq!(values + panics, batches * per_batch);
+    assert_eq!(tally.values + tally.panics, batches * per_batch);
     assert_eq!(callbacks.load(Ordering::Relaxed), batches * per_batch);
     samples.assert_flat(2, 16 * 1024);
 }
@@ -138,7 +151,7 @@ fn thread_pool(batches: u64, per_batch: u64) {
 fn event_loop(batches: u64, per_batch: u64) {
     let mut samples = Samples::new("event loop");
     aio::run(async {
-        let (mut values, mut panics) = (0u64, 0u64);
+        let mut tally = Tally::default();
         for b in 0..batches {
             let tasks: Vec<_> = (b * per_batch..(b + 1) * per_batch)
                 .map(|i| {
@@ -157,21 +170,11 @@ fn event_loop(batches: u64, per_batch: u64) {
                 })
                 .collect();
             for (i, t) in tasks {
-                match t.await {
-                    Ok(v) => {
-                        assert_eq!(v, i * 2);
-                        values += 1;
-                    }
-                    Err(TaskError::Panicked(m)) => {
-                        assert_eq!(m, format!("task {i} fails"));
-                        panics += 1;
-                    }
-                    Err(other) => panic!("task {i}: {other:?}"),
-                }
+                tally.count(i, t.await);
             }
             samples.take();
         }
-        assert_eq!(values + panics, batches * per_batch);
+        assert_eq!(tally.values + tally.panics, batches * per_batch);
     });
     samples.assert_flat(2, 16 * 1024);
 }
