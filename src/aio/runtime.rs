@@ -5,10 +5,10 @@
 //! Tasks live in a slab owned by the loop's thread (`Local`), and the run queue is a
 //! `VecDeque` of task ids behind a `RefCell`: the local path has no atomic read-modify-write.
 //! A task's waker is its cell's `Arc` (see `task.rs`), whose `Header` holds the task id, a
-//! "scheduled" flag and the loop's `Shared` half. Woken on the loop's thread it pushes the id on the local
-//! queue; woken elsewhere it pushes the id on `Shared::remote` and, for the first id of a
-//! batch, writes the loop's eventfd (a `mio::Waker`) so a loop blocked in `epoll_wait`
-//! wakes up.
+//! "scheduled" flag and the loop's `Shared` half. Woken on the loop's thread it pushes the
+//! id on the local queue; woken elsewhere it pushes the id on `Shared::remote` and, for the
+//! first id of a batch, writes the loop's eventfd (a `mio::Waker`) so a loop blocked in
+//! `epoll_wait` wakes up.
 //!
 //! ## Fairness
 //!

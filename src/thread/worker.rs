@@ -180,10 +180,13 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
                     // queue, its own or another worker's local queue), pass the baton.
                     // The fence orders the decrement before the look at the queues:
                     // whoever counted on this spinner either sees it gone (and wakes a
-                    // sleeper itself) or published work that this look sees.
-                    crate::sync::full_fence();
-                    if last && (!queues.is_empty() || shared.local_work_waits()) {
-                        shared.wake_or_spawn();
+                    // sleeper itself) or published work that this look sees. (With other
+                    // spinners left, they will find the work.)
+                    if last {
+                        crate::sync::full_fence();
+                        if !queues.is_empty() || shared.local_work_waits() {
+                            shared.wake_or_spawn();
+                        }
                     }
                     return Some(task);
                 }
