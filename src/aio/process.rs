@@ -867,8 +867,11 @@ async fn read_to_end(pipe: Option<Registered<Receiver>>) -> io::Result<Vec<u8>> 
         }
         let len = buf.len();
         buf.resize(buf.capacity(), 0);
-        let read =
-            poll_fn(|cx| pipe.poll_io(cx, Direction::Read, |mut r| r.read(&mut buf[len..]))).await;
+        let read = poll_fn(|cx| {
+            let want = buf.len() - len;
+            pipe.poll_stream_io(cx, Direction::Read, want, |mut r| r.read(&mut buf[len..]))
+        })
+        .await;
         match read {
             Ok(0) => {
                 buf.truncate(len);
@@ -959,7 +962,7 @@ impl AsyncWrite for ChildStdin {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.open()?
-            .poll_io(cx, Direction::Write, |mut s| s.write(buf))
+            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored(
@@ -1023,7 +1026,8 @@ macro_rules! reader {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Read, |mut r| r.read(buf))
+                self.io
+                    .poll_stream_io(cx, Direction::Read, buf.len(), |mut r| r.read(buf))
             }
 
             fn poll_read_vectored(
