@@ -14,7 +14,7 @@ use std::fmt;
 
 use self::builder::Config;
 pub use self::builder::{FullPolicy, ThreadPoolBuilder};
-use self::job::Job;
+use self::job::{Job, Run};
 pub use self::map::Map;
 pub use self::scope::{Scope, ScopedJoinHandle};
 use self::shared::{Placed, Shared, Task};
@@ -181,14 +181,15 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         let job = Arc::new(Job::new(f, self.shared.id));
-        self.offer(job.clone());
+        self.offer(job.clone(), &*job);
         JoinHandle::new(job)
     }
 
-    /// Offers a job; if it is refused, fails it with the reason.
-    fn offer(&self, job: Task) {
-        if let Placed::Refused(err) = self.shared.place(&job) {
-            job.abort(err);
+    /// Offers a job (`task` for the queue, `this` the same job borrowed from the
+    /// caller's reference); if it is refused, fails it with the reason.
+    fn offer(&self, task: Task, this: &dyn Run) {
+        if let Placed::Refused(err) = self.shared.place(task, this) {
+            this.abort(err);
         }
     }
 
@@ -231,7 +232,7 @@ impl ThreadPoolExecutor {
             }
         }
         let job = Arc::new(Job::new(f, shared.id));
-        shared.push(&(job.clone() as Task));
+        shared.push(job.clone(), &*job);
         Ok(JoinHandle::new(job))
     }
 

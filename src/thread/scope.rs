@@ -130,7 +130,7 @@ impl<'scope> Scope<'scope, '_> {
         // `F` nor a `T`, so whoever drops the last `Arc` later (the queue, a handle)
         // touches nothing borrowed.
         let task: Arc<dyn Run> = unsafe { std::mem::transmute(task) };
-        self.pool.offer(task);
+        self.pool.offer(task, &*job);
         let cell: Arc<dyn TaskCell<T> + 'scope> = job;
         // SAFETY: as above; and the handle itself cannot outlive `'scope`.
         let cell: Arc<dyn TaskCell<T>> = unsafe { std::mem::transmute(cell) };

@@ -24,6 +24,7 @@
 use std::sync::OnceLock;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::CachePadded;
 
 use super::builder::{Config, FullPolicy};
 use super::job::Run;
@@ -61,8 +62,13 @@ pub(super) struct Shared {
     pub(super) config: Config,
     /// The shared queue submitters push to; workers take batches from it.
     queue: Injector<Task>,
-    /// The other end of each worker's local queue, for stealing when idle.
-    stealers: RwLock<Vec<Stealer<Task>>>,
+    /// The other end of each worker's local queue, for stealing when idle. Replaced
+    /// whole when a worker registers; workers keep a copy ([`Stealers`]) and read it
+    /// without this lock.
+    stealers: RwLock<Arc<[Stealer<Task>]>>,
+    /// Bumped after each change of `stealers`: a worker's copy is current while this is
+    /// the generation it was taken at.
+    stealers_generation: CachePadded<AtomicUsize>,
     /// Tasks in the queue, kept only when the queue is bounded.
     bounded_len: AtomicUsize,
     /// Submitters blocked on a full queue (only `FullPolicy::Block`).
@@ -78,17 +84,21 @@ pub(super) struct Shared {
     broken_why: OnceLock<String>,
 
     /// Mirror of `Sleep::sleeping`, written under the lock, read lock-free by submitters.
-    pub(super) sleepers: AtomicUsize,
-    pub(super) sleep: Mutex<Sleep>,
+    /// (The fields written while tasks flow each have a cache line of their own, so that
+    /// a submitter reading `closed` or `spawned` does not miss because a worker just
+    /// counted itself spinning or idle.)
+    pub(super) sleepers: CachePadded<AtomicUsize>,
+    pub(super) sleep: CachePadded<Mutex<Sleep>>,
     pub(super) sleep_cv: Condvar,
 
     /// Workers spinning for work. At most `max_spinners` spin at once: more would only
     /// burn the CPUs the submitters and busy workers need. While one spins, a submitter
     /// wakes nobody.
-    pub(super) spinning: AtomicUsize,
+    pub(super) spinning: CachePadded<AtomicUsize>,
     pub(super) max_spinners: usize,
-    /// Workers that are looking for work (spinning or asleep).
-    pub(super) idle: AtomicUsize,
+    /// Workers that are looking for work (spinning or asleep), counted only while the
+    /// pool may still start workers: it is read only to decide whether to start one.
+    pub(super) idle: CachePadded<AtomicUsize>,
     /// Worker threads started (never more than `max_workers`) and not yet exited.
     pub(super) spawned: AtomicUsize,
     /// Index for the next worker thread's name and counter slot.
@@ -107,7 +117,8 @@ impl Shared {
             id: NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
             queue: Injector::new(),
-            stealers: RwLock::new(Vec::new()),
+            stealers: RwLock::new(Arc::from(Vec::new())),
+            stealers_generation: CachePadded::new(AtomicUsize::new(0)),
             bounded_len: AtomicUsize::new(0),
             blocked_submitters: AtomicUsize::new(0),
             space: Mutex::new(()),
@@ -116,12 +127,12 @@ impl Shared {
             terminate: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             broken_why: OnceLock::new(),
-            sleepers: AtomicUsize::new(0),
-            sleep: Mutex::new(Sleep::default()),
+            sleepers: CachePadded::new(AtomicUsize::new(0)),
+            sleep: CachePadded::new(Mutex::new(Sleep::default())),
             sleep_cv: Condvar::new(),
-            spinning: AtomicUsize::new(0),
+            spinning: CachePadded::new(AtomicUsize::new(0)),
             max_spinners: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
-            idle: AtomicUsize::new(0),
+            idle: CachePadded::new(AtomicUsize::new(0)),
             spawned: AtomicUsize::new(0),
             next_index: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
@@ -149,8 +160,10 @@ impl Shared {
         TaskError::Broken(why.to_owned())
     }
 
-    /// Offers `task` to the pool, applying the queue bound's policy.
-    pub(super) fn place(self: &Arc<Self>, task: &Task) -> Placed {
+    /// Offers `task` to the pool, applying the queue bound's policy. `this` is the same
+    /// task, borrowed from the caller's own reference (its handle): the queue takes
+    /// `task`, and the caller never pays for a second reference count.
+    pub(super) fn place(self: &Arc<Self>, task: Task, this: &dyn Run) -> Placed {
         if let Some(err) = self.refusal() {
             return Placed::Refused(err);
         }
@@ -158,11 +171,11 @@ impl Shared {
             if !self.reserve(capacity) {
                 match policy {
                     FullPolicy::Reject => return Placed::Refused(TaskError::Rejected),
-                    FullPolicy::CallerRuns => return self.run_in_caller(task),
+                    FullPolicy::CallerRuns => return self.run_in_caller(this),
                     // A worker of this pool blocking on its own queue would be one
                     // worker fewer to drain it: it runs the task itself instead.
                     FullPolicy::Block if super::worker::is_worker_of(self.id) => {
-                        return self.run_in_caller(task)
+                        return self.run_in_caller(this)
                     }
                     FullPolicy::Block => {
                         if let Err(err) = self.reserve_blocking(capacity) {
@@ -172,12 +185,12 @@ impl Shared {
                 }
             }
         }
-        self.push(task);
+        self.push(task, this);
         Placed::Queued
     }
 
     /// Runs `task` on the submitting thread, counted in the callers' slot.
-    fn run_in_caller(&self, task: &Task) -> Placed {
+    fn run_in_caller(&self, task: &dyn Run) -> Placed {
         self.counters.caller().run(|hook| task.run(hook), || {});
         Placed::RanHere
     }
@@ -217,13 +230,14 @@ impl Shared {
 
     /// Queues the task, then wakes or starts a worker. If the pool closed or broke
     /// meanwhile, fails the task (unless a worker already took it): see the module docs.
-    pub(super) fn push(self: &Arc<Self>, task: &Task) {
-        self.queue.push(Arc::clone(task));
+    /// `this` is the same task, borrowed from the caller's reference (see `place`).
+    pub(super) fn push(self: &Arc<Self>, task: Task, this: &dyn Run) {
+        self.queue.push(task);
         crate::sync::increment_then_fence(&self.counters.pushed);
         if self.closed.load(Ordering::SeqCst) {
-            task.abort(TaskError::Shutdown);
+            this.abort(TaskError::Shutdown);
         } else if self.broken.load(Ordering::SeqCst) {
-            task.abort(self.broken_error());
+            this.abort(self.broken_error());
         } else {
             self.wake_or_spawn();
         }
@@ -325,19 +339,25 @@ impl Shared {
         steal_from(|| self.queue.steal_batch_and_pop(local))
     }
 
-    /// Steals half of another worker's local queue into `local`, starting after `me`.
-    pub(super) fn steal_from_workers(&self, local: &Worker<Task>, me: usize) -> Option<Task> {
-        let stealers = read(&self.stealers);
-        let n = stealers.len();
-        (1..n).find_map(|k| steal_from(|| stealers[(me + k) % n].steal_batch_and_pop(local)))
-    }
-
     /// Registers a new worker's local queue so others can steal from it; returns its
     /// position among the stealers.
     pub(super) fn register(&self, local: &Worker<Task>) -> usize {
         let mut stealers = write(&self.stealers);
-        stealers.push(local.stealer());
+        let mut all = stealers.to_vec();
+        all.push(local.stealer());
+        *stealers = Arc::from(all);
+        // Under the lock, so the generation a reader sees is never older than the list.
+        self.stealers_generation.fetch_add(1, Ordering::SeqCst);
         stealers.len() - 1
+    }
+
+    /// The current list of stealers, for a worker's copy.
+    pub(super) fn stealers(&self) -> Stealers {
+        let list = read(&self.stealers);
+        Stealers {
+            generation: self.stealers_generation.load(Ordering::SeqCst),
+            list: Arc::clone(&list),
+        }
     }
 
     /// A task was taken to run (or to fail): frees its place in a bounded queue.
@@ -351,11 +371,6 @@ impl Shared {
     /// `true` if the shared queue is empty (workers' local queues are not looked at).
     pub(super) fn queue_is_empty(&self) -> bool {
         self.queue.is_empty()
-    }
-
-    /// `true` if some worker's local queue holds tasks (which an idle worker can steal).
-    pub(super) fn local_work_waits(&self) -> bool {
-        read(&self.stealers).iter().any(|s| !s.is_empty())
     }
 
     /// Fails every task still in the queue with `err`.
@@ -402,6 +417,35 @@ impl Shared {
 
     pub(super) fn stats(&self) -> PoolStats {
         self.counters.snapshot(self.spawned.load(Ordering::Relaxed))
+    }
+}
+
+/// A worker's copy of the stealers: reading it takes no lock, so idle workers looking
+/// at each other's queues write to no shared cache line.
+pub(super) struct Stealers {
+    generation: usize,
+    list: Arc<[Stealer<Task>]>,
+}
+
+impl Stealers {
+    /// Brings the copy up to date if a worker registered since it was taken. Called after
+    /// the caller's fence, so a worker registered before that fence is seen (see the
+    /// module docs: its work was published after it registered).
+    pub(super) fn refresh(&mut self, shared: &Shared) {
+        if shared.stealers_generation.load(Ordering::SeqCst) != self.generation {
+            *self = shared.stealers();
+        }
+    }
+
+    /// `true` if some worker's local queue holds tasks (which an idle worker can steal).
+    pub(super) fn any_work(&self) -> bool {
+        self.list.iter().any(|s| !s.is_empty())
+    }
+
+    /// Steals half of another worker's local queue into `local`, starting after `me`.
+    pub(super) fn steal(&self, local: &Worker<Task>, me: usize) -> Option<Task> {
+        let n = self.list.len();
+        (1..n).find_map(|k| steal_from(|| self.list[(me + k) % n].steal_batch_and_pop(local)))
     }
 }
 

@@ -1,11 +1,11 @@
 //! The worker thread: its loop, and the thread-local that tells a task which pool's
 //! worker it runs on (so `join` on a not-yet-started task of the same pool runs it here).
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::job::Ran;
-use super::shared::{Shared, Task};
+use super::shared::{Shared, Stealers, Task};
 use crate::handle::panic_message;
 use crate::sync::{cv_wait, fence, lock, Arc, Ordering};
 use crossbeam_deque::Worker;
@@ -81,6 +81,8 @@ struct Queues<'a> {
     shared: &'a Arc<Shared>,
     local: Worker<Task>,
     me: usize,
+    /// This worker's copy of the other workers' stealers.
+    stealers: RefCell<Stealers>,
 }
 
 impl Queues<'_> {
@@ -91,18 +93,30 @@ impl Queues<'_> {
         let task = self
             .shared
             .steal_batch(&self.local)
-            .or_else(|| self.shared.steal_from_workers(&self.local, self.me))?;
+            .or_else(|| self.stealers().steal(&self.local, self.me))?;
         // More work than this worker can start now, in its own queue (the rest of a
-        // batch) or in the queue it stole from (the other half): wake or start a helper.
-        // Nobody else would: the submitters woke one worker per task, and the one that
-        // took a batch absorbed several of those wake-ups. The fence orders the batch's
-        // publication before reading who spins or sleeps (the other half of the protocol
-        // is the sleeper's fence; see shared.rs).
+        // batch) or in any worker's queue (the other half of what it stole, or a batch
+        // another worker took and counted on the wake-up this worker just consumed):
+        // wake or start a helper. Nobody else would: the submitters woke one worker per
+        // task, and the one that took a batch absorbed several of those wake-ups. The
+        // fence orders the batch's publication before reading who spins or sleeps (the
+        // other half of the protocol is the sleeper's fence; see shared.rs).
         crate::sync::full_fence();
-        if !self.local.is_empty() || self.shared.local_work_waits() {
+        if !self.local.is_empty() || self.local_work_waits() {
             self.shared.wake_or_spawn();
         }
         Some(task)
+    }
+
+    /// The other workers' stealers, brought up to date if a worker started since.
+    fn stealers(&self) -> Ref<'_, Stealers> {
+        self.stealers.borrow_mut().refresh(self.shared);
+        self.stealers.borrow()
+    }
+
+    /// `true` if any worker's local queue holds tasks.
+    fn local_work_waits(&self) -> bool {
+        self.stealers().any_work()
     }
 
     /// Nothing left for this worker: its local queue and the shared queue are empty.
@@ -113,27 +127,49 @@ impl Queues<'_> {
     fn may_exit(&self) -> bool {
         self.shared.terminate.load(Ordering::SeqCst) && self.is_empty()
     }
+
+    /// `true` while the pool may still start workers, the only time `idle` is read.
+    fn counts_idle(&self) -> bool {
+        self.shared.spawned.load(Ordering::Relaxed) < self.shared.config.max_workers
+    }
+
+    /// Counts this worker in `idle` (`true`), or stops counting it (`false`); `counted`
+    /// says whether it is counted now. Once the pool has all its workers nobody reads
+    /// `idle`, and idle workers stop writing to its cache line.
+    fn set_idle(&self, counted: &mut bool, idle: bool) {
+        if idle == *counted || (idle && !self.counts_idle()) {
+            return;
+        }
+        if idle {
+            self.shared.idle.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.shared.idle.fetch_sub(1, Ordering::SeqCst);
+        }
+        *counted = idle;
+    }
 }
 
 fn work(shared: &Arc<Shared>, slot_index: usize) {
     let slot = &shared.counters.slots[slot_index];
     let local = Worker::new_fifo();
     let me = shared.register(&local);
-    let queues = Queues { shared, local, me };
-    // Whether this worker already counts itself in `idle`.
+    let queues = Queues {
+        shared,
+        local,
+        me,
+        stealers: RefCell::new(shared.stealers()),
+    };
+    // Whether this worker counts itself in `idle` now.
     let mut idle = false;
     loop {
         let task = match queues.next() {
             Some(task) => task,
             None => {
-                if !idle {
-                    shared.idle.fetch_add(1, Ordering::SeqCst);
-                    idle = true;
-                }
+                queues.set_idle(&mut idle, true);
                 match find_work(&queues) {
                     Some(task) => task,
                     None => {
-                        shared.idle.fetch_sub(1, Ordering::SeqCst);
+                        queues.set_idle(&mut idle, false);
                         return;
                     }
                 }
@@ -144,10 +180,7 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
         // and one worker fewer idle at once (it would start a needless thread).
         shared.taken();
         slot.dequeued();
-        if idle {
-            shared.idle.fetch_sub(1, Ordering::SeqCst);
-            idle = false;
-        }
+        queues.set_idle(&mut idle, false);
         if shared.is_broken() {
             task.abort(shared.broken_error());
             continue;
@@ -157,9 +190,8 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
         slot.run(
             |hook| task.run(hook),
             || {
-                if queues.is_empty() {
-                    shared.idle.fetch_add(1, Ordering::SeqCst);
-                    idle = true;
+                if queues.counts_idle() && queues.is_empty() {
+                    queues.set_idle(&mut idle, true);
                 }
             },
         );
@@ -184,7 +216,7 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
                     // spinners left, they will find the work.)
                     if last {
                         crate::sync::full_fence();
-                        if !queues.is_empty() || shared.local_work_waits() {
+                        if !queues.is_empty() || queues.local_work_waits() {
                             shared.wake_or_spawn();
                         }
                     }
@@ -204,7 +236,7 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
         fence(Ordering::SeqCst);
         loop {
             if !queues.is_empty()
-                || shared.local_work_waits()
+                || queues.local_work_waits()
                 || shared.terminate.load(Ordering::SeqCst)
             {
                 // Leave without a wake-up: undo our registration, unless a submitter
