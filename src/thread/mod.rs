@@ -3,6 +3,7 @@
 //! counters, deadlock-free nested waits).
 
 mod builder;
+mod injector;
 mod job;
 mod map;
 mod scope;

@@ -23,10 +23,11 @@
 
 use std::sync::OnceLock;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_deque::{Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 
 use super::builder::{Config, FullPolicy};
+use super::injector::Injector;
 use super::job::Run;
 use super::stats::{Counters, PoolStats};
 use super::worker;
@@ -37,6 +38,10 @@ use crate::sync::{
 };
 
 pub(super) type Task = Arc<dyn Run>;
+
+/// Most tasks a worker takes from the shared queue at once (the rest go to its local
+/// queue, where idle workers can steal them).
+const BATCH: usize = 16;
 
 /// Where a task went when it was offered to the pool.
 pub(super) enum Placed {
@@ -327,7 +332,7 @@ impl Shared {
     /// Takes one task from the shared queue or, failing that, from a worker's local
     /// queue. Used by threads that are not workers (shutdown, a broken pool's drain).
     fn take_any(&self) -> Option<Task> {
-        if let Some(task) = steal_from(|| self.queue.steal()) {
+        if let Some(task) = self.queue.pop() {
             return Some(task);
         }
         let stealers = read(&self.stealers);
@@ -336,7 +341,7 @@ impl Shared {
 
     /// Moves a batch of tasks from the shared queue into `local` and returns one of them.
     pub(super) fn steal_batch(&self, local: &Worker<Task>) -> Option<Task> {
-        steal_from(|| self.queue.steal_batch_and_pop(local))
+        self.queue.steal_batch_and_pop(local, BATCH)
     }
 
     /// Registers a new worker's local queue so others can steal from it; returns its
