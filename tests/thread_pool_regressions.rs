@@ -199,7 +199,10 @@ fn cancelling_twice_says_cancelled_both_times() {
 fn tasks_a_spinning_worker_took_in_a_batch_reach_the_sleeping_workers() {
     // A spinning worker that steals a batch from the shared queue keeps the rest in its
     // own queue. It must wake a sleeper for them: the submitters woke nobody, because a
-    // worker was spinning. Six tasks that can only finish together, on six warm workers.
+    // worker was spinning. Likewise a worker that takes one task while more wait in the
+    // shared queue (its batch ended at a task not yet written when it looked). Six tasks
+    // that can only finish together, on six warm workers; the second case shows up in a
+    // few rounds per thousand, hence the number of rounds.
     let pool = ThreadPoolExecutor::new(6);
     let warm = Arc::new(Barrier::new(6));
     let hs: Vec<_> = (0..6)
@@ -211,7 +214,7 @@ fn tasks_a_spinning_worker_took_in_a_batch_reach_the_sleeping_workers() {
         })
         .collect();
     hs.into_iter().for_each(|h| h.join().unwrap());
-    for round in 0..300 {
+    for round in 0..3000 {
         let (tx, rx) = mpsc::channel();
         let arrived = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..6)

@@ -220,20 +220,22 @@ impl<T> Injector<T> {
     }
 
     /// Takes up to `limit` tasks from the head: returns the first and pushes the others
-    /// onto `dest`, in order. Takes at most the tasks of one block, and only tasks already
-    /// written; `None` if the slot at the head holds none yet.
-    pub(super) fn steal_batch_and_pop(&self, dest: &Worker<T>, limit: usize) -> Option<T> {
+    /// onto `dest`, in order, with whether the slot after them already holds a task (work
+    /// left here for someone else). Takes at most the tasks of one block, and only tasks
+    /// already written; `None` if the slot at the head holds none yet.
+    pub(super) fn steal_batch_and_pop(&self, dest: &Worker<T>, limit: usize) -> Option<(T, bool)> {
         self.take_run(limit, |task| dest.push(task))
     }
 
     /// Takes one task from the head.
     pub(super) fn pop(&self) -> Option<T> {
         self.take_run(1, |_| unreachable!("a run of one has no rest"))
+            .map(|(task, _)| task)
     }
 
     /// Claims a run of up to `limit` ready tasks at the head; returns the first and hands
-    /// the others to `rest`, in order.
-    fn take_run(&self, limit: usize, mut rest: impl FnMut(T)) -> Option<T> {
+    /// the others to `rest`, in order; and says whether the next slot is ready too.
+    fn take_run(&self, limit: usize, mut rest: impl FnMut(T)) -> Option<(T, bool)> {
         debug_assert!(limit > 0);
         let guard = epoch::pin();
         let backoff = Backoff::new();
@@ -252,7 +254,11 @@ impl<T> Injector<T> {
             let block = unsafe { &*block_ptr };
             let ready = block.ready_run(offset, limit);
             if ready == 0 {
-                return None;
+                // Empty, unless the head moved meanwhile and `block` was not its block.
+                if self.head.index.load(Ordering::Acquire) == head {
+                    return None;
+                }
+                continue;
             }
             let end = offset + ready;
             if self
@@ -266,13 +272,17 @@ impl<T> Injector<T> {
             }
             // The claim succeeded, so `block` is the block of positions `head..head +
             // ready`, whose slots were seen ready and are now ours alone.
-            if end == BLOCK_CAP {
+            let more = if end == BLOCK_CAP {
                 // We took the last slot: move the head to the next block. The index reads
                 // `BLOCK_CAP` meanwhile, which makes the others wait.
                 let next = block.wait_next();
                 self.head.block.store(next, Ordering::Release);
                 self.head.index.store(head + ready + 1, Ordering::Release);
-            }
+                // SAFETY: `next` is the head's block now, which we see while pinned.
+                unsafe { &*next }.slots[0].is_ready()
+            } else {
+                block.slots[end].is_ready()
+            };
             // SAFETY: claimed and seen ready (above); each slot is read once.
             let first = unsafe { block.slots[offset].take() };
             for slot in &block.slots[offset + 1..end] {
@@ -281,7 +291,7 @@ impl<T> Injector<T> {
             }
             // SAFETY: this thread took `ready` slots out and touches them no more.
             unsafe { release(block_ptr, ready, &guard) };
-            return Some(first);
+            return Some((first, more));
         }
     }
 
@@ -359,7 +369,7 @@ mod tests {
     fn drain(q: &Injector<usize>) -> Vec<usize> {
         let local = Worker::new_fifo();
         let mut out = Vec::new();
-        while let Some(first) = q.steal_batch_and_pop(&local, 7) {
+        while let Some((first, _)) = q.steal_batch_and_pop(&local, 7) {
             out.push(first);
             while let Some(t) = local.pop() {
                 out.push(t);
@@ -390,15 +400,19 @@ mod tests {
             q.push(i);
         }
         let local = Worker::new_fifo();
-        assert_eq!(q.steal_batch_and_pop(&local, 4), Some(0));
+        assert_eq!(q.steal_batch_and_pop(&local, 4), Some((0, true)));
         assert_eq!(local.len(), 3);
-        assert_eq!(q.steal_batch_and_pop(&local, 1000), Some(4));
+        assert_eq!(q.steal_batch_and_pop(&local, 1000), Some((4, true)));
         assert_eq!(
             local.len(),
             3 + BLOCK_CAP - 5,
             "the rest of the first block only"
         );
-        assert_eq!(q.steal_batch_and_pop(&local, 1000), Some(BLOCK_CAP));
+        assert_eq!(
+            q.steal_batch_and_pop(&local, 1000),
+            Some((BLOCK_CAP, false)),
+            "the last run says that nothing is left"
+        );
     }
 
     #[test]
@@ -446,7 +460,7 @@ mod tests {
                     let mut last = [None::<usize>; PRODUCERS];
                     loop {
                         let got = q.steal_batch_and_pop(&local, 1 + c * 5);
-                        let Some(first) = got else {
+                        let Some((first, _)) = got else {
                             if done.load(Ordering::Acquire) == PRODUCERS && q.is_empty() {
                                 break;
                             }

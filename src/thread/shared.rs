@@ -339,8 +339,9 @@ impl Shared {
         stealers.iter().find_map(|s| steal_from(|| s.steal()))
     }
 
-    /// Moves a batch of tasks from the shared queue into `local` and returns one of them.
-    pub(super) fn steal_batch(&self, local: &Worker<Task>) -> Option<Task> {
+    /// Moves a batch of tasks from the shared queue into `local` and returns one of them,
+    /// with whether more are waiting in the shared queue.
+    pub(super) fn steal_batch(&self, local: &Worker<Task>) -> Option<(Task, bool)> {
         self.queue.steal_batch_and_pop(local, BATCH)
     }
 

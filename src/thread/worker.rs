@@ -90,19 +90,20 @@ impl Queues<'_> {
         if let Some(task) = self.local.pop() {
             return Some(task);
         }
-        let task = self
-            .shared
-            .steal_batch(&self.local)
-            .or_else(|| self.stealers().steal(&self.local, self.me))?;
-        // More work than this worker can start now, in its own queue (the rest of a
-        // batch) or in any worker's queue (the other half of what it stole, or a batch
-        // another worker took and counted on the wake-up this worker just consumed):
-        // wake or start a helper. Nobody else would: the submitters woke one worker per
-        // task, and the one that took a batch absorbed several of those wake-ups. The
-        // fence orders the batch's publication before reading who spins or sleeps (the
-        // other half of the protocol is the sleeper's fence; see shared.rs).
+        let (task, more_queued) = match self.shared.steal_batch(&self.local) {
+            Some(taken) => taken,
+            None => (self.stealers().steal(&self.local, self.me)?, false),
+        };
+        // More work than this worker can start now, in the shared queue, in its own queue
+        // (the rest of a batch) or in any worker's queue (the other half of what it stole,
+        // or a batch another worker took): wake or start a helper. Nobody else would:
+        // wake-ups are not tied to tasks, and the one that brought this worker here (a
+        // submitter's, or a spinner's baton) may have been meant for any of them; the
+        // submitters of the rest counted on a spinner, or woke a worker that took one
+        // task. The fence orders the batch's publication before reading who spins or
+        // sleeps (the other half of the protocol is the sleeper's fence; see shared.rs).
         crate::sync::full_fence();
-        if !self.local.is_empty() || self.local_work_waits() {
+        if more_queued || !self.local.is_empty() || self.local_work_waits() {
             self.shared.wake_or_spawn();
         }
         Some(task)
