@@ -81,7 +81,7 @@ unsafe impl<T: Send> Sync for Core<T> {}
 /// Spin rounds a joiner tries before it parks: most tasks a caller waits for right after
 /// submitting are a microsecond from done, and a park/unpark pair costs several.
 #[cfg(not(concur_loom))]
-const SPIN_ROUNDS: u32 = 10;
+const SPIN_ROUNDS: u32 = crate::sync::SPIN_PAUSE_ROUNDS + 4;
 #[cfg(concur_loom)]
 const SPIN_ROUNDS: u32 = 0;
 

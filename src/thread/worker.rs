@@ -44,7 +44,7 @@ pub(super) fn run_here(pool: usize, run: impl FnOnce(&mut dyn FnMut(Ran)) -> Ran
 
 /// Rounds a worker spins looking for work before it sleeps: a pool fed in a loop finds
 /// the next task within a microsecond or two, far sooner than a futex wake-up.
-const SPIN_ROUNDS: u32 = 16;
+const SPIN_ROUNDS: u32 = crate::sync::SPIN_PAUSE_ROUNDS + 10;
 
 pub(super) fn main(shared: Arc<Shared>, slot: usize) {
     CURRENT.with(|c| {
