@@ -12,6 +12,11 @@
 //! next worker itself, so a flood of tasks wakes workers off the submitter's path: a
 //! busy pool's submit costs no lock and no system call.
 //!
+//! Wake-ups are not tied to tasks: the one that brought a worker to the queue may have
+//! been issued for any task in it. So every worker that takes work while more is left
+//! anywhere (the shared queue, its own local queue, another worker's) wakes a helper;
+//! and the last spinner to leave looks everywhere once more after its fence.
+//!
 //! ## Shutdown without losing a task
 //!
 //! The same fence pattern guards shutdown: a submitter pushes, fences, then reads
