@@ -351,3 +351,59 @@ fn command_converts_from_std() {
         assert_eq!(out.stdout, b"from-std\n");
     });
 }
+
+#[test]
+fn vectored_writes_and_reads_move_every_byte_and_see_the_end_of_the_pipe() {
+    // Vectored reads and writes follow the same short-transfer rule as plain ones: a
+    // short one forgets the readiness. The end of the pipe must still be read, not waited
+    // for, after the last short read.
+    use std::io::{IoSlice, IoSliceMut};
+    aio::run(async {
+        let mut cat = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13 + i / 97) as u8).collect();
+        let mut stdin = cat.stdin.take().unwrap();
+        let mut stdout = cat.stdout.take().unwrap();
+        let sent = data.clone();
+        let writer = aio::spawn(async move {
+            let (mut front, mut back) = sent.split_at(sent.len() / 3);
+            while !front.is_empty() || !back.is_empty() {
+                let n = stdin
+                    .write_vectored(&[IoSlice::new(front), IoSlice::new(back)])
+                    .await
+                    .unwrap();
+                assert!(n > 0, "a vectored write moved nothing");
+                let from_front = n.min(front.len());
+                front = &front[from_front..];
+                back = &back[n - from_front..];
+            }
+            stdin.close().await.unwrap();
+        });
+        let reader = aio::spawn(async move {
+            let mut got = Vec::new();
+            let (mut a, mut b) = ([0u8; 3000], [0u8; 5000]);
+            loop {
+                let n = aio::timeout(
+                    Duration::from_secs(30),
+                    stdout.read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)]),
+                )
+                .await
+                .expect("the end of the pipe was read, not waited for")
+                .unwrap();
+                if n == 0 {
+                    return got;
+                }
+                got.extend_from_slice(&a[..n.min(a.len())]);
+                got.extend_from_slice(&b[..n.saturating_sub(a.len())]);
+            }
+        });
+        writer.await.unwrap();
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), data.len());
+        assert!(got == data, "the bytes came back changed");
+        assert_eq!(cat.wait().await.unwrap().code(), Some(0));
+    });
+}

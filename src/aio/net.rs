@@ -505,8 +505,9 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 bufs: &[io::IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
+                let len = bufs.iter().map(|b| b.len()).sum();
                 self.io
-                    .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+                    .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
             }
 
             fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -970,8 +970,9 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.open()?
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -1035,8 +1036,9 @@ macro_rules! reader {
                 cx: &mut Context<'_>,
                 bufs: &mut [io::IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
+                let len = bufs.iter().map(|b| b.len()).sum();
                 self.io
-                    .poll_io(cx, Direction::Read, |mut r| r.read_vectored(bufs))
+                    .poll_stream_io(cx, Direction::Read, len, |mut r| r.read_vectored(bufs))
             }
         }
 
