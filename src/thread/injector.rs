@@ -227,10 +227,29 @@ impl<T> Injector<T> {
         self.take_run(limit, |task| dest.push(task))
     }
 
-    /// Takes one task from the head.
+    /// Takes one task from the head; `None` only once the queue is drained. A slot that a
+    /// producer has claimed but not written yet is waited for (it hides the tasks behind
+    /// it): this is for shutdown and for a broken pool, which must fail every task.
     pub(super) fn pop(&self) -> Option<T> {
-        self.take_run(1, |_| unreachable!("a run of one has no rest"))
-            .map(|(task, _)| task)
+        let backoff = Backoff::new();
+        loop {
+            if let Some((task, _)) = self.take_run(1, |_| unreachable!("a run of one has no rest"))
+            {
+                return Some(task);
+            }
+            if self.is_drained() {
+                return None;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// `true` if no task is in the queue or on its way in: every position a producer
+    /// claimed has been taken. Unlike [`is_empty`](Self::is_empty) it reads the tail, so
+    /// it is for the rare paths (a worker deciding to exit at shutdown), not the hot one.
+    pub(super) fn is_drained(&self) -> bool {
+        let head = self.head.index.load(Ordering::SeqCst);
+        head >= self.tail.index.load(Ordering::SeqCst)
     }
 
     /// Claims a run of up to `limit` ready tasks at the head; returns the first and hands
@@ -297,6 +316,10 @@ impl<T> Injector<T> {
 
     /// `true` if the slot at the head holds no task yet. A consumer moving to the next
     /// block counts as not empty (it is a moment, and what follows is unknown).
+    ///
+    /// A slot claimed by a producer that has not written it yet hides the tasks behind
+    /// it: that is enough for the wake-up protocol (that producer wakes a worker after it
+    /// writes), not for deciding that nothing will come ([`is_drained`](Self::is_drained)).
     pub(super) fn is_empty(&self) -> bool {
         let _guard = epoch::pin();
         loop {
@@ -413,6 +436,33 @@ mod tests {
             Some((BLOCK_CAP, false)),
             "the last run says that nothing is left"
         );
+    }
+
+    #[test]
+    fn a_slot_claimed_but_not_written_yet_is_waited_for_by_pop_and_counts_as_not_drained() {
+        let q = Arc::new(Injector::new());
+        q.push(1);
+        // A producer claims slot 1 and is preempted before it writes it...
+        let claimed = q.tail.index.fetch_add(1, Ordering::SeqCst);
+        // ...while another publishes slot 2 behind it.
+        q.push(2);
+        assert_eq!(q.pop(), Some(1));
+        assert!(q.is_empty(), "the head slot holds nothing yet");
+        assert!(!q.is_drained(), "two tasks are on their way");
+        let producer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                // SAFETY: slot `claimed` of the first block is ours, as claimed above.
+                let block = unsafe { &*q.tail.block.load(Ordering::Acquire) };
+                // SAFETY: as above; nobody else writes it.
+                unsafe { block.slots[claimed % LAP].publish(7) };
+            })
+        };
+        assert_eq!(q.pop(), Some(7), "pop waits for the claimed slot");
+        assert_eq!(q.pop(), Some(2), "and then finds what was behind it");
+        assert_eq!(q.pop(), None);
+        assert!(q.is_drained());
+        producer.join().unwrap();
     }
 
     #[test]

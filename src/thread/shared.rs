@@ -379,6 +379,12 @@ impl Shared {
         }
     }
 
+    /// `true` if no task is in the shared queue or on its way in (see
+    /// `Injector::is_drained`): what a worker checks before it exits at shutdown.
+    pub(super) fn queue_is_drained(&self) -> bool {
+        self.queue.is_drained()
+    }
+
     /// `true` if the shared queue is empty (workers' local queues are not looked at).
     pub(super) fn queue_is_empty(&self) -> bool {
         self.queue.is_empty()

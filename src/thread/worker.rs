@@ -125,8 +125,13 @@ impl Queues<'_> {
         self.local.is_empty() && self.shared.queue_is_empty()
     }
 
+    /// At shutdown, once nothing is left for this worker, nor on its way into the shared
+    /// queue (a submitter between its claim of a slot and its write hides the tasks behind
+    /// that slot from `is_empty`).
     fn may_exit(&self) -> bool {
-        self.shared.terminate.load(Ordering::SeqCst) && self.is_empty()
+        self.shared.terminate.load(Ordering::SeqCst)
+            && self.local.is_empty()
+            && self.shared.queue_is_drained()
     }
 
     /// `true` while the pool may still start workers, the only time `idle` is read.
