@@ -5,7 +5,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use concur::aio::{self, process::Command};
+use std::future::Future;
+
+use concur::aio;
+use concur::aio::process::{ChildStdin, ChildStdout, Command};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 /// The state letter of process `pid` from `/proc/<pid>/stat` (`R`, `S`, `Z`, ...), or
@@ -36,34 +39,45 @@ fn assert_reaped_eventually(pid: u32) {
     }
 }
 
+/// Sends `data` through `cat`, writing with `write` and reading with `read` at the same
+/// time, and checks that the same bytes came back and that `cat` exited with 0.
+async fn echo_through_cat<W, R>(
+    data: Vec<u8>,
+    write: impl FnOnce(ChildStdin, Vec<u8>) -> W,
+    read: impl FnOnce(ChildStdout) -> R,
+) where
+    W: Future<Output = ()> + 'static,
+    R: Future<Output = Vec<u8>> + 'static,
+{
+    let mut cat = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = aio::spawn(write(cat.stdin.take().unwrap(), data.clone()));
+    let reader = aio::spawn(read(cat.stdout.take().unwrap()));
+    writer.await.unwrap();
+    let got = reader.await.unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the bytes came back changed");
+    assert_eq!(cat.wait().await.unwrap().code(), Some(0));
+}
+
 #[test]
 fn a_megabyte_echoes_through_cat_while_written_and_read_concurrently() {
-    aio::run(async {
-        let mut cat = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
-        let mut stdin = cat.stdin.take().unwrap();
-        let mut stdout = cat.stdout.take().unwrap();
-        let sent = data.clone();
-        let writer = aio::spawn(async move {
+    let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
+    aio::run(echo_through_cat(
+        data,
+        |mut stdin, sent| async move {
             stdin.write_all(&sent).await.unwrap();
             stdin.close().await.unwrap(); // cat reads end of file and exits
-        });
-        let reader = aio::spawn(async move {
+        },
+        |mut stdout| async move {
             let mut got = Vec::new();
             stdout.read_to_end(&mut got).await.unwrap();
             got
-        });
-        writer.await.unwrap();
-        let got = reader.await.unwrap();
-        assert_eq!(got.len(), data.len());
-        assert!(got == data, "the bytes came back changed");
-        let status = cat.wait().await.unwrap();
-        assert_eq!(status.code(), Some(0));
-    });
+        },
+    ));
 }
 
 #[test]
@@ -358,17 +372,10 @@ fn vectored_writes_and_reads_move_every_byte_and_see_the_end_of_the_pipe() {
     // short one forgets the readiness. The end of the pipe must still be read, not waited
     // for, after the last short read.
     use std::io::{IoSlice, IoSliceMut};
-    aio::run(async {
-        let mut cat = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13 + i / 97) as u8).collect();
-        let mut stdin = cat.stdin.take().unwrap();
-        let mut stdout = cat.stdout.take().unwrap();
-        let sent = data.clone();
-        let writer = aio::spawn(async move {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13 + i / 97) as u8).collect();
+    aio::run(echo_through_cat(
+        data,
+        |mut stdin, sent| async move {
             let (mut front, mut back) = sent.split_at(sent.len() / 3);
             while !front.is_empty() || !back.is_empty() {
                 let n = stdin
@@ -381,29 +388,22 @@ fn vectored_writes_and_reads_move_every_byte_and_see_the_end_of_the_pipe() {
                 back = &back[n - from_front..];
             }
             stdin.close().await.unwrap();
-        });
-        let reader = aio::spawn(async move {
+        },
+        |mut stdout| async move {
             let mut got = Vec::new();
             let (mut a, mut b) = ([0u8; 3000], [0u8; 5000]);
             loop {
-                let n = aio::timeout(
-                    Duration::from_secs(30),
-                    stdout.read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)]),
-                )
-                .await
-                .expect("the end of the pipe was read, not waited for")
-                .unwrap();
+                let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+                let n = aio::timeout(Duration::from_secs(30), stdout.read_vectored(&mut bufs))
+                    .await
+                    .expect("the end of the pipe was read, not waited for")
+                    .unwrap();
                 if n == 0 {
                     return got;
                 }
                 got.extend_from_slice(&a[..n.min(a.len())]);
                 got.extend_from_slice(&b[..n.saturating_sub(a.len())]);
             }
-        });
-        writer.await.unwrap();
-        let got = reader.await.unwrap();
-        assert_eq!(got.len(), data.len());
-        assert!(got == data, "the bytes came back changed");
-        assert_eq!(cat.wait().await.unwrap().code(), Some(0));
-    });
+        },
+    ));
 }
