@@ -186,7 +186,19 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
         // and one worker fewer idle at once (it would start a needless thread).
         shared.taken();
         slot.dequeued();
-        queues.set_idle(&mut idle, false);
+        if idle {
+            queues.set_idle(&mut idle, false);
+            // A submitter that read `idle` before this worker stopped counting, and the
+            // queue after it took its task, left its own task to an idle worker that is
+            // not idle any more (and may block on that very task). So look at the queues
+            // once more after a fence: either that submitter saw this worker busy and
+            // started a thread itself, or its task is seen here and one is started now.
+            // (Only while the pool may still grow; a full pool never counts `idle`.)
+            crate::sync::full_fence();
+            if !queues.is_empty() || queues.local_work_waits() {
+                shared.wake_or_spawn();
+            }
+        }
         if shared.is_broken() {
             task.abort(shared.broken_error());
             continue;
