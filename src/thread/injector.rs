@@ -8,9 +8,10 @@
 //! between cores per task, so the design keeps them apart:
 //!
 //! - Producers own the tail (an index and the current block) and nothing else: consumers
-//!   never read it. A consumer learns that slot `i` holds a task from the slot itself
-//!   (its `ready` flag, written last by the producer), so the only line a push shares
-//!   with the consumers is the slot's own.
+//!   never read it on their way to a task (only the shutdown drain does, to wait for
+//!   pushes in progress: `is_drained`). A consumer learns that slot `i` holds a task
+//!   from the slot itself (its `ready` flag, written last by the producer), so the only
+//!   line a push shares with the consumers is the slot's own.
 //! - Consumers own the head and never write to a slot: a block is released by a count
 //!   of the slots taken from it (`taken`, on the block's first line), added once per
 //!   batch, instead of a mark on every slot. The producer writes a slot once, with a

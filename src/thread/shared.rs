@@ -446,8 +446,9 @@ pub(super) struct Stealers {
 
 impl Stealers {
     /// Brings the copy up to date if a worker registered since it was taken. Called after
-    /// the caller's fence, so a worker registered before that fence is seen (see the
-    /// module docs: its work was published after it registered).
+    /// a fence (the sleep and baton checks), it sees every worker registered before that
+    /// fence, which is what the wake-up protocol needs: a worker publishes work only after
+    /// it registered.
     pub(super) fn refresh(&mut self, shared: &Shared) {
         if shared.stealers_generation.load(Ordering::SeqCst) != self.generation {
             *self = shared.stealers();

@@ -120,6 +120,23 @@ impl Queues<'_> {
         self.stealers().any_work()
     }
 
+    /// `true` if work waits anywhere: in the shared queue, this worker's local queue or
+    /// another worker's.
+    fn work_waits(&self) -> bool {
+        !self.is_empty() || self.local_work_waits()
+    }
+
+    /// After a fence, wakes or starts a helper if work waits anywhere: for when others may
+    /// have counted on this worker (as a spinner, or as an idle worker) and it just
+    /// stopped being one. Whoever counted on it either sees the change (and wakes or
+    /// starts a worker itself) or published work that this look sees.
+    fn pass_on_waiting_work(&self) {
+        crate::sync::full_fence();
+        if self.work_waits() {
+            self.shared.wake_or_spawn();
+        }
+    }
+
     /// Nothing left for this worker: its local queue and the shared queue are empty.
     fn is_empty(&self) -> bool {
         self.local.is_empty() && self.shared.queue_is_empty()
@@ -190,14 +207,9 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
             queues.set_idle(&mut idle, false);
             // A submitter that read `idle` before this worker stopped counting, and the
             // queue after it took its task, left its own task to an idle worker that is
-            // not idle any more (and may block on that very task). So look at the queues
-            // once more after a fence: either that submitter saw this worker busy and
-            // started a thread itself, or its task is seen here and one is started now.
-            // (Only while the pool may still grow; a full pool never counts `idle`.)
-            crate::sync::full_fence();
-            if !queues.is_empty() || queues.local_work_waits() {
-                shared.wake_or_spawn();
-            }
+            // not idle any more (and may block on that very task): look once more. (Only
+            // while the pool may still grow; a full pool never counts `idle`.)
+            queues.pass_on_waiting_work();
         }
         if shared.is_broken() {
             task.abort(shared.broken_error());
@@ -226,17 +238,10 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
                     let last = shared.spinning.fetch_sub(1, Ordering::SeqCst) == 1;
                     // While a worker spins, submitters wake nobody, and neither does a
                     // worker that kept part of a batch in its local queue: they count on
-                    // the spinner. It took one task; if any is left anywhere (the shared
-                    // queue, its own or another worker's local queue), pass the baton.
-                    // The fence orders the decrement before the look at the queues:
-                    // whoever counted on this spinner either sees it gone (and wakes a
-                    // sleeper itself) or published work that this look sees. (With other
-                    // spinners left, they will find the work.)
+                    // the spinner. It took one task; if any is left anywhere, pass the
+                    // baton. (With other spinners left, they will find the work.)
                     if last {
-                        crate::sync::full_fence();
-                        if !queues.is_empty() || queues.local_work_waits() {
-                            shared.wake_or_spawn();
-                        }
+                        queues.pass_on_waiting_work();
                     }
                     return Some(task);
                 }
@@ -253,10 +258,7 @@ fn find_work(queues: &Queues<'_>) -> Option<Task> {
         shared.sleepers.store(s.sleeping, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         loop {
-            if !queues.is_empty()
-                || queues.local_work_waits()
-                || shared.terminate.load(Ordering::SeqCst)
-            {
+            if queues.work_waits() || shared.terminate.load(Ordering::SeqCst) {
                 // Leave without a wake-up: undo our registration, unless a submitter
                 // already claimed us (then consume its wake-up instead).
                 if s.wakes > 0 {
