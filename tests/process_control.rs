@@ -181,6 +181,28 @@ fn a_panicking_initializer_breaks_the_pool_with_the_reason() {
 }
 
 #[test]
+fn every_task_queued_behind_a_failing_initializer_resolves_broken_with_its_reason() {
+    fn init() -> Result<(), String> {
+        Err("no database".to_owned())
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .tasks_in_flight_per_worker(1)
+        .initializer(init)
+        .build()
+        .unwrap();
+    // Most of them never reach a worker: they are queued when the pool breaks.
+    let handles: Vec<_> = (0..64).map(|i| pool.submit(add_one, i)).collect();
+    for h in handles {
+        let err = h.join().unwrap_err();
+        assert!(
+            matches!(&err, TaskError::Broken(why) if why.contains("no database")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
 fn shutdown_cancel_pending_fails_what_no_worker_took() {
     fn slow(ms: u64) -> u64 {
         std::thread::sleep(Duration::from_millis(ms));

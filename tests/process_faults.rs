@@ -251,3 +251,124 @@ fn a_worker_refuses_a_parent_of_another_build() {
     let reason = String::from_utf8_lossy(&reply[5..]);
     assert!(reason.contains("not the parent's"), "{reason}");
 }
+
+/// Starts the one worker of `pool` on a task that never ends, and waits until it runs.
+fn occupy(pool: &ProcessPoolExecutor) -> concur::JoinHandle<()> {
+    let h = pool.submit(forever, ());
+    until_running(pool, 1);
+    h
+}
+
+#[test]
+fn every_task_queued_when_a_death_breaks_the_pool_resolves_broken() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(1)
+        .break_on_worker_death(true)
+        .build()
+        .unwrap();
+    let victim = occupy(&pool);
+    // Never sent to a worker: they wait in the pool's queue.
+    let queued: Vec<_> = (0..20).map(|i| pool.submit(add_one, i)).collect();
+    let pid = pool.worker_pids()[0];
+    // SAFETY: kill(2) on a pid of our own child; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    assert_eq!(
+        victim.join(),
+        Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGKILL)))
+    );
+    for h in queued {
+        let err = h.join().unwrap_err();
+        assert!(
+            matches!(&err, TaskError::Broken(why) if why.contains("killed by signal 9")),
+            "{err:?}"
+        );
+    }
+    // The pool's thread survived: later submissions resolve too.
+    assert!(matches!(
+        pool.submit(add_one, 1).join(),
+        Err(TaskError::Broken(_))
+    ));
+}
+
+#[test]
+fn a_cancel_racing_a_pool_that_breaks_still_resolves_every_handle() {
+    for round in 0..5 {
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .tasks_in_flight_per_worker(1)
+            .break_on_worker_death(true)
+            .build()
+            .unwrap();
+        let victim = occupy(&pool);
+        let queued: Vec<_> = (0..50).map(|i| pool.submit(add_one, i)).collect();
+        let pid = pool.worker_pids()[0];
+        let canceller = std::thread::scope(|s| {
+            let t = s.spawn(|| queued.iter().filter(|h| h.cancel()).count());
+            // SAFETY: kill(2) on a pid of our own child; no memory is involved.
+            assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+            t.join().unwrap()
+        });
+        assert!(victim.join().is_err());
+        let mut cancelled = 0;
+        for h in queued {
+            match h.join() {
+                Err(TaskError::Cancelled) => cancelled += 1,
+                Err(TaskError::Broken(_)) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(cancelled, canceller, "round {round}");
+    }
+}
+
+/// A result whose `Drop` panics in the parent (user code, run wherever the pool drops a
+/// result nobody joined); the worker's own copy is disarmed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PanicsOnDrop(u8, #[serde(skip, default = "armed")] bool);
+
+fn armed() -> bool {
+    true
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if self.1 {
+            panic!("PanicsOnDrop({}) dropped", self.0);
+        }
+    }
+}
+
+/// Waits until something opens the FIFO at `path` for writing and sends a byte.
+fn after_fifo_opens(path: String) -> PanicsOnDrop {
+    use std::io::Read;
+    let mut byte = [0u8; 1];
+    File::open(&path).unwrap().read_exact(&mut byte).unwrap();
+    PanicsOnDrop(byte[0], false)
+}
+
+#[test]
+fn a_panicking_drop_of_a_detached_result_leaves_the_pool_serving() {
+    let dir = std::env::temp_dir().join(format!("concur-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    for round in 0..3u8 {
+        let path = dir.join(format!("fifo{round}"));
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let detached = pool.submit(after_fifo_opens, path.to_str().unwrap().to_owned());
+        drop(detached);
+        // Opening blocks until the task opened the other end: it runs, detached.
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[round])
+            .unwrap();
+        // Its result is dropped on the pool's thread, which must go on serving.
+        assert_eq!(pool.submit(add_one, 1).join(), Ok(2));
+        std::fs::remove_file(&path).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

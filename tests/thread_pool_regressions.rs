@@ -239,3 +239,30 @@ fn tasks_a_spinning_worker_took_in_a_batch_reach_the_sleeping_workers() {
         hs.into_iter().for_each(|h| h.join().unwrap());
     }
 }
+
+/// A value whose `Drop` panics: user code the pool runs when it drops a detached result.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("PanicsOnDrop dropped");
+    }
+}
+
+#[test]
+fn a_panicking_drop_of_a_detached_result_leaves_the_worker_serving() {
+    let pool = ThreadPoolExecutor::new(1);
+    for _ in 0..3 {
+        let (go, wait) = mpsc::channel::<()>();
+        let detached = pool.submit(move || {
+            wait.recv_timeout(LONG).unwrap();
+            PanicsOnDrop
+        });
+        // Dropped before it finishes: the worker holds the last reference to its result.
+        drop(detached);
+        go.send(()).unwrap();
+        // The one worker (or its replacement) still runs what comes next.
+        assert_eq!(pool.submit(|| 7).join(), Ok(7));
+        assert_eq!(pool.stats().workers, 1);
+    }
+}

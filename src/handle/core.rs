@@ -397,6 +397,26 @@ impl<T> Core<T> {
     }
 }
 
+impl<T> Drop for Core<T> {
+    /// The last reference to a finished task whose handle was dropped (a detached task)
+    /// goes away wherever the mechanism happens to be: a pool's worker, a process pool's
+    /// thread. The outcome's `Drop` is user code; a panic there must not take that
+    /// thread down with the tasks it serves, so it is caught and logged.
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: nobody else can touch the slot.
+        let outcome = self.result.with_mut(|slot| unsafe { (*slot).take() });
+        if outcome.is_none() {
+            return;
+        }
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(outcome))) {
+            log::error!(
+                "concur: dropping the result of a task nobody joined panicked: {}",
+                panic_message(&*payload)
+            );
+        }
+    }
+}
+
 #[cfg(not(concur_loom))]
 fn park_timeout(d: std::time::Duration) {
     thread::park_timeout(d);

@@ -448,7 +448,11 @@ enum Completion {
         end: usize,
         fds: Vec<OwnedFd>,
     },
+    /// A task a worker had: started, so it is finished (never aborted).
     Failed(Arc<dyn Pending>, TaskError),
+    /// A task of the pool's queue: started (its worker died before running it) or not,
+    /// so it goes through [`Job::fail`], which knows which.
+    Dropped(Job, TaskError),
 }
 
 /// The pool's thread.
@@ -858,7 +862,7 @@ impl Manager {
         }
         if let Some(why) = broken {
             for job in st.pending.drain(..) {
-                completions.push(Completion::Failed(job.task, TaskError::Broken(why.clone())));
+                completions.push(Completion::Dropped(job, TaskError::Broken(why.clone())));
             }
             for (_, other) in st.workers.iter_mut() {
                 other.kill(Kill::Shutdown);
@@ -900,13 +904,12 @@ impl Manager {
                         fds,
                     });
                 }
-                Completion::Failed(task, err) => {
-                    // A requeued-and-cancelled or never-started task aborts; others finish.
-                    if task.is_finished() {
-                        continue;
-                    }
-                    task.finish(Outcome::Failed(err));
-                }
+                // The pool's lock made this the one place that ends these tasks: a
+                // cancel either took them out of the pool's state first, or finds them
+                // gone and fails the handle's own state machine (not started), which
+                // `Job::fail` then respects.
+                Completion::Failed(task, err) => task.finish(Outcome::Failed(err)),
+                Completion::Dropped(job, err) => job.fail(err),
             }
         }
     }

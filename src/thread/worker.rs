@@ -53,11 +53,29 @@ pub(super) fn main(shared: Arc<Shared>, slot: usize) {
             slot,
         })
     });
+    let leaving = Leaving(&shared);
     if initialize(&shared) {
         work(&shared, slot);
     }
-    CURRENT.with(|c| c.borrow_mut().take());
-    shared.spawned.fetch_sub(1, Ordering::AcqRel);
+    drop(leaving);
+}
+
+/// A worker's way out, taken however it leaves: also if something unwinds out of its
+/// loop (a bug of this crate, or a panic that escaped user code). Then the pool still
+/// knows it has one worker fewer, and another worker is woken or started for whatever
+/// waits, including the tasks left in this worker's local queue (others steal them).
+struct Leaving<'a>(&'a Arc<Shared>);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+        self.0.spawned.fetch_sub(1, Ordering::AcqRel);
+        if std::thread::panicking() {
+            log::error!("concur: a thread-pool worker panicked outside a task; replacing it");
+            crate::sync::full_fence();
+            self.0.wake_or_spawn();
+        }
+    }
 }
 
 /// Runs the pool's initializer; on failure breaks the pool and returns `false`.
@@ -182,17 +200,18 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
         me,
         stealers: RefCell::new(shared.stealers()),
     };
-    // Whether this worker counts itself in `idle` now.
-    let mut idle = false;
+    // Whether this worker counts itself in `idle` now (uncounted however it leaves).
+    let mut counted = Counted(false, shared);
+    let idle = &mut counted.0;
     loop {
         let task = match queues.next() {
             Some(task) => task,
             None => {
-                queues.set_idle(&mut idle, true);
+                queues.set_idle(idle, true);
                 match find_work(&queues) {
                     Some(task) => task,
                     None => {
-                        queues.set_idle(&mut idle, false);
+                        queues.set_idle(idle, false);
                         return;
                     }
                 }
@@ -203,8 +222,8 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
         // and one worker fewer idle at once (it would start a needless thread).
         shared.taken();
         slot.dequeued();
-        if idle {
-            queues.set_idle(&mut idle, false);
+        if *idle {
+            queues.set_idle(idle, false);
             // A submitter that read `idle` before this worker stopped counting, and the
             // queue after it took its task, left its own task to an idle worker that is
             // not idle any more (and may block on that very task): look once more. (Only
@@ -221,10 +240,23 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
             |hook| task.run(hook),
             || {
                 if queues.counts_idle() && queues.is_empty() {
-                    queues.set_idle(&mut idle, true);
+                    queues.set_idle(idle, true);
                 }
             },
         );
+    }
+}
+
+/// Whether a worker counts itself in `idle`; if it leaves while counted (something
+/// unwound out of its loop), the count is taken back, or submitters would rely on an
+/// idle worker that is gone.
+struct Counted<'a>(bool, &'a Arc<Shared>);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if self.0 {
+            self.1.idle.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
