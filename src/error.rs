@@ -8,9 +8,11 @@ use std::io;
 /// [`TaskError`]: crate::TaskError
 ///
 /// ```
+/// # #[cfg(feature = "process-pool")] {
 /// let err = concur::ProcessPoolExecutor::new(0).unwrap_err();
 /// assert!(matches!(err, concur::Error::InvalidArgument(_)));
 /// assert_eq!(err.to_string(), "invalid argument: max_workers must be at least 1");
+/// # }
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]

@@ -37,7 +37,7 @@
 pub mod aio;
 mod error;
 mod handle;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process-pool"))]
 pub mod process;
 mod sync;
 mod thread;
@@ -47,7 +47,7 @@ pub use error::Error;
 pub use handle::{
     as_completed, wait, AsCompleted, JoinHandle, ReturnWhen, TaskError, Waited, WorkerExit,
 };
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process-pool"))]
 pub use process::{
     Plain, ProcessMap, ProcessPoolBuilder, ProcessPoolExecutor, ProcessPoolStats, SharedBuffer,
 };

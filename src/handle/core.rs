@@ -150,6 +150,7 @@ impl<T> Core<T> {
     /// Moves `PENDING` to `RUNNING` for a runner that completes the task later, from any
     /// thread, with [`finish`](Self::finish) (a process pool: the result arrives on the
     /// pool's own thread). `false` if it was already claimed or cancelled.
+    #[cfg_attr(not(feature = "process-pool"), allow(dead_code))]
     pub(crate) fn start(&self) -> bool {
         match self.claim() {
             Some(claim) => {
@@ -165,6 +166,7 @@ impl<T> Core<T> {
     /// # Safety
     ///
     /// The caller's `start` returned `true`, and this is the only `finish` for it.
+    #[cfg_attr(not(feature = "process-pool"), allow(dead_code))]
     pub(crate) unsafe fn finish(&self, outcome: Result<T, TaskError>) {
         self.complete(outcome);
     }

@@ -822,8 +822,9 @@ impl Manager {
         if !expected && slot.killed.is_none() {
             st.counters.died += 1;
             if exit == WorkerExit::Code(worker::EXIT_REFUSED) && st.broken.is_none() {
-                st.broken =
-                    Some("a worker process refused to serve (not the same build)".to_owned());
+                st.broken = Some(
+                    "a worker process refused to serve (its standard error says why)".to_owned(),
+                );
             }
             if self.shared.config.break_on_worker_death && st.broken.is_none() {
                 st.broken = Some(format!("a worker process {exit}"));

@@ -45,14 +45,102 @@ pub(crate) fn serve_if_worker() {
         return;
     };
     std::env::remove_var(MARKER);
-    let code = match Marker::parse(&marker) {
-        Some(m) => serve(m),
-        None => {
-            eprintln!("concur: malformed {MARKER} in the environment; not a worker");
-            return;
-        }
+    // Anyone can set an environment variable: nothing below trusts it before these
+    // checks. A privileged program (setuid, setgid, file capabilities) started by someone
+    // else is the classic confused deputy: it never serves.
+    if let Some(why) = secure_mode() {
+        refuse(&why);
+    }
+    let Some(marker) = Marker::parse(&marker) else {
+        refuse(&format!("{MARKER} is malformed"));
     };
-    std::process::exit(code);
+    std::process::exit(serve(marker));
+}
+
+/// Ends a process that was asked to be a worker and may not be one: a message that says
+/// why, exit code [`EXIT_REFUSED`], and not a byte to whoever holds the other end of its
+/// standard input.
+fn refuse(why: &str) -> ! {
+    eprintln!(
+        "concur: process {} was started as a process-pool worker ({MARKER} is set), \
+         but {why}; it refuses to serve and exits",
+        std::process::id()
+    );
+    std::process::exit(EXIT_REFUSED)
+}
+
+/// Why this process runs with privileges its starter may not have, if it does.
+fn secure_mode() -> Option<String> {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave this process.
+    let at_secure = unsafe { libc::getauxval(libc::AT_SECURE) };
+    if at_secure != 0 {
+        return Some("it runs in secure mode (setuid, setgid or file capabilities)".to_owned());
+    }
+    use rustix::process::{getegid, geteuid, getgid, getuid};
+    if getuid() != geteuid() || getgid() != getegid() {
+        return Some(format!(
+            "its real and effective ids differ (uid {} / {}, gid {} / {})",
+            getuid().as_raw(),
+            geteuid().as_raw(),
+            getgid().as_raw(),
+            getegid().as_raw()
+        ));
+    }
+    None
+}
+
+/// Why the process at the other end of `chan` is not this worker's pool, if it is not:
+/// the channel's peer must be this process's real parent, of the same user, running the
+/// very same executable file. (The marker names a parent too, but anyone can write it.)
+fn stranger(chan: BorrowedFd<'_>, marker: &Marker) -> Option<String> {
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
+    if parent != marker.parent {
+        return Some(format!(
+            "its parent is process {parent}, not process {} that the marker names",
+            marker.parent
+        ));
+    }
+    let peer = match rustix::net::sockopt::socket_peercred(chan) {
+        Ok(peer) => peer,
+        Err(e) => return Some(format!("the peer of its channel cannot be identified: {e}")),
+    };
+    let peer_pid = peer.pid.as_raw_nonzero().get() as u32;
+    if peer_pid != parent {
+        return Some(format!(
+            "the peer of its channel is process {peer_pid}, not its parent {parent}"
+        ));
+    }
+    if peer.uid != rustix::process::getuid() || peer.gid != rustix::process::getgid() {
+        return Some(format!(
+            "the peer of its channel runs as uid {} gid {}, not as this process does",
+            peer.uid.as_raw(),
+            peer.gid.as_raw()
+        ));
+    }
+    None
+}
+
+/// Why this worker is not the same build as its parent (whose identity [`stranger`]
+/// checked), if it is not: the parent's executable file, the one the marker names and
+/// this process's own must be one, with one code layout.
+fn other_build(marker: &Marker) -> Option<String> {
+    let parent = marker.parent;
+    let exe_of = |path: &str| std::fs::metadata(path).map(|m| (m.dev(), m.ino()));
+    match (exe_of(&format!("/proc/{parent}/exe")), current_exe_id()) {
+        (Ok(theirs), Ok(ours)) if theirs != ours => {
+            Some(format!("its parent {parent} runs another executable"))
+        }
+        (Ok(_), Ok(ours)) if ours != marker.exe => {
+            Some("the worker's executable is not the parent's".to_owned())
+        }
+        (Ok(_), Ok(_)) if call::layout() != marker.layout => Some(
+            "the worker's code layout differs from the parent's (not the same build)".to_owned(),
+        ),
+        (Ok(_), Ok(_)) => None,
+        (Err(e), _) | (_, Err(e)) => Some(format!(
+            "the worker cannot compare its executable with its parent's: {e}"
+        )),
+    }
 }
 
 /// What the parent put in the marker.
@@ -100,16 +188,15 @@ fn serve(marker: Marker) -> i32 {
     // Die with the parent's pool thread, whatever kills it; and check it is still there
     // (it could have died before the line above took effect).
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    if rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(marker.parent) {
-        return EXIT_CHANNEL;
-    }
     let chan = match take_channel() {
         Ok(chan) => chan,
-        Err(e) => {
-            eprintln!("concur worker: no channel to the parent: {e}");
-            return EXIT_CHANNEL;
-        }
+        Err(e) => refuse(&format!("it has no channel to a parent: {e}")),
     };
+    // Also closes the race with the line above: a parent that died before it took effect
+    // is not the parent any more.
+    if let Some(why) = stranger(chan.as_fd(), &marker) {
+        refuse(&why);
+    }
     // Rust programs ignore SIGPIPE (std's runtime does it before `main`, which a worker
     // never reaches); do the same, so a task writing to a closed pipe gets an error.
     // SAFETY: setting a signal's disposition to "ignore" installs no handler code.
@@ -135,17 +222,8 @@ fn serve(marker: Marker) -> i32 {
     }));
 
     let mut w = WriteBuf::default();
-    let refusal = match current_exe_id() {
-        Ok(exe) if exe != marker.exe => {
-            Some("the worker's executable is not the parent's".to_owned())
-        }
-        Ok(_) if call::layout() != marker.layout => Some(
-            "the worker's code layout differs from the parent's (not the same build)".to_owned(),
-        ),
-        Ok(_) => None,
-        Err(e) => Some(format!("the worker cannot identify its executable: {e}")),
-    };
-    if let Some(reason) = refusal {
+    if let Some(reason) = other_build(&marker) {
+        // The peer is the parent (checked above): it hears why.
         protocol::refused(&mut w.data, &reason);
         let _ = w.flush(chan.as_fd(), true);
         return EXIT_REFUSED;
