@@ -121,11 +121,11 @@ fn a_malformed_marker_is_refused_not_ignored() {
 /// `true` if `dir` is on a file system that honours setuid bits.
 fn suid_allowed(dir: &std::path::Path) -> bool {
     let c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
-    // SAFETY: statvfs(3) with a valid C string and a zeroed out-parameter.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_NOSUID == 0
-    }
+    // SAFETY: an all-zero `statvfs` is a valid value of this plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs(3) with a valid C string and a valid out-parameter.
+    let ok = unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0;
+    ok && st.f_flag & libc::ST_NOSUID == 0
 }
 
 #[test]
