@@ -250,6 +250,11 @@ impl ProcessPoolBuilder {
         if c.in_flight == Some(0) {
             return zero("tasks_in_flight_per_worker");
         }
+        if let Some((_, func)) = c.initializer {
+            if let Err(why) = call::check_func(func) {
+                return Err(Error::InvalidArgument(format!("the initializer: {why}")));
+            }
+        }
         if c.max_frame < 64 {
             return Err(Error::InvalidArgument(
                 "max_frame_bytes must be at least 64".to_owned(),

@@ -2,11 +2,17 @@
 //! anchor in this crate. Parent and worker run the same executable (checked at start-up),
 //! so an offset taken in one is valid in the other, whatever address each was loaded at.
 //!
-//! A task frame names two functions: `func`, the user's `fn(A) -> R`, and `call`, the
+//! A task frame names two things: `func`, the user's `fn(A) -> R`, and `call`, the
 //! trampoline instantiated for that `A` and `R` in the parent, which decodes the argument,
-//! calls `func`, catches a panic and encodes the result.
+//! calls `func`, catches a panic and encodes the result. `call` is not a code address but
+//! that of an [`Entry`]: a constant the compiler lays out in the executable's read-only
+//! data, one per trampoline the build instantiated. A worker jumps only through such an
+//! entry (checked: in read-only data, with the entry's mark, pointing into code), and to
+//! a `func` inside the main executable's code; any other offset is a protocol violation,
+//! whoever sent it.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -15,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::codec;
+use super::image::Image;
 use super::protocol::Status;
 use crate::handle::panic_message;
 
@@ -36,6 +43,36 @@ pub(crate) fn address_of(offset: u64) -> usize {
     base().wrapping_add(offset as usize)
 }
 
+/// Why this process cannot run a process pool, if it cannot: its workers re-execute the
+/// main executable, which must then be the program that holds this code (not a host
+/// program that loaded concur in a `cdylib`, such as a Python extension in `python3`).
+pub(crate) fn unusable_here() -> Option<&'static str> {
+    if Image::main().is_code(base()) {
+        return None;
+    }
+    Some(
+        "a process pool needs concur linked into the main executable, since its workers \
+         are that executable started again; here concur lives in a shared library \
+         (a cdylib or dylib loaded by another program)",
+    )
+}
+
+/// Why a worker could not find the function at `func`, if it could not: only code of
+/// the main executable can be a task.
+pub(crate) fn check_func(func: u64) -> Result<usize, String> {
+    let addr = address_of(func);
+    if Image::main().is_code(addr) {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "the function at {addr:#x} is not in the main executable's code: a task's `fn` \
+             must be part of the program itself, not of a shared library \
+             (-C prefer-dynamic, a dylib), since a worker finds it at the same place in \
+             its own copy of the program"
+        ))
+    }
+}
+
 /// A trampoline: runs the function at `func` on the encoded `input` (with the descriptors
 /// that came with it) and appends the encoded outcome to `out` (descriptors to `out_fds`).
 /// On `Status::Ok` the bytes are the result; otherwise a message.
@@ -47,28 +84,86 @@ pub(crate) type Call = unsafe fn(
     out_fds: &mut Vec<OwnedFd>,
 ) -> Status;
 
-/// The trampoline at `offset`.
-///
-/// # Safety
-///
-/// `offset` names a function of type [`Call`] of this executable (one of the `call_*`
-/// functions below, as [`one`], [`chunk`] or [`init`] computed it in a process of the same
-/// build).
-pub(crate) unsafe fn trampoline(offset: u64) -> Call {
-    // SAFETY: by the contract of this function, the address is a `Call`.
-    unsafe { std::mem::transmute::<*const (), Call>(address_of(offset) as *const ()) }
+/// The mark every [`Entry`] starts with ("concur_trampoline").
+const MARK: [u64; 2] = [0x636f_6e63_7572_5f74, 0x7261_6d70_6f6c_696e];
+
+/// A trampoline as a frame names it: laid out by the compiler, once per instantiation,
+/// in read-only data.
+#[repr(C)]
+pub(crate) struct Entry {
+    mark: [u64; 2],
+    call: Call,
+}
+
+/// The entries of the trampolines for a `fn(A) -> R`.
+struct Trampolines<A, R>(PhantomData<fn(A) -> R>);
+
+impl<A: DeserializeOwned, R: Serialize> Trampolines<A, R> {
+    const ONE: &'static Entry = &Entry {
+        mark: MARK,
+        call: call_one::<A, R>,
+    };
+    const CHUNK: &'static Entry = &Entry {
+        mark: MARK,
+        call: call_chunk::<A, R>,
+    };
+}
+
+/// The entry of the trampoline for an initializer failing with `E`.
+struct InitTrampoline<E>(PhantomData<E>);
+
+impl<E: fmt::Display + 'static> InitTrampoline<E> {
+    const INIT: &'static Entry = &Entry {
+        mark: MARK,
+        call: call_init::<E>,
+    };
+}
+
+fn entry_offset(entry: &'static Entry) -> u64 {
+    offset_of(entry as *const Entry as usize)
+}
+
+/// The trampoline the entry at `offset` names, if it is one: the entry must lie in the
+/// main executable's read-only data, carry the mark, and point into its code.
+pub(crate) fn trampoline(offset: u64) -> Result<Call, String> {
+    let addr = address_of(offset);
+    let bad = |why: &str| {
+        Err(format!(
+            "task frame names no trampoline at {addr:#x}: {why}"
+        ))
+    };
+    if addr % std::mem::align_of::<Entry>() != 0
+        || !Image::main().is_rodata(addr, std::mem::size_of::<Entry>())
+    {
+        return bad("not in the executable's read-only data");
+    }
+    // SAFETY: the bytes are aligned, in bounds and mapped read-only for the life of the
+    // process (the main executable's image); any bit pattern is a valid `[u64; 2]`.
+    let mark = unsafe { std::ptr::read(addr as *const [u64; 2]) };
+    // SAFETY: as above, for the `usize` after it (`Entry` is `repr(C)`).
+    let code = unsafe { std::ptr::read((addr + 16) as *const usize) };
+    if mark != MARK {
+        return bad("no trampoline entry there");
+    }
+    if !Image::main().is_code(code) {
+        return bad("it does not point into the executable's code");
+    }
+    // SAFETY: a marked entry in read-only data is one of those the compiler laid out
+    // above (nothing else holds the mark), so its `call` is a `Call`.
+    Ok(unsafe { std::mem::transmute::<usize, Call>(code) })
 }
 
 /// A fingerprint of the code layout: equal in two processes of the same build.
 pub(crate) fn layout() -> u64 {
-    offset_of(call_one::<(), ()> as Call as usize)
-        ^ offset_of(call_chunk::<u8, u8> as Call as usize).rotate_left(32)
+    entry_offset(Trampolines::<(), ()>::ONE)
+        ^ entry_offset(Trampolines::<u8, u8>::CHUNK).rotate_left(32)
+        ^ offset_of(call_one::<(), ()> as Call as usize).rotate_left(16)
 }
 
 /// The offsets of the trampoline and function for a `fn(A) -> R` task.
 pub(crate) fn one<A: DeserializeOwned, R: Serialize>(f: fn(A) -> R) -> (u64, u64) {
     (
-        offset_of(call_one::<A, R> as Call as usize),
+        entry_offset(Trampolines::<A, R>::ONE),
         offset_of(f as usize),
     )
 }
@@ -76,7 +171,7 @@ pub(crate) fn one<A: DeserializeOwned, R: Serialize>(f: fn(A) -> R) -> (u64, u64
 /// The offsets of the trampoline and function for a chunk of a `map` of `fn(A) -> R`.
 pub(crate) fn chunk<A: DeserializeOwned, R: Serialize>(f: fn(A) -> R) -> (u64, u64) {
     (
-        offset_of(call_chunk::<A, R> as Call as usize),
+        entry_offset(Trampolines::<A, R>::CHUNK),
         offset_of(f as usize),
     )
 }
@@ -84,7 +179,7 @@ pub(crate) fn chunk<A: DeserializeOwned, R: Serialize>(f: fn(A) -> R) -> (u64, u
 /// The offsets of the trampoline and function for an initializer.
 pub(crate) fn init<E: fmt::Display + 'static>(f: fn() -> Result<(), E>) -> (u64, u64) {
     (
-        offset_of(call_init::<E> as Call as usize),
+        entry_offset(InitTrampoline::<E>::INIT),
         offset_of(f as usize),
     )
 }
@@ -257,19 +352,43 @@ mod tests {
     fn offsets_name_the_same_code() {
         let (call, func) = one(add_one);
         assert_eq!(address_of(func), add_one as fn(u64) -> u64 as usize);
-        assert_eq!(address_of(call), call_one::<u64, u64> as Call as usize);
+        assert_eq!(check_func(func), Ok(add_one as fn(u64) -> u64 as usize));
+        let found = trampoline(call).unwrap();
+        assert_eq!(found as usize, call_one::<u64, u64> as Call as usize);
+        assert_eq!(
+            trampoline(chunk(add_one).0).unwrap() as usize,
+            call_chunk::<u64, u64> as Call as usize
+        );
+        assert!(unusable_here().is_none());
     }
 
     #[test]
     fn a_task_runs_through_its_trampoline() {
         let (call, func) = one(add_one);
-        // SAFETY: `call` is the trampoline the parent would name.
-        let call = unsafe { trampoline(call) };
+        let call = trampoline(call).unwrap();
         let mut input = Vec::new();
         codec::encode(&41u64, &mut input, &mut Vec::new()).unwrap();
         let (status, out) = run(call, address_of(func), &input);
         assert_eq!(status, Status::Ok);
         assert_eq!(codec::decode::<u64>(&out, Vec::new()), Ok(42));
+    }
+
+    static NOT_AN_ENTRY: [u64; 3] = [MARK[0], 0, 0];
+
+    #[test]
+    fn offsets_that_name_no_trampoline_or_no_code_are_refused() {
+        let (call, func) = one(add_one);
+        // Code, not an entry; an entry's neighbour; the heap; a mark-less constant.
+        for bad in [func, call + 8, call.wrapping_add(1)] {
+            assert!(trampoline(bad).is_err(), "{bad:#x}");
+        }
+        let heap = Box::new(Trampolines::<u64, u64>::ONE.call);
+        assert!(trampoline(offset_of(&*heap as *const _ as usize)).is_err());
+        assert!(trampoline(offset_of(NOT_AN_ENTRY.as_ptr() as usize)).is_err());
+        assert!(trampoline(offset_of(usize::MAX - 7)).is_err());
+        // A function must be code of the main executable.
+        assert!(check_func(call).is_err());
+        assert!(check_func(offset_of(&*heap as *const _ as usize)).is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod builder;
 mod call;
 mod channel;
 mod codec;
+mod image;
 mod map;
 mod pool;
 mod protocol;
@@ -146,6 +147,9 @@ impl ProcessPoolExecutor {
                 "process pools need Linux (memfd, pidfd-free reaping)",
             ));
         }
+        if let Some(why) = call::unusable_here() {
+            return Err(Error::Unsupported(why));
+        }
         Ok(ProcessPoolExecutor {
             shared: Shared::start(config)?,
         })
@@ -198,6 +202,11 @@ impl ProcessPoolExecutor {
             open.finish(&mut frame, self.shared.config.max_frame)
                 .map_err(|e| format!("{e}; send large data in a SharedBuffer"))
         });
+        // A function a worker could not find is refused here, not jumped to there.
+        let encoded = match call::check_func(func) {
+            Ok(_) => encoded.map_err(|e| format!("the argument could not be encoded: {e}")),
+            Err(e) => Err(format!("the task cannot be sent: {e}")),
+        };
         let job = Job {
             id,
             frame,
@@ -208,9 +217,7 @@ impl ProcessPoolExecutor {
         };
         match encoded {
             Ok(()) => self.shared.submit(job),
-            Err(e) => job.fail(TaskError::Serialization(format!(
-                "the argument could not be encoded: {e}"
-            ))),
+            Err(e) => job.fail(TaskError::Serialization(e)),
         }
         handle
     }

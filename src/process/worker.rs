@@ -368,6 +368,7 @@ impl Worker<'_> {
                         "a task's descriptors did not arrive",
                     )
                 })?;
+                let (call, func) = callable(call, func)?;
                 if self.cancelled.remove(&id) {
                     protocol::skipped(&mut self.w.data, id);
                     return Ok(Duration::ZERO);
@@ -386,19 +387,11 @@ impl Worker<'_> {
             ToWorker::Cancel { .. } => Ok(Duration::ZERO),
             ToWorker::Init { call, func } => {
                 let mut msg = Vec::new();
+                let (call, func) = callable(call, func)?;
                 // SAFETY: the parent names `call_init::<E>` of this executable (the same
-                // build, checked at start-up).
-                let call = unsafe { call::trampoline(call) };
-                // SAFETY: ... paired with a `fn() -> Result<(), E>` of the same `E`.
-                let status = unsafe {
-                    call(
-                        call::address_of(func),
-                        &[],
-                        Vec::new(),
-                        &mut msg,
-                        &mut Vec::new(),
-                    )
-                };
+                // build, checked at start-up), paired with a `fn() -> Result<(), E>` of
+                // the same `E`; `callable` checked both are code it could name.
+                let status = unsafe { call(func, &[], Vec::new(), &mut msg, &mut Vec::new()) };
                 let msg = String::from_utf8_lossy(&msg);
                 let failed = status != Status::Ok;
                 let reason = if failed && msg.is_empty() {
@@ -418,12 +411,22 @@ impl Worker<'_> {
     }
 }
 
+/// The trampoline and the function a frame names, if they are code a task can be: a
+/// trampoline entry of this build, and a function of the main executable. Anything else
+/// is a protocol violation, and the worker stops.
+fn callable(call: u64, func: u64) -> io::Result<(call::Call, usize)> {
+    let violation = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+    let call = call::trampoline(call).map_err(violation)?;
+    let func = call::check_func(func).map_err(violation)?;
+    Ok((call, func))
+}
+
 /// Runs one task and appends its result frame.
 fn run_task(
     w: &mut WriteBuf,
     id: u64,
-    call: u64,
-    func: u64,
+    call: call::Call,
+    func: usize,
     arg: &[u8],
     fds: Vec<OwnedFd>,
     statm: Option<&std::fs::File>,
@@ -432,11 +435,10 @@ fn run_task(
     let mut out_fds = Vec::new();
     let began = Instant::now();
     // SAFETY: the parent names a trampoline (`call_one::<A, R>` or `call_chunk::<A, R>`)
-    // of this executable: the same build, checked at start-up against the parent's
-    // executable and code layout.
-    let call = unsafe { call::trampoline(call) };
-    // SAFETY: ... paired with a `fn(A) -> R` of the same `A` and `R`.
-    let mut status = unsafe { call(call::address_of(func), arg, fds, &mut w.data, &mut out_fds) };
+    // of this executable (the same build, checked at start-up against the parent's
+    // executable and code layout) paired with a `fn(A) -> R` of the same `A` and `R`;
+    // `callable` checked that both are code a parent could name.
+    let mut status = unsafe { call(func, arg, fds, &mut w.data, &mut out_fds) };
     let ran = began.elapsed();
     let rss = statm.map_or(0, resident_bytes);
     if status != Status::Ok {
@@ -495,6 +497,20 @@ mod tests {
         assert_eq!(Marker::parse(&m.to_os_string()), Some(m));
         assert_eq!(Marker::parse(&"1:2:3".into()), None);
         assert_eq!(Marker::parse(&"1:2:3:4:0:extra".into()), None);
+    }
+
+    #[test]
+    fn a_frame_may_name_only_a_trampoline_and_a_function_of_the_program() {
+        fn echo(x: u8) -> u8 {
+            x
+        }
+        let (call, func) = call::one(echo);
+        assert!(callable(call, func).is_ok());
+        let heap = call::offset_of(&*Box::new(0u64) as *const u64 as usize);
+        for (c, f) in [(func, func), (call, call), (heap, func), (call, heap)] {
+            let err = callable(c, f).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{c:#x} {f:#x}");
+        }
     }
 
     #[test]
