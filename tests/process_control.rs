@@ -20,6 +20,12 @@ fn forever(_: ()) {
     }
 }
 
+fn until_sent(pool: &ProcessPoolExecutor, n: usize) {
+    while pool.stats().sent < n {
+        std::thread::yield_now();
+    }
+}
+
 fn until_running(pool: &ProcessPoolExecutor, n: usize) {
     while pool.stats().running < n {
         std::thread::yield_now();
@@ -56,7 +62,7 @@ fn cancel_of_a_task_queued_on_a_busy_worker_leaves_the_worker_alone() {
         .unwrap();
     let blocker = pool.submit(forever, ());
     let queued = pool.submit(add_one, 1);
-    until_running(&pool, 2);
+    until_sent(&pool, 2);
     assert!(queued.cancel());
     assert_eq!(queued.join(), Err(TaskError::Cancelled));
     assert!(blocker.cancel());
@@ -267,4 +273,45 @@ fn on_done_callbacks_run_for_process_tasks() {
     h.on_done(move || tx.send("done").unwrap());
     assert_eq!(rx.recv().unwrap(), "done");
     assert_eq!(h.join(), Ok(2));
+}
+
+/// Leaves a trace that it ran: creates the file at `path`.
+fn touch(path: String) {
+    std::fs::write(path, b"ran").unwrap();
+}
+
+#[test]
+fn a_cancelled_task_queued_on_a_worker_never_runs() {
+    // Each round sends a task ahead to a worker right behind a tiny one, and cancels it
+    // while the worker is about to start it: `true` must mean it did not run, and will
+    // not (it ran anyway 7 times in 200 when the skip was a message to the worker).
+    let dir = std::env::temp_dir().join(format!("concur-cancel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(4)
+        .build()
+        .unwrap();
+    let mut cancelled = 0;
+    for round in 0..300 {
+        let path = dir.join(format!("r{round}"));
+        let first = pool.submit(add_one, round);
+        let victim = pool.submit(touch, path.to_str().unwrap().to_owned());
+        let said = victim.cancel();
+        // The worker runs its tasks in order: once this is back, the victim has run if
+        // it ever will (or its worker was killed).
+        assert_eq!(pool.submit(add_one, 0).join(), Ok(1));
+        first.join().unwrap();
+        let outcome = victim.join();
+        if said {
+            cancelled += 1;
+            assert_eq!(outcome, Err(TaskError::Cancelled), "round {round}");
+            assert!(
+                !path.exists(),
+                "round {round}: cancel() said true, but it ran"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(cancelled > 0, "no round cancelled anything");
 }

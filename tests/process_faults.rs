@@ -25,6 +25,12 @@ fn assert_healthy(pool: &ProcessPoolExecutor) {
 }
 
 /// Waits until the pool has sent `n` tasks to workers.
+fn until_sent(pool: &ProcessPoolExecutor, n: usize) {
+    while pool.stats().sent < n {
+        std::thread::yield_now();
+    }
+}
+
 fn until_running(pool: &ProcessPoolExecutor, n: usize) {
     while pool.stats().running < n {
         std::thread::yield_now();
@@ -104,7 +110,7 @@ fn a_worker_killed_from_outside_fails_only_its_task() {
         .unwrap();
     let victim = pool.submit(forever, ());
     let behind = pool.submit(add_one, 41);
-    until_running(&pool, 2);
+    until_sent(&pool, 2);
     let pid = pool.worker_pids()[0];
     // SAFETY: kill(2) on a pid of our own child; no memory is involved.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);

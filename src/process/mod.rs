@@ -29,6 +29,7 @@
 //! crosses in a [`SharedBuffer`] at no cost. The protocol, the lifecycle and what happens
 //! on each failure are described in `src/process/DESIGN.md`.
 
+mod board;
 mod builder;
 mod call;
 mod channel;
@@ -91,10 +92,15 @@ pub struct ProcessPoolStats {
     pub recycled: u64,
     /// Tasks whose result came back from a worker.
     pub completed: u64,
-    /// Tasks waiting for a worker.
+    /// Tasks waiting in the pool's queue for a worker.
     pub pending: usize,
-    /// Tasks on a worker now.
+    /// Tasks a worker has started and not finished (a worker says so on its claim board
+    /// before it runs a task).
     pub running: usize,
+    /// Tasks sent to a worker and not finished: the running ones, and those queued on a
+    /// worker behind them (a pool sends short tasks ahead, see
+    /// [`tasks_in_flight_per_worker`](ProcessPoolBuilder::tasks_in_flight_per_worker)).
+    pub sent: usize,
 }
 
 /// A pool of worker processes: Python's `concurrent.futures.ProcessPoolExecutor`.
@@ -269,6 +275,7 @@ impl ProcessPoolExecutor {
             completed: st.counters.completed,
             pending: st.pending_len(),
             running: st.running(),
+            sent: st.in_flight(),
         }
     }
 

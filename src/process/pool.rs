@@ -18,6 +18,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
+use super::board::{self, Board};
 use super::call;
 use super::channel::{self, Filled, ReadBuf, WriteBuf};
 use super::protocol::{self, FromWorker};
@@ -77,6 +78,8 @@ enum Kill {
 #[derive(Debug)]
 struct Flight {
     job: Job,
+    /// It was the `n`-th task sent to its worker (its slot on the claim board).
+    n: u64,
     /// Its handle already has an outcome (cancelled or timed out); the worker's reply is
     /// still expected and then ignored.
     done: bool,
@@ -88,6 +91,7 @@ struct Slot {
     pid: u32,
     child: Child,
     sock: Arc<OwnedFd>,
+    board: Board,
     w: WriteBuf,
     flights: VecDeque<Flight>,
     /// When its current head task (the first not done) became the head.
@@ -118,7 +122,19 @@ impl Slot {
     }
 
     fn accepts(&self) -> bool {
-        !self.draining && !self.closing && self.killed.is_none()
+        !self.draining
+            && !self.closing
+            && self.killed.is_none()
+            && self.flights.len() < board::SLOTS - 1
+    }
+
+    /// Tasks the worker has started and not answered yet (at most one, unless a hostile
+    /// worker says otherwise).
+    fn started(&self) -> usize {
+        self.flights
+            .iter()
+            .filter(|f| !f.done && self.board.started(f.n, f.job.id))
+            .count()
     }
 
     fn kill(&mut self, why: Kill) {
@@ -169,7 +185,13 @@ impl State {
         self.workers.iter().map(|(_, s)| s.pid)
     }
 
+    /// Tasks a worker has started and not finished.
     pub(crate) fn running(&self) -> usize {
+        self.workers.iter().map(|(_, s)| s.started()).sum()
+    }
+
+    /// Tasks sent to a worker that have not finished (started or not).
+    pub(crate) fn in_flight(&self) -> usize {
         self.workers.iter().map(|(_, s)| s.live_flights()).sum()
     }
 
@@ -239,7 +261,12 @@ impl State {
                     }
                 }
             }
-            slot.flights.push_back(Flight { job, done: false });
+            slot.board.queue(slot.dispatched, job.id);
+            slot.flights.push_back(Flight {
+                job,
+                n: slot.dispatched,
+                done: false,
+            });
             slot.dispatched += 1;
             if config
                 .max_tasks_per_child
@@ -351,21 +378,20 @@ impl Shared {
     }
 
     /// Stops task `id`, which a worker has (or had, and it is queued again): `true` if it
-    /// will not complete. Kills its worker if it is the one running there.
+    /// will not complete. A task the worker has not started is struck off on the claim
+    /// board, so it never starts (the worker skips it); one it started is running, and
+    /// its worker is killed.
     pub(crate) fn cancel_running(&self, id: u64) -> bool {
         let mut st = self.lock();
         for (_, slot) in st.workers.iter_mut() {
             let Some(pos) = slot.flights.iter().position(|f| f.job.id == id && !f.done) else {
                 continue;
             };
-            let head = slot.flights.iter().position(|f| !f.done) == Some(pos);
+            let n = slot.flights[pos].n;
             slot.flights[pos].done = true;
             let task = slot.flights[pos].job.task.clone();
-            if head {
+            if !slot.board.cancel(n, id) {
                 slot.kill(Kill::Cancelled);
-            } else {
-                protocol::cancel(&mut slot.w.data, id);
-                flush(slot);
             }
             drop(st);
             self.wake();
@@ -919,8 +945,8 @@ impl Manager {
     /// if no worker is left to run them).
     fn spawn(&mut self) -> bool {
         let shared = self.shared.clone();
-        match self.start_process() {
-            Ok((child, sock)) => {
+        match Board::new().and_then(|board| Ok((self.start_process()?, board))) {
+            Ok(((child, sock), board)) => {
                 let sock = Arc::new(sock);
                 let pid = child.id();
                 let mut st = shared.lock();
@@ -940,6 +966,20 @@ impl Manager {
                     return false;
                 }
                 let mut w = WriteBuf::default();
+                match board.fd().try_clone() {
+                    Ok(fd) => {
+                        protocol::board(&mut w.data);
+                        w.fds.push_back(fd);
+                    }
+                    Err(e) => {
+                        drop(st);
+                        log::error!("concur: cannot share a claim board with a worker: {e}");
+                        let mut child = child;
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return false;
+                    }
+                }
                 if let Some((call, func)) = shared.config.initializer {
                     protocol::init(&mut w.data, call, func);
                 }
@@ -947,6 +987,7 @@ impl Manager {
                     pid,
                     child,
                     sock: sock.clone(),
+                    board,
                     w,
                     flights: VecDeque::new(),
                     head_since: Instant::now(),

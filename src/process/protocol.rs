@@ -11,7 +11,7 @@
 use std::fmt;
 
 /// Bumped whenever a frame's layout changes; a worker of another version is refused.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 /// Bytes of the length prefix.
 pub(crate) const HEADER: usize = 4;
@@ -20,7 +20,7 @@ pub(crate) const HEADER: usize = 4;
 pub(crate) const MAX_BODY: usize = u32::MAX as usize;
 
 const TASK: u8 = 1;
-const CANCEL: u8 = 2;
+const BOARD: u8 = 4;
 const INIT: u8 = 3;
 
 const HELLO: u8 = 0x81;
@@ -46,8 +46,9 @@ pub(crate) enum ToWorker<'a> {
         nfds: u32,
         arg: &'a [u8],
     },
-    /// Skip task `id` if it has not started.
-    Cancel { id: u64 },
+    /// The worker's claim board (`board.rs`): the one descriptor sent with this frame,
+    /// before any task.
+    Board,
     /// Run the pool's initializer `func` through the trampoline `call`, before any task.
     Init { call: u64, func: u64 },
 }
@@ -245,11 +246,10 @@ pub(crate) fn decode_to_worker(body: &[u8]) -> Result<ToWorker<'_>, ProtocolErro
                 arg: f.rest(),
             }
         }
-        CANCEL => {
-            f.what = "cancel";
-            let m = ToWorker::Cancel { id: f.u64()? };
+        BOARD => {
+            f.what = "board";
             f.end()?;
-            m
+            ToWorker::Board
         }
         INIT => {
             f.what = "init";
@@ -345,9 +345,9 @@ fn fixed(buf: &mut Vec<u8>, kind: u8, fields: &[&[u8]]) {
     open.finish(buf, MAX_BODY).expect("a small frame");
 }
 
-/// Appends a cancel frame.
-pub(crate) fn cancel(buf: &mut Vec<u8>, id: u64) {
-    fixed(buf, CANCEL, &[&id.to_le_bytes()]);
+/// Appends a board frame (its descriptor goes alongside).
+pub(crate) fn board(buf: &mut Vec<u8>) {
+    fixed(buf, BOARD, &[]);
 }
 
 /// Appends an init frame.
@@ -450,11 +450,8 @@ mod tests {
             FromWorker::Skipped { id: 3 }
         );
         buf.clear();
-        cancel(&mut buf, 4);
-        assert_eq!(
-            decode_to_worker(body(&buf)).unwrap(),
-            ToWorker::Cancel { id: 4 }
-        );
+        board(&mut buf);
+        assert_eq!(decode_to_worker(body(&buf)).unwrap(), ToWorker::Board);
         buf.clear();
         init(&mut buf, 1, 2);
         assert_eq!(

@@ -4,13 +4,13 @@
 //! worker; [`init`](crate::process::init) is the same check for a `main` that wants to be
 //! explicit about it.
 
-use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
+use super::board::{Board, Claim};
 use super::call;
 use super::channel::{Filled, ReadBuf, WriteBuf};
 use super::protocol::{self, Status, ToWorker, MAX_BODY};
@@ -233,9 +233,8 @@ fn serve(marker: Marker) -> i32 {
         chan: chan.as_fd(),
         r: ReadBuf::default(),
         w,
-        scanned: 0,
-        cancelled: HashSet::new(),
-        last_fill: Instant::now(),
+        board: None,
+        received: 0,
         statm: marker
             .report_rss
             .then(|| std::fs::File::open("/proc/self/statm").ok())
@@ -270,18 +269,15 @@ fn take_channel() -> io::Result<OwnedFd> {
 /// How long an idle worker looks for its next task before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// How often a worker looks for cancellations that arrived while it was busy.
-const CANCEL_CHECK: Duration = Duration::from_micros(100);
-
 struct Worker<'a> {
     chan: BorrowedFd<'a>,
     r: ReadBuf,
     w: WriteBuf,
-    /// Bytes of `r.unread()` already scanned for cancellations.
-    scanned: usize,
-    /// Tasks cancelled by a frame found ahead of them.
-    cancelled: HashSet<u64>,
-    last_fill: Instant,
+    /// Where this worker and its parent settle whether a task starts or is cancelled
+    /// (the parent's first frame brings it).
+    board: Option<Board>,
+    /// Task frames received so far.
+    received: u64,
     statm: Option<std::fs::File>,
 }
 
@@ -296,20 +292,12 @@ impl Worker<'_> {
                         if self.wait_for_bytes()? == Filled::Closed {
                             return Ok(());
                         }
-                        self.last_fill = Instant::now();
                     }
                     Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.0)),
                 }
             };
-            if self.last_fill.elapsed() > CANCEL_CHECK {
-                // Pick up what arrived meanwhile (cancellations above all), without waiting.
-                self.r.fill(self.chan, 0, false)?;
-                self.last_fill = Instant::now();
-            }
-            self.scan_ahead()?;
             self.handle(start, end)?;
             self.r.consume(end);
-            self.scanned = self.scanned.saturating_sub(end);
             // Every result leaves before the next task starts: if that task kills the
             // process, the parent must know exactly which task was running.
             self.w.flush(self.chan, true)?;
@@ -327,23 +315,6 @@ impl Worker<'_> {
                 Filled::WouldBlock if began.elapsed() < SPIN => std::thread::yield_now(),
                 Filled::WouldBlock => return self.r.fill(self.chan, want, true),
                 got => return Ok(got),
-            }
-        }
-    }
-
-    /// Notes the cancellations among the complete frames not scanned yet.
-    fn scan_ahead(&mut self) -> io::Result<()> {
-        loop {
-            let rest = &self.r.unread()[self.scanned..];
-            match protocol::next_frame(rest, MAX_BODY) {
-                Ok(Some((s, e))) => {
-                    if let Ok(ToWorker::Cancel { id }) = protocol::decode_to_worker(&rest[s..e]) {
-                        self.cancelled.insert(id);
-                    }
-                    self.scanned += e;
-                }
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.0)),
             }
         }
     }
@@ -369,9 +340,23 @@ impl Worker<'_> {
                     )
                 })?;
                 let (call, func) = callable(call, func)?;
-                if self.cancelled.remove(&id) {
-                    protocol::skipped(&mut self.w.data, id);
-                    return Ok(Duration::ZERO);
+                let n = self.received;
+                self.received += 1;
+                let board = self.board.as_ref().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "a task came before the board")
+                })?;
+                match board.claim(n, id) {
+                    Claim::Run => {}
+                    Claim::Skip => {
+                        protocol::skipped(&mut self.w.data, id);
+                        return Ok(Duration::ZERO);
+                    }
+                    Claim::Unknown => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("task {id} is not on the board"),
+                        ))
+                    }
                 }
                 let arg = &self.r.unread()[arg_at..end];
                 Ok(run_task(
@@ -384,7 +369,20 @@ impl Worker<'_> {
                     self.statm.as_ref(),
                 ))
             }
-            ToWorker::Cancel { .. } => Ok(Duration::ZERO),
+            ToWorker::Board => {
+                let fd = self.r.take_fds(1).and_then(|mut fds| fds.pop());
+                let fd = fd.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the board's descriptor did not arrive",
+                    )
+                })?;
+                if self.board.is_some() {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "a second board"));
+                }
+                self.board = Some(Board::open(fd)?);
+                Ok(Duration::ZERO)
+            }
             ToWorker::Init { call, func } => {
                 let mut msg = Vec::new();
                 let (call, func) = callable(call, func)?;
