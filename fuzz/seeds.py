@@ -8,7 +8,7 @@ Layout mirrored from src/process/protocol.rs (VERSION = 1): a frame is a u32 LE 
 length, then the body: a kind byte, the kind's fixed LE fields, then the payload.
 
   parent -> worker   task 0x01: id u64, call u64, func u64, nfds u32, arg...
-                     cancel 0x02: id u64
+                     board 0x04: no fields (a descriptor rides along)
                      init 0x03: call u64, func u64
   worker -> parent   hello 0x81: version u32, pid u32, layout u64
                      refused 0x82: reason...
@@ -28,7 +28,8 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSION = 1
 
-TASK, CANCEL, INIT = 0x01, 0x02, 0x03
+TASK, BOARD, INIT = 0x01, 0x04, 0x03
+CANCEL = 0x02  # retired in protocol version 2: now an unknown kind
 HELLO, REFUSED, DONE, SKIPPED, INIT_DONE = 0x81, 0x82, 0x83, 0x84, 0x85
 OK, PANICKED, SERIALIZATION = 0, 1, 2
 
@@ -112,7 +113,12 @@ def task(id, call, func, arg, nfds=0):
 
 
 def cancel(id):
+    """A retired frame kind (protocol 1's cancel): must be refused, not panic."""
     return frame(CANCEL, u64(id))
+
+
+def board():
+    return frame(BOARD)
 
 
 def init(call, func):
@@ -193,6 +199,8 @@ parent = {
     "task_bad_utf8": task(6, CALL, FUNC, varint(1) + varint(2) + b"\xff\xfe"),
     "task_trailing_bytes": task(7, CALL, FUNC, pc_seq(["a"], pc_str) + b"\x01"),
     "cancel": cancel(8),
+    "board": board(),
+    "board_trailing_bytes": frame(BOARD, b"\x00"),
     "init": init(CALL, FUNC),
     "stream_session": (
         init(CALL, FUNC)

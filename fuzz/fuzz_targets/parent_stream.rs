@@ -1,5 +1,5 @@
 //! The worker's decoding of its parent's byte stream: frame boundaries, every frame
-//! kind (task, cancel, init), and a task's postcard-encoded argument. Must never panic.
+//! kind (task, board, init), and a task's postcard-encoded argument. Must never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
