@@ -57,9 +57,18 @@ fn abort_fails_only_its_task() {
         std::process::abort()
     }
     let pool = ProcessPoolExecutor::new(1).unwrap();
+    let err = pool.submit(abort, ()).join().unwrap_err();
     assert_eq!(
-        pool.submit(abort, ()).join(),
-        Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGABRT)))
+        err,
+        TaskError::WorkerDied(WorkerExit::Signal(libc::SIGABRT))
+    );
+    // The message names the signal, as a shell would.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the worker running the task was killed by signal {} (SIGABRT)",
+            libc::SIGABRT
+        )
     );
     assert_healthy(&pool);
     assert_eq!(pool.stats().died, 1);
@@ -288,7 +297,7 @@ fn every_task_queued_when_a_death_breaks_the_pool_resolves_broken() {
     for h in queued {
         let err = h.join().unwrap_err();
         assert!(
-            matches!(&err, TaskError::Broken(why) if why.contains("killed by signal 9")),
+            matches!(&err, TaskError::Broken(why) if why.contains("was killed by signal 9 (SIGKILL)")),
             "{err:?}"
         );
     }

@@ -45,7 +45,8 @@ pub enum TaskError {
 /// ```
 /// use concur::WorkerExit;
 /// assert_eq!(WorkerExit::Code(3).to_string(), "exited with code 3");
-/// assert_eq!(WorkerExit::Signal(9).to_string(), "killed by signal 9");
+/// assert_eq!(WorkerExit::Signal(9).to_string(), "was killed by signal 9 (SIGKILL)");
+/// assert_eq!(WorkerExit::Signal(6).to_string(), "was killed by signal 6 (SIGABRT)");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -62,10 +63,49 @@ impl fmt::Display for WorkerExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WorkerExit::Code(c) => write!(f, "exited with code {c}"),
-            WorkerExit::Signal(s) => write!(f, "killed by signal {s}"),
+            WorkerExit::Signal(s) => match signal_name(*s) {
+                Some(name) => write!(f, "was killed by signal {s} ({name})"),
+                None => write!(f, "was killed by signal {s}"),
+            },
             WorkerExit::Unknown => f.write_str("ended for an unknown reason"),
         }
     }
+}
+
+/// The name of signal `sig` on this platform (`SIGABRT`), if it is a standard one.
+fn signal_name(sig: i32) -> Option<&'static str> {
+    const NAMES: &[(i32, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGCONT, "SIGCONT"),
+        (libc::SIGSTOP, "SIGSTOP"),
+        (libc::SIGTSTP, "SIGTSTP"),
+        (libc::SIGTTIN, "SIGTTIN"),
+        (libc::SIGTTOU, "SIGTTOU"),
+        (libc::SIGURG, "SIGURG"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    NAMES.iter().find(|(n, _)| *n == sig).map(|(_, name)| *name)
 }
 
 impl fmt::Display for TaskError {
