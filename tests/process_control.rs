@@ -336,3 +336,54 @@ fn a_cancelled_task_queued_on_a_worker_never_runs() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(cancelled > 0, "no round cancelled anything");
 }
+
+/// Blocks until something opens the FIFO at `path` for writing; returns the byte sent.
+fn after_fifo_opens(path: String) -> u8 {
+    use std::io::Read;
+    let mut byte = [0u8; 1];
+    std::fs::File::open(&path)
+        .unwrap()
+        .read_exact(&mut byte)
+        .unwrap();
+    byte[0]
+}
+
+fn make_fifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+fn release_fifo(path: &std::path::Path, byte: u8) {
+    use std::io::Write;
+    let mut f = std::fs::File::options().write(true).open(path).unwrap();
+    f.write_all(&[byte]).unwrap();
+}
+
+#[test]
+fn an_on_done_callback_that_joins_a_task_of_its_own_pool_fails_clearly_instead_of_deadlocking() {
+    let dir = std::env::temp_dir().join(format!("concur-ondone-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    make_fifo(&a);
+    make_fifo(&b);
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let first = pool.submit(after_fifo_opens, a.to_str().unwrap().to_owned());
+    let second = pool.submit(after_fifo_opens, b.to_str().unwrap().to_owned());
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Registered before `first` finishes: it runs on the thread that finishes it, the
+    // pool's own, which `second`'s outcome must come through.
+    first.on_done(move || {
+        let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| second.join()));
+        tx.send(joined.map_err(|p| p.downcast_ref::<String>().cloned().unwrap_or_default()))
+            .unwrap();
+    });
+    release_fifo(&a, 1);
+    let msg = rx.recv().unwrap().unwrap_err();
+    assert!(msg.contains("would deadlock"), "{msg}");
+    release_fifo(&b, 2);
+    assert_eq!(first.join(), Ok(1));
+    // The pool goes on.
+    assert_eq!(pool.submit(add_one, 1).join(), Ok(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

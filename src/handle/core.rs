@@ -292,6 +292,12 @@ impl<T> Core<T> {
 
     /// Blocks this thread until the task finishes or `deadline` passes; `true` if finished.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        if deadline.is_none() {
+            super::assert_may_block();
+        }
         for round in 0..SPIN_ROUNDS {
             if self.is_finished() {
                 return true;

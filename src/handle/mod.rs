@@ -25,6 +25,34 @@ pub use self::error::{TaskError, WorkerExit};
 pub use self::wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 use crate::sync::Arc;
 
+thread_local! {
+    /// Set on a thread that must never block on a task: who it is.
+    static NO_BLOCKING: std::cell::Cell<Option<&'static str>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Marks this thread as one that must never wait for a task without a time limit: a
+/// thread the tasks themselves need (a process pool's thread, which reads their results
+/// and runs their `on_done` callbacks). A wait there could only ever deadlock.
+#[cfg_attr(not(feature = "process-pool"), allow(dead_code))]
+pub(crate) fn forbid_blocking(who: &'static str) {
+    NO_BLOCKING.with(|c| c.set(Some(who)));
+}
+
+/// Panics, with a message that says why, if this thread may not block on a task: better
+/// a clear failure of one callback (callbacks run under `catch_unwind`) than a pool
+/// that hangs for good.
+pub(crate) fn assert_may_block() {
+    if let Some(who) = NO_BLOCKING.with(std::cell::Cell::get) {
+        panic!(
+            "concur: this thread is {who}; waiting here for a task that has not finished \
+             would deadlock it (the task's outcome can only arrive through this very \
+             thread). In an on_done callback, do not join(): hand the handle to another \
+             thread, or use wait_timeout"
+        );
+    }
+}
+
 /// What a mechanism keeps of a task, seen through its [`Core`].
 pub(crate) trait TaskCell<T>: Send + Sync {
     /// The shared state, result and waiters.
@@ -193,6 +221,13 @@ impl<T> JoinHandle<T> {
     /// Calls `f` once the task has finished: `add_done_callback`. Callbacks run in the order
     /// added, on the thread that finishes the task, or at once here if it already has. A
     /// callback that panics is logged; the others still run and nothing else is affected.
+    ///
+    /// Where that is, by mechanism: a thread pool's worker (the one that ran the task);
+    /// a process pool's own thread (the one that reads every worker's results), for a
+    /// handle awaited on the event loop too. Keep callbacks short and never block
+    /// in them: whatever they wait for waits with them. On a process pool's thread, a
+    /// `join()` (or a `wait` or `as_completed` without a timeout) of a task that has not
+    /// finished could never return, so it panics with a message that says so instead.
     ///
     /// ```
     /// use std::sync::mpsc;

@@ -111,6 +111,9 @@ fn block_until<T>(handles: &[JoinHandle<T>], when: ReturnWhen, deadline: Option<
             None => latch.arrive(h.core().failed() == Some(true)),
         }
     }
+    if deadline.is_none() && !latch.fired.load(Ordering::Acquire) {
+        super::assert_may_block();
+    }
     while !latch.fired.load(Ordering::Acquire) {
         match deadline {
             None => thread::park(),
@@ -254,6 +257,11 @@ impl<T> AsCompleted<T> {
                 continue;
             }
             q = lock(&self.ready.queue);
+            if q.0.is_empty() {
+                drop(q);
+                super::assert_may_block();
+                q = lock(&self.ready.queue);
+            }
             while q.0.is_empty() {
                 q.1 = true;
                 q = cv_wait(&self.ready.cv, q);

@@ -504,6 +504,10 @@ impl Manager {
     }
 
     fn run(mut self) {
+        crate::handle::forbid_blocking(
+            "a process pool's own thread, which reads its tasks' results and runs their \
+             on_done callbacks",
+        );
         let mut events = Events::with_capacity(64);
         // Workers with bytes left unread last turn (readiness is edge-triggered: no new
         // event will say so).
