@@ -213,7 +213,10 @@ fn finish<R: Serialize>(
                     out,
                     start,
                     Status::Serialization,
-                    &format!("the result could not be encoded in the worker: {e}"),
+                    &format!(
+                        "the result could not be encoded in the worker (type {}): {e}",
+                        std::any::type_name::<R>()
+                    ),
                 ),
                 (Err(p), _) | (_, Err(p)) => {
                     out_fds.clear();
@@ -246,7 +249,10 @@ fn decode_input<T: DeserializeOwned>(
     match catch_unwind(AssertUnwindSafe(|| codec::decode::<T>(input, fds))) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
-            let msg = format!("{what} could not be decoded in the worker: {e}");
+            let msg = format!(
+                "{what} could not be decoded in the worker (type {}): {e}",
+                std::any::type_name::<T>()
+            );
             Err(message(out, start, Status::Serialization, &msg))
         }
         Err(p) => Err(message(out, start, Status::Panicked, &panic_message(&*p))),
@@ -399,7 +405,7 @@ mod tests {
         assert_eq!(status, Status::Serialization);
         assert!(String::from_utf8(out)
             .unwrap()
-            .contains("argument could not be decoded"));
+            .contains("argument could not be decoded in the worker (type alloc::string::String)"));
     }
 
     #[test]

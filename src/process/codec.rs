@@ -81,7 +81,12 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
         }
         Err(e) => {
             out.truncate(start);
-            Err(describe(e))
+            // postcard drops a `Serialize` impl's own message: find it (in the same
+            // context, so that shared buffers serialize as they did above).
+            let previous = SENDING.with(|s| s.borrow_mut().replace(Vec::new()));
+            let why = super::reason::of(value);
+            SENDING.with(|s| *s.borrow_mut() = previous);
+            Err(why.unwrap_or_else(|| describe(e)))
         }
     }
 }

@@ -38,6 +38,7 @@ mod image;
 mod map;
 mod pool;
 mod protocol;
+mod reason;
 mod shm;
 mod task;
 mod worker;
@@ -210,7 +211,12 @@ impl ProcessPoolExecutor {
         });
         // A function a worker could not find is refused here, not jumped to there.
         let encoded = match call::check_func(func) {
-            Ok(_) => encoded.map_err(|e| format!("the argument could not be encoded: {e}")),
+            Ok(_) => encoded.map_err(|e| {
+                format!(
+                    "the argument could not be encoded (type {}): {e}",
+                    std::any::type_name::<A>()
+                )
+            }),
             Err(e) => Err(format!("the task cannot be sent: {e}")),
         };
         let job = Job {

@@ -117,7 +117,8 @@ impl<R: DeserializeOwned + Send + 'static> Pending for ProcTask<R> {
                 match catch_unwind(AssertUnwindSafe(|| codec::decode::<R>(payload, fds))) {
                     Ok(Ok(value)) => Ok(value),
                     Ok(Err(e)) => Err(TaskError::Serialization(format!(
-                        "the result could not be decoded: {e}"
+                        "the result could not be decoded (type {}): {e}",
+                        std::any::type_name::<R>()
                     ))),
                     Err(p) => Err(TaskError::Panicked(crate::handle::panic_message(&*p))),
                 }
