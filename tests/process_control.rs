@@ -387,3 +387,14 @@ fn an_on_done_callback_that_joins_a_task_of_its_own_pool_fails_clearly_instead_o
     assert_eq!(pool.submit(add_one, 1).join(), Ok(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn completed_counts_the_items_of_a_map_not_its_chunks() {
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let out: Vec<u64> = pool.map(add_one, 0..1000).map(Result::unwrap).collect();
+    assert_eq!(out.len(), 1000);
+    pool.submit(add_one, 1).join().unwrap();
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 1001);
+    assert_eq!((stats.running, stats.sent, stats.pending), (0, 0, 0));
+}

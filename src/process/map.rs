@@ -87,7 +87,7 @@ where
             let (call, func) = call::chunk(self.f);
             let handle = self
                 .pool
-                .submit_raw::<Vec<A>, ChunkOut<R>>(call, func, &chunk);
+                .submit_raw::<Vec<A>, ChunkOut<R>>(call, func, &chunk, n as u64);
             self.in_flight.push_back((handle, n));
         }
     }

@@ -91,7 +91,8 @@ pub struct ProcessPoolStats {
     pub died: u64,
     /// Workers replaced because they exceeded the memory limit.
     pub recycled: u64,
-    /// Tasks whose result came back from a worker.
+    /// Items whose result came back from a worker: one per task, one per item of a
+    /// [`map`](ProcessPoolExecutor::map) (which sends them in chunks).
     pub completed: u64,
     /// Tasks waiting in the pool's queue for a worker.
     pub pending: usize,
@@ -188,7 +189,7 @@ impl ProcessPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (call, func) = call::one(f);
-        self.submit_raw(call, func, &arg)
+        self.submit_raw(call, func, &arg, 1)
     }
 
     /// Queues the task `call(func)` with the argument `arg`.
@@ -197,6 +198,7 @@ impl ProcessPoolExecutor {
         call: u64,
         func: u64,
         arg: &A,
+        items: u64,
     ) -> JoinHandle<R> {
         let id = self.shared.next_id();
         let cell = Arc::new(ProcTask::<R>::new(id, Arc::downgrade(&self.shared)));
@@ -226,6 +228,7 @@ impl ProcessPoolExecutor {
             task: cell,
             started: false,
             timeout: self.shared.config.task_timeout,
+            items,
         };
         match encoded {
             Ok(()) => self.shared.submit(job),

@@ -803,7 +803,7 @@ impl Manager {
                     self.shared
                         .avg_run_ns
                         .store(st.avg_run_ns, Ordering::Relaxed);
-                    st.counters.completed += 1;
+                    st.counters.completed += flight.job.items;
                     if memory_limit.is_some_and(|limit| rss > limit) && !slot.draining {
                         slot.draining = true;
                         st.counters.recycled += 1;

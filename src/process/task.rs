@@ -55,6 +55,8 @@ pub(crate) struct Job {
     /// died before running it).
     pub(crate) started: bool,
     pub(crate) timeout: Option<Duration>,
+    /// The items it carries: 1 for a task, the chunk's length for a chunk of a `map`.
+    pub(crate) items: u64,
 }
 
 impl std::fmt::Debug for Job {
