@@ -339,3 +339,112 @@ fn the_end_of_a_stream_is_seen_after_a_short_read() {
         );
     });
 }
+
+/// Rounds of wakes each remote thread sends to each of its tasks.
+const WAKE_ROUNDS: u64 = 2_000;
+
+#[test]
+fn remote_wakes_racing_the_loops_polls_are_never_lost() {
+    // Issue 13: a waker on another thread that skipped on a relaxed "already scheduled?"
+    // load could miss the loop clearing the flag (store buffering), and the task then
+    // never saw its last value. Each remote thread here writes a round number into each
+    // of its tasks' values and wakes them, as fast as it can, while the loop polls them;
+    // a task finishes when it sees the last round. A lost last wake leaves its task
+    // pending for good: the loop is then found idle with the task unfinished.
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, OnceLock};
+    use std::task::{Context, Poll, Waker};
+
+    const TASKS: usize = 64;
+    const THREADS: usize = 2;
+
+    struct Watch {
+        value: Arc<AtomicU64>,
+        waker: Arc<OnceLock<Waker>>,
+        registered: Arc<AtomicUsize>,
+    }
+    impl std::future::Future for Watch {
+        type Output = u64;
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+            if self.waker.set(cx.waker().clone()).is_ok() {
+                self.registered.fetch_add(1, Ordering::Release);
+            }
+            // A plain load, not a lock: nothing but the wake protocol orders it after
+            // the remote thread's store.
+            match self.value.load(Ordering::Acquire) {
+                WAKE_ROUNDS => Poll::Ready(WAKE_ROUNDS),
+                _ => Poll::Pending,
+            }
+        }
+    }
+
+    for _ in 0..5 {
+        let registered = Arc::new(AtomicUsize::new(0));
+        let slots: Vec<(Arc<AtomicU64>, Arc<OnceLock<Waker>>)> = (0..TASKS)
+            .map(|_| (Arc::default(), Arc::default()))
+            .collect();
+        aio::run(async {
+            let tasks: Vec<_> = slots
+                .iter()
+                .map(|(value, waker)| {
+                    aio::spawn(Watch {
+                        value: value.clone(),
+                        waker: waker.clone(),
+                        registered: registered.clone(),
+                    })
+                })
+                .collect();
+            let threads: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let mine: Vec<_> = slots.iter().skip(t).step_by(THREADS).cloned().collect();
+                    let registered = registered.clone();
+                    std::thread::spawn(move || {
+                        while registered.load(Ordering::Acquire) < TASKS {
+                            std::thread::yield_now(); // the loop polls each task once first
+                        }
+                        for round in 1..=WAKE_ROUNDS {
+                            for (value, waker) in &mine {
+                                // A plain store, then the wake (the waker's load of the
+                                // flag could pass the store: store buffering).
+                                value.store(round, Ordering::Release);
+                                waker.get().unwrap().wake_by_ref();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // Every wake has returned once the threads are joined: each was queued for
+            // the loop before `to_thread` wakes this future.
+            aio::to_thread(move || threads.into_iter().try_for_each(|t| t.join()))
+                .await
+                .unwrap()
+                .unwrap();
+            // A task spawned now is polled in turn with the ids queued (in order, and
+            // every `TICK` = 61 polls at most the loop takes the remote queue in): when it
+            // has yielded a few hundred times, every task woken has been polled since its
+            // last wake. One still unfinished then was never queued again.
+            let check = aio::spawn(async move {
+                for _ in 0..1_000 {
+                    if tasks.iter().all(aio::Task::is_finished) {
+                        return Ok(tasks);
+                    }
+                    aio::yield_now().await;
+                }
+                Err(tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| !t.is_finished())
+                    .map(|(i, _)| i)
+                    .collect::<Vec<_>>())
+            });
+            match check.await.unwrap() {
+                Ok(tasks) => {
+                    for t in tasks {
+                        assert_eq!(t.await, Ok(WAKE_ROUNDS));
+                    }
+                }
+                Err(lost) => panic!("lost wake-up: tasks {lost:?} did not see their last value"),
+            }
+        });
+    }
+}
