@@ -448,3 +448,128 @@ fn remote_wakes_racing_the_loops_polls_are_never_lost() {
         });
     }
 }
+
+/// A value whose drop counts itself, then panics.
+struct PanicsOnDrop(Rc<Cell<u32>>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        panic!("a drop that panics");
+    }
+}
+
+/// A value whose drop counts itself.
+struct CountsDrop(Rc<Cell<u32>>);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Runs `f` on a loop; `Err` with the panic's message if `run` panicked.
+fn run_catching<T>(f: impl std::future::Future<Output = T>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| aio::run(f))).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+fn a_panicking_drop_of_a_detached_output_does_not_escape_run() {
+    // Issue 13: the output of a task whose handle is gone is dropped by the loop; a panic
+    // there is logged, as tokio does, not raised out of `run` as some other failure.
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        drop(aio::spawn(async move { PanicsOnDrop(d) }));
+        let other = aio::spawn(async {
+            aio::yield_now().await;
+            7
+        });
+        aio::yield_now().await;
+        aio::yield_now().await;
+        other.await
+    });
+    assert_eq!(out, Ok(Ok(7)));
+    assert_eq!(dropped.get(), 1, "the output was dropped once");
+}
+
+#[test]
+fn a_panicking_drop_of_an_output_detached_once_finished_does_not_escape_run() {
+    // The handle is dropped after the task finished: the handle's drop drops the output.
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        let t = aio::spawn(async move { PanicsOnDrop(d) });
+        while !t.is_finished() {
+            aio::yield_now().await;
+        }
+        drop(t);
+        aio::spawn(async { 8 }).await
+    });
+    assert_eq!(out, Ok(Ok(8)));
+    assert_eq!(dropped.get(), 1);
+}
+
+#[test]
+fn a_future_whose_drop_panics_when_cancelled_does_not_escape_run() {
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        let t = aio::spawn(async move {
+            let _bomb = PanicsOnDrop(d);
+            std::future::pending::<()>().await
+        });
+        aio::yield_now().await;
+        assert!(t.cancel());
+        t.await
+    });
+    assert_eq!(out, Ok(Err(TaskError::Cancelled)));
+    assert_eq!(dropped.get(), 1);
+}
+
+#[test]
+fn futures_whose_drop_panics_at_shutdown_neither_escape_run_nor_keep_others_from_dropping() {
+    let panicked = Rc::new(Cell::new(0));
+    let dropped = Rc::new(Cell::new(0));
+    let (p, d) = (panicked.clone(), dropped.clone());
+    let out = run_catching(async move {
+        for i in 0..6 {
+            let (p, d) = (p.clone(), d.clone());
+            // Detached, and pending when `run` returns: cancelled at shutdown.
+            drop(aio::spawn(async move {
+                let _count = CountsDrop(d);
+                let _bomb = (i % 2 == 0).then(|| PanicsOnDrop(p));
+                std::future::pending::<()>().await
+            }));
+        }
+        aio::yield_now().await;
+        5
+    });
+    assert_eq!(out, Ok(5));
+    assert_eq!(panicked.get(), 3);
+    assert_eq!(dropped.get(), 6, "every task's future was dropped");
+}
+
+#[test]
+fn a_panicking_future_drop_while_run_unwinds_keeps_the_main_futures_panic() {
+    // The main future panics; the tasks cancelled on the way out panic in their drops.
+    // That must not abort the process (a panic while unwinding), and `run` reports the
+    // main future's panic.
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        drop(aio::spawn(async move {
+            let _bomb = PanicsOnDrop(d);
+            std::future::pending::<()>().await
+        }));
+        aio::yield_now().await;
+        panic!("the main future fails");
+    });
+    assert_eq!(out, Err("the main future fails".to_string()));
+    assert_eq!(dropped.get(), 1);
+}

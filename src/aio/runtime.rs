@@ -362,7 +362,20 @@ impl Local {
                 break;
             }
             for t in tasks {
-                t.abort(TaskError::Cancelled);
+                // A future's drop panicking is contained by `abort` (and its cell's drop);
+                // anything else that panics here (a joiner's waker may be anyone's) is
+                // logged too, so every task left is still cancelled and `run` returns (or
+                // goes on unwinding) as it would have.
+                let aborted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    t.abort(TaskError::Cancelled);
+                    drop(t);
+                }));
+                if let Err(payload) = aborted {
+                    log::error!(
+                        "concur::aio: cancelling a task at the end of run panicked: {}",
+                        crate::handle::panic_message(&*payload)
+                    );
+                }
             }
         }
         self.running.set(false);
