@@ -1,10 +1,11 @@
 //! [`Task`]: a future spawned on the loop, and the cell the loop polls it in.
 //!
 //! One allocation per task: an `Arc` holding the cell's [`Header`] (the task's id, its
-//! "scheduled" flag and the loop's shared half: what a waker needs, from any thread) and
-//! the loop-only part (the future or its outcome, the joiner's waker, flags), which only
-//! the loop's thread touches. The task's `Waker` is that same `Arc` through a vtable of
-//! our own, so a poll needs no waker of its own and no reference-count traffic.
+//! scheduling flags, see `schedule.rs`, and the loop's shared half: what a waker needs,
+//! from any thread) and the loop-only part (the future or its outcome, the joiner's
+//! waker, flags), which only the loop's thread touches. The task's `Waker` is that same
+//! `Arc` through a vtable of our own, so a poll needs no waker of its own and no
+//! reference-count traffic.
 //!
 //! What may reach another thread is a waker, and through it the last reference: see
 //! `TaskCell`'s `Drop` for why the loop-only part is empty by then.
@@ -34,7 +35,7 @@ enum Stage<F: Future> {
 
 /// The loop's view of a task, types erased.
 pub(super) trait Runnable {
-    /// The id, "scheduled" flag and loop of the task.
+    /// The id, scheduling flags and loop of the task.
     fn header(&self) -> &Header;
     /// Polls the future once, with the task's own waker. `true` when the task is finished
     /// (or was cancelled).
