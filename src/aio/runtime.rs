@@ -313,16 +313,14 @@ impl Local {
         let mut future = pin!(future);
         let main_waker = Waker::from(Arc::clone(&self.main_waker));
         let mut cx = Context::from_waker(&main_waker);
+        // The main future is polled in line, like a task: its first poll is queued here
+        // (its state says so), and every wake queues it again, once. (Polling it out of
+        // line as well, while its id stays queued, let each such poll add one more id:
+        // a main future that kept yielding piled up ids ahead of every task.)
+        self.ready.borrow_mut().push_back(MAIN);
         // Polls since the loop last looked at timers and I/O.
         let mut since_turn = 0;
         loop {
-            if self.main_waker.state.begin_poll() {
-                self.budget.set(BUDGET);
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    return out;
-                }
-                since_turn += 1;
-            }
             while since_turn < TICK {
                 let Some(id) = self.ready.borrow_mut().pop_front() else {
                     break;
