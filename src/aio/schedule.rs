@@ -33,8 +33,8 @@ use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 
 /// A task's place in the run queues: see the [module docs](self).
 pub(super) struct ScheduleState {
-    /// The id is in the loop's local run queue (or, for `run`'s main future, the loop
-    /// is to poll it). The loop's thread alone touches it.
+    /// The id is in the loop's local run queue (`run`'s main future's too). The loop's
+    /// thread alone touches it.
     queued: AtomicBool,
     /// A waker on another thread woke the task, and the loop has not cleared it since.
     notified: AtomicBool,
