@@ -335,6 +335,27 @@ fn endlessly_yielding_tasks_do_not_starve_timers_or_io() {
 }
 
 #[test]
+fn a_main_future_that_keeps_yielding_lets_a_new_task_run_at_once() {
+    // Each poll of the main future out of line used to leave one more of its ids in the
+    // run queue: after 100,000 yields a new task waited ~1,700 polls of the main future.
+    aio::run(async {
+        for _ in 0..100_000 {
+            aio::yield_now().await;
+        }
+        let t = aio::spawn(async {});
+        let mut yields = 0;
+        while !t.is_finished() {
+            aio::yield_now().await;
+            yields += 1;
+        }
+        assert_eq!(
+            yields, 1,
+            "the new task ran only after {yields} yields of main"
+        );
+    });
+}
+
+#[test]
 fn many_tasks_woken_from_many_threads_all_finish() {
     let pool = ThreadPoolExecutor::new(4);
     let total = aio::run(async {

@@ -339,3 +339,237 @@ fn the_end_of_a_stream_is_seen_after_a_short_read() {
         );
     });
 }
+
+/// Rounds of wakes each remote thread sends to each of its tasks.
+const WAKE_ROUNDS: u64 = 2_000;
+
+#[test]
+fn remote_wakes_racing_the_loops_polls_are_never_lost() {
+    // Issue 13: a waker on another thread that skipped on a relaxed "already scheduled?"
+    // load could miss the loop clearing the flag (store buffering), and the task then
+    // never saw its last value. Each remote thread here writes a round number into each
+    // of its tasks' values and wakes them, as fast as it can, while the loop polls them;
+    // a task finishes when it sees the last round. A lost last wake leaves its task
+    // pending for good: the loop is then found idle with the task unfinished.
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, OnceLock};
+    use std::task::{Context, Poll, Waker};
+
+    const TASKS: usize = 64;
+    const THREADS: usize = 2;
+
+    struct Watch {
+        value: Arc<AtomicU64>,
+        waker: Arc<OnceLock<Waker>>,
+        registered: Arc<AtomicUsize>,
+    }
+    impl std::future::Future for Watch {
+        type Output = u64;
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+            if self.waker.set(cx.waker().clone()).is_ok() {
+                self.registered.fetch_add(1, Ordering::Release);
+            }
+            // A plain load, not a lock: nothing but the wake protocol orders it after
+            // the remote thread's store.
+            match self.value.load(Ordering::Acquire) {
+                WAKE_ROUNDS => Poll::Ready(WAKE_ROUNDS),
+                _ => Poll::Pending,
+            }
+        }
+    }
+
+    for _ in 0..5 {
+        let registered = Arc::new(AtomicUsize::new(0));
+        let slots: Vec<(Arc<AtomicU64>, Arc<OnceLock<Waker>>)> = (0..TASKS)
+            .map(|_| (Arc::default(), Arc::default()))
+            .collect();
+        aio::run(async {
+            let tasks: Vec<_> = slots
+                .iter()
+                .map(|(value, waker)| {
+                    aio::spawn(Watch {
+                        value: value.clone(),
+                        waker: waker.clone(),
+                        registered: registered.clone(),
+                    })
+                })
+                .collect();
+            let threads: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let mine: Vec<_> = slots.iter().skip(t).step_by(THREADS).cloned().collect();
+                    let registered = registered.clone();
+                    std::thread::spawn(move || {
+                        while registered.load(Ordering::Acquire) < TASKS {
+                            std::thread::yield_now(); // the loop polls each task once first
+                        }
+                        for round in 1..=WAKE_ROUNDS {
+                            for (value, waker) in &mine {
+                                // A plain store, then the wake (the waker's load of the
+                                // flag could pass the store: store buffering).
+                                value.store(round, Ordering::Release);
+                                waker.get().unwrap().wake_by_ref();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // Every wake has returned once the threads are joined: each was queued for
+            // the loop before `to_thread` wakes this future.
+            aio::to_thread(move || threads.into_iter().try_for_each(|t| t.join()))
+                .await
+                .unwrap()
+                .unwrap();
+            // A task spawned now is polled in turn with the ids queued (in order, and
+            // every `TICK` = 61 polls at most the loop takes the remote queue in): when it
+            // has yielded a few hundred times, every task woken has been polled since its
+            // last wake. One still unfinished then was never queued again.
+            let check = aio::spawn(async move {
+                for _ in 0..1_000 {
+                    if tasks.iter().all(aio::Task::is_finished) {
+                        return Ok(tasks);
+                    }
+                    aio::yield_now().await;
+                }
+                Err(tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| !t.is_finished())
+                    .map(|(i, _)| i)
+                    .collect::<Vec<_>>())
+            });
+            match check.await.unwrap() {
+                Ok(tasks) => {
+                    for t in tasks {
+                        assert_eq!(t.await, Ok(WAKE_ROUNDS));
+                    }
+                }
+                Err(lost) => panic!("lost wake-up: tasks {lost:?} did not see their last value"),
+            }
+        });
+    }
+}
+
+/// A value whose drop counts itself, then panics.
+struct PanicsOnDrop(Rc<Cell<u32>>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        panic!("a drop that panics");
+    }
+}
+
+/// A value whose drop counts itself.
+struct CountsDrop(Rc<Cell<u32>>);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Runs `f` on a loop; `Err` with the panic's message if `run` panicked.
+fn run_catching<T>(f: impl std::future::Future<Output = T>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| aio::run(f))).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+fn a_panicking_drop_of_a_detached_output_does_not_escape_run() {
+    // Issue 13: the output of a task whose handle is gone is dropped by the loop; a panic
+    // there is logged, as tokio does, not raised out of `run` as some other failure.
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        drop(aio::spawn(async move { PanicsOnDrop(d) }));
+        let other = aio::spawn(async {
+            aio::yield_now().await;
+            7
+        });
+        aio::yield_now().await;
+        aio::yield_now().await;
+        other.await
+    });
+    assert_eq!(out, Ok(Ok(7)));
+    assert_eq!(dropped.get(), 1, "the output was dropped once");
+}
+
+#[test]
+fn a_panicking_drop_of_an_output_detached_once_finished_does_not_escape_run() {
+    // The handle is dropped after the task finished: the handle's drop drops the output.
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        let t = aio::spawn(async move { PanicsOnDrop(d) });
+        while !t.is_finished() {
+            aio::yield_now().await;
+        }
+        drop(t);
+        aio::spawn(async { 8 }).await
+    });
+    assert_eq!(out, Ok(Ok(8)));
+    assert_eq!(dropped.get(), 1);
+}
+
+#[test]
+fn a_future_whose_drop_panics_when_cancelled_does_not_escape_run() {
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        let t = aio::spawn(async move {
+            let _bomb = PanicsOnDrop(d);
+            std::future::pending::<()>().await
+        });
+        aio::yield_now().await;
+        assert!(t.cancel());
+        t.await
+    });
+    assert_eq!(out, Ok(Err(TaskError::Cancelled)));
+    assert_eq!(dropped.get(), 1);
+}
+
+#[test]
+fn futures_whose_drop_panics_at_shutdown_neither_escape_run_nor_keep_others_from_dropping() {
+    let panicked = Rc::new(Cell::new(0));
+    let dropped = Rc::new(Cell::new(0));
+    let (p, d) = (panicked.clone(), dropped.clone());
+    let out = run_catching(async move {
+        for i in 0..6 {
+            let (p, d) = (p.clone(), d.clone());
+            // Detached, and pending when `run` returns: cancelled at shutdown.
+            drop(aio::spawn(async move {
+                let _count = CountsDrop(d);
+                let _bomb = (i % 2 == 0).then(|| PanicsOnDrop(p));
+                std::future::pending::<()>().await
+            }));
+        }
+        aio::yield_now().await;
+        5
+    });
+    assert_eq!(out, Ok(5));
+    assert_eq!(panicked.get(), 3);
+    assert_eq!(dropped.get(), 6, "every task's future was dropped");
+}
+
+#[test]
+fn a_panicking_future_drop_while_run_unwinds_keeps_the_main_futures_panic() {
+    // The main future panics; the tasks cancelled on the way out panic in their drops.
+    // That must not abort the process (a panic while unwinding), and `run` reports the
+    // main future's panic.
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let out = run_catching(async move {
+        drop(aio::spawn(async move {
+            let _bomb = PanicsOnDrop(d);
+            std::future::pending::<()>().await
+        }));
+        aio::yield_now().await;
+        panic!("the main future fails");
+    });
+    assert_eq!(out, Err("the main future fails".to_string()));
+    assert_eq!(dropped.get(), 1);
+}

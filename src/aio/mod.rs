@@ -35,10 +35,13 @@ pub mod fs;
 mod group;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(all(test, concur_loom))]
+mod loom_tests;
 pub mod net;
 pub mod process;
 mod reactor;
 mod runtime;
+mod schedule;
 pub mod signal;
 pub mod sync;
 mod task;

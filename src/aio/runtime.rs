@@ -4,11 +4,12 @@
 //!
 //! Tasks live in a slab owned by the loop's thread (`Local`), and the run queue is a
 //! `VecDeque` of task ids behind a `RefCell`: the local path has no atomic read-modify-write.
-//! A task's waker is its cell's `Arc` (see `task.rs`), whose `Header` holds the task id, a
-//! "scheduled" flag and the loop's `Shared` half. Woken on the loop's thread it pushes the
-//! id on the local queue; woken elsewhere it pushes the id on `Shared::remote` and, for the
-//! first id of a batch, writes the loop's eventfd (a `mio::Waker`) so a loop blocked in
-//! `epoll_wait` wakes up.
+//! A task's waker is its cell's `Arc` (see `task.rs`), whose `Header` holds the task id,
+//! its `ScheduleState` and the loop's `Shared` half. Woken on the loop's thread it pushes
+//! the id on the local queue; woken elsewhere it pushes the id on `Shared::remote` and, for
+//! the first id of a batch, writes the loop's eventfd (a `mio::Waker`) so a loop blocked in
+//! `epoll_wait` wakes up. `schedule.rs` has the protocol between the two sides, and why a
+//! wake from another thread is never lost.
 //!
 //! ## Fairness
 //!
@@ -23,7 +24,6 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -31,11 +31,11 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::reactor::Reactor;
+use super::schedule::{RemoteQueue, ScheduleState};
 use super::signal::CtrlC;
 use super::task::{Output, Runnable, Task, TaskCell};
 use super::wheel::Wheel;
 use crate::handle::TaskError;
-use crate::sync::{lock, Mutex};
 
 /// Tasks run between two looks at timers and I/O.
 const TICK: u32 = 61;
@@ -46,9 +46,8 @@ const MAIN: u64 = u64::MAX;
 
 /// The half of the loop that other threads may touch (through wakers).
 pub(super) struct Shared {
-    remote: Mutex<Vec<u64>>,
-    /// Set when `remote` has ids the loop has not drained yet.
-    remote_pending: AtomicBool,
+    /// The ids woken from other threads.
+    remote: RemoteQueue,
     pub(super) os_waker: mio::Waker,
     /// The thread the loop runs on.
     owner: std::thread::ThreadId,
@@ -56,8 +55,7 @@ pub(super) struct Shared {
 
 impl Shared {
     fn push_remote(&self, id: u64) {
-        lock(&self.remote).push(id);
-        if !self.remote_pending.swap(true, Ordering::AcqRel) {
+        if self.remote.push(id) {
             // The loop may be blocked in the reactor: wake it. An error here means the
             // loop is gone, and then there is nobody to wake.
             let _ = self.os_waker.wake();
@@ -70,37 +68,38 @@ impl Shared {
 /// (in an `Arc`) the waker of `run`'s main future.
 pub(super) struct Header {
     id: u64,
-    scheduled: AtomicBool,
+    state: ScheduleState,
     shared: Arc<Shared>,
 }
 
 impl Header {
+    /// The header of a task about to be polled for the first time.
     fn new(id: u64, shared: &Arc<Shared>) -> Self {
         Header {
             id,
-            scheduled: AtomicBool::new(true),
+            state: ScheduleState::queued(),
             shared: Arc::clone(shared),
         }
     }
 
     /// Puts the task in its loop's run queue, unless it is there already.
     pub(super) fn schedule(&self) {
-        if self.scheduled.load(Ordering::Relaxed) {
-            return;
-        }
         let local = CURRENT.with(Cell::get);
         // SAFETY: `CURRENT` points to the running loop's `Local` while `run` executes on
         // this thread and is null otherwise (see `run`).
         if let Some(local) = unsafe { local.as_ref() } {
             if Arc::ptr_eq(&local.shared, &self.shared) {
-                // Same thread as the loop: a plain store suffices. A remote wake racing
-                // with it can at worst queue the task twice, which polls it once more.
-                self.scheduled.store(true, Ordering::Relaxed);
-                local.ready.borrow_mut().push_back(self.id);
+                // The loop's own thread: no read-modify-write. A remote wake racing with
+                // it can at worst queue the task twice, which polls it once more.
+                if self.state.wake_local() {
+                    local.ready.borrow_mut().push_back(self.id);
+                }
                 return;
             }
         }
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
+        // Another thread (or this one, after its loop ended): never skipped on a plain
+        // load, which could miss the loop's clearing the flag (see `schedule.rs`).
+        if self.state.wake_remote() {
             self.shared.push_remote(self.id);
         }
     }
@@ -158,8 +157,7 @@ impl Local {
     fn new() -> std::io::Result<Self> {
         let reactor = Reactor::new()?;
         let shared = Arc::new(Shared {
-            remote: Mutex::new(Vec::new()),
-            remote_pending: AtomicBool::new(false),
+            remote: RemoteQueue::new(),
             os_waker: reactor.new_waker()?,
             owner: std::thread::current().id(),
         });
@@ -236,7 +234,8 @@ impl Local {
             let tasks = self.tasks.borrow();
             match tasks.get(key) {
                 Some(e) if e.task.header().id == id => {
-                    e.task.header().scheduled.store(false, Ordering::Relaxed);
+                    // Polled even if not woken (a stale duplicate id): a spurious poll.
+                    e.task.header().state.begin_poll();
                     (Arc::as_ptr(&e.task), e.spawned_at)
                 }
                 _ => return, // finished meanwhile: a stale wake
@@ -270,14 +269,9 @@ impl Local {
     }
 
     fn drain_remote(&self) {
-        if self.shared.remote_pending.load(Ordering::Acquire)
-            && self.shared.remote_pending.swap(false, Ordering::AcqRel)
-        {
-            let ids = std::mem::take(&mut *lock(&self.shared.remote));
-            let mut ready = self.ready.borrow_mut();
-            for id in ids {
-                ready.push_back(id);
-            }
+        let ids = self.shared.remote.drain();
+        if !ids.is_empty() {
+            self.ready.borrow_mut().extend(ids);
         }
     }
 
@@ -319,23 +313,21 @@ impl Local {
         let mut future = pin!(future);
         let main_waker = Waker::from(Arc::clone(&self.main_waker));
         let mut cx = Context::from_waker(&main_waker);
+        // The main future is polled in line, like a task: its first poll is queued here
+        // (its state says so), and every wake queues it again, once. (Polling it out of
+        // line as well, while its id stays queued, let each such poll add one more id:
+        // a main future that kept yielding piled up ids ahead of every task.)
+        self.ready.borrow_mut().push_back(MAIN);
         // Polls since the loop last looked at timers and I/O.
         let mut since_turn = 0;
         loop {
-            if self.main_waker.scheduled.swap(false, Ordering::AcqRel) {
-                self.budget.set(BUDGET);
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    return out;
-                }
-                since_turn += 1;
-            }
             while since_turn < TICK {
                 let Some(id) = self.ready.borrow_mut().pop_front() else {
                     break;
                 };
                 if id == MAIN {
                     // `run`'s own future, woken on this thread: its turn in line.
-                    if self.main_waker.scheduled.swap(false, Ordering::AcqRel) {
+                    if self.main_waker.state.begin_poll() {
                         self.budget.set(BUDGET);
                         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                             return out;
@@ -346,8 +338,7 @@ impl Local {
                 }
                 since_turn += 1;
             }
-            let idle = self.ready.borrow().is_empty()
-                && !self.main_waker.scheduled.load(Ordering::Acquire);
+            let idle = self.ready.borrow().is_empty() && !self.main_waker.state.is_woken();
             if idle || since_turn >= TICK {
                 // Timers and I/O: every `TICK` polls, or when there is nothing to run.
                 self.turn(idle);
@@ -369,7 +360,20 @@ impl Local {
                 break;
             }
             for t in tasks {
-                t.abort(TaskError::Cancelled);
+                // A future's drop panicking is contained by `abort` (and its cell's drop);
+                // anything else that panics here (a joiner's waker may be anyone's) is
+                // logged too, so every task left is still cancelled and `run` returns (or
+                // goes on unwinding) as it would have.
+                let aborted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    t.abort(TaskError::Cancelled);
+                    drop(t);
+                }));
+                if let Err(payload) = aborted {
+                    log::error!(
+                        "concur::aio: cancelling a task at the end of run panicked: {}",
+                        crate::handle::panic_message(&*payload)
+                    );
+                }
             }
         }
         self.running.set(false);

@@ -1,10 +1,11 @@
 //! [`Task`]: a future spawned on the loop, and the cell the loop polls it in.
 //!
 //! One allocation per task: an `Arc` holding the cell's [`Header`] (the task's id, its
-//! "scheduled" flag and the loop's shared half: what a waker needs, from any thread) and
-//! the loop-only part (the future or its outcome, the joiner's waker, flags), which only
-//! the loop's thread touches. The task's `Waker` is that same `Arc` through a vtable of
-//! our own, so a poll needs no waker of its own and no reference-count traffic.
+//! scheduling flags, see `schedule.rs`, and the loop's shared half: what a waker needs,
+//! from any thread) and the loop-only part (the future or its outcome, the joiner's
+//! waker, flags), which only the loop's thread touches. The task's `Waker` is that same
+//! `Arc` through a vtable of our own, so a poll needs no waker of its own and no
+//! reference-count traffic.
 //!
 //! What may reach another thread is a waker, and through it the last reference: see
 //! `TaskCell`'s `Drop` for why the loop-only part is empty by then.
@@ -34,7 +35,7 @@ enum Stage<F: Future> {
 
 /// The loop's view of a task, types erased.
 pub(super) trait Runnable {
-    /// The id, "scheduled" flag and loop of the task.
+    /// The id, scheduling flags and loop of the task.
     fn header(&self) -> &Header;
     /// Polls the future once, with the task's own waker. `true` when the task is finished
     /// (or was cancelled).
@@ -146,8 +147,15 @@ impl<F: Future> Drop for TaskCell<F> {
         let stage = self.stage.get_mut();
         let consumed = matches!(stage, Stage::Consumed);
         if consumed || self.header.on_loop_thread() {
-            // SAFETY: dropped once, here, in place (a running future is pinned).
-            unsafe { ManuallyDrop::drop(&mut self.stage) };
+            let stage = &mut self.stage;
+            // A panic in the drop is logged: it would otherwise unwind out of whatever
+            // released the last reference (the loop, a handle's drop, a waker's).
+            drop_logged(
+                // SAFETY: dropped once, here, in place (a running future is pinned); if the
+                // drop panics, the stage counts as dropped all the same.
+                AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(stage) }),
+                "a task's future or output",
+            );
         } else if matches!(stage, Stage::Finished(_)) {
             // Not expected (see above); an outcome is not pinned, so it can be leaked
             // rather than dropped on a thread it may not belong to.
@@ -164,12 +172,29 @@ impl<F: Future> Drop for TaskCell<F> {
     }
 }
 
+/// Runs `f`, a drop, logging rather than raising a panic in it (`what` names what was
+/// dropped): a value the loop drops for nobody in particular (a detached task's output, a
+/// cancelled future) must not make `run` fail, nor stop the loop. tokio does the same.
+fn drop_logged(f: impl FnOnce() + std::panic::UnwindSafe, what: &str) {
+    if let Err(payload) = catch_unwind(f) {
+        log::error!(
+            "concur::aio: dropping {what} panicked: {}",
+            crate::handle::panic_message(&*payload)
+        );
+        // A payload whose own drop panics is leaked rather than raised.
+        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
+        }
+    }
+}
+
 impl<F: Future> TaskCell<F> {
     fn finish(&self, outcome: Result<F::Output, TaskError>) {
-        let next = if self.detached.get() {
-            Stage::Consumed
+        // A detached task's outcome is dropped here, once nothing is borrowed.
+        let (next, orphan) = if self.detached.get() {
+            (Stage::Consumed, Some(outcome))
         } else {
-            Stage::Finished(outcome.map_err(Box::new))
+            (Stage::Finished(outcome.map_err(Box::new)), None)
         };
         let mut stage = self.stage.borrow_mut();
         if let Stage::Running(fut) = &mut *stage {
@@ -200,6 +225,12 @@ impl<F: Future> TaskCell<F> {
         }
         if let Some(w) = self.join_waker.take() {
             w.wake();
+        }
+        if let Some(outcome) = orphan {
+            drop_logged(
+                AssertUnwindSafe(move || drop(outcome)),
+                "a detached task's output",
+            );
         }
     }
 }
@@ -323,10 +354,20 @@ impl<F: Future> Output<F::Output> for TaskCell<F> {
 
     fn detach(&self) {
         self.detached.set(true);
-        if let Ok(mut stage) = self.stage.try_borrow_mut() {
-            if matches!(&*stage, Stage::Finished(_)) {
-                *stage = Stage::Consumed;
+        let outcome = match self.stage.try_borrow_mut() {
+            // An outcome is not pinned: it may be moved out, and dropped unborrowed.
+            Ok(mut stage) if matches!(&*stage, Stage::Finished(_)) => {
+                Some(std::mem::replace(&mut *stage, Stage::Consumed))
             }
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            // Dropped for nobody: a panic in it is logged, not raised in the handle's
+            // owner (which may be any task, or `run`'s main future).
+            drop_logged(
+                AssertUnwindSafe(move || drop(outcome)),
+                "a detached task's output",
+            );
         }
     }
 }
