@@ -276,14 +276,19 @@ fn occupy(pool: &ProcessPoolExecutor) -> concur::JoinHandle<()> {
     h
 }
 
-#[test]
-fn every_task_queued_when_a_death_breaks_the_pool_resolves_broken() {
-    let pool = ProcessPoolExecutor::builder()
+/// One worker, one task on it at a time, and Python's rule: a worker death breaks it.
+fn breakable_pool() -> ProcessPoolExecutor {
+    ProcessPoolExecutor::builder()
         .max_workers(1)
         .tasks_in_flight_per_worker(1)
         .break_on_worker_death(true)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn every_task_queued_when_a_death_breaks_the_pool_resolves_broken() {
+    let pool = breakable_pool();
     let victim = occupy(&pool);
     // Never sent to a worker: they wait in the pool's queue.
     let queued: Vec<_> = (0..20).map(|i| pool.submit(add_one, i)).collect();
@@ -311,12 +316,7 @@ fn every_task_queued_when_a_death_breaks_the_pool_resolves_broken() {
 #[test]
 fn a_cancel_racing_a_pool_that_breaks_still_resolves_every_handle() {
     for round in 0..5 {
-        let pool = ProcessPoolExecutor::builder()
-            .max_workers(1)
-            .tasks_in_flight_per_worker(1)
-            .break_on_worker_death(true)
-            .build()
-            .unwrap();
+        let pool = breakable_pool();
         let victim = occupy(&pool);
         let queued: Vec<_> = (0..50).map(|i| pool.submit(add_one, i)).collect();
         let pid = pool.worker_pids()[0];

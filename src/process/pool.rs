@@ -949,8 +949,12 @@ impl Manager {
     /// if no worker is left to run them).
     fn spawn(&mut self) -> bool {
         let shared = self.shared.clone();
-        match Board::new().and_then(|board| Ok((self.start_process()?, board))) {
-            Ok(((child, sock), board)) => {
+        let started = Board::new().and_then(|board| {
+            let shared_fd = board.fd().try_clone()?;
+            Ok((self.start_process()?, board, shared_fd))
+        });
+        match started {
+            Ok(((child, sock), board, board_fd)) => {
                 let sock = Arc::new(sock);
                 let pid = child.id();
                 let mut st = shared.lock();
@@ -970,20 +974,8 @@ impl Manager {
                     return false;
                 }
                 let mut w = WriteBuf::default();
-                match board.fd().try_clone() {
-                    Ok(fd) => {
-                        protocol::board(&mut w.data);
-                        w.fds.push_back(fd);
-                    }
-                    Err(e) => {
-                        drop(st);
-                        log::error!("concur: cannot share a claim board with a worker: {e}");
-                        let mut child = child;
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return false;
-                    }
-                }
+                protocol::board(&mut w.data);
+                w.fds.push_back(board_fd);
                 if let Some((call, func)) = shared.config.initializer {
                     protocol::init(&mut w.data, call, func);
                 }
