@@ -172,26 +172,24 @@ impl ser::SerializeMap for Catch {
     }
 }
 
-impl ser::SerializeStruct for Catch {
-    type Ok = ();
-    type Error = Caught;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, v: &T) -> Done {
-        v.serialize(Catch)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+macro_rules! keyed {
+    ($($trait:ident;)*) => { $(
+        impl ser::$trait for Catch {
+            type Ok = ();
+            type Error = Caught;
+            fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, v: &T) -> Done {
+                v.serialize(Catch)
+            }
+            fn end(self) -> Done {
+                Ok(())
+            }
+        }
+    )* };
 }
 
-impl ser::SerializeStructVariant for Catch {
-    type Ok = ();
-    type Error = Caught;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, _: &'static str, v: &T) -> Done {
-        v.serialize(Catch)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+keyed! {
+    SerializeStruct;
+    SerializeStructVariant;
 }
 
 #[cfg(test)]
