@@ -232,3 +232,39 @@ fn polling_a_handle_after_its_outcome_panics_with_a_clear_message() {
         "{msg}"
     );
 }
+
+/// `true` if `at` names a place in this file (`file:line:column`).
+fn in_this_file(at: &str) -> bool {
+    at.strip_prefix(concat!(file!(), ":"))
+        .is_some_and(|rest| rest.split(':').all(|n| n.parse::<u32>().is_ok()))
+}
+
+#[test]
+fn a_thread_pool_task_s_panic_carries_where_it_was_raised() {
+    let pool = ThreadPoolExecutor::new(1);
+    let err = pool
+        .submit(|| -> u8 { panic!("at a known place") })
+        .join()
+        .unwrap_err();
+    let TaskError::Panicked(p) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(p, "at a known place");
+    let at = p.location().expect("a location");
+    assert!(in_this_file(at), "{at}");
+    assert_eq!(
+        err.to_string(),
+        format!("task panicked at {at}: at a known place")
+    );
+}
+
+#[test]
+fn an_event_loop_task_s_panic_carries_where_it_was_raised() {
+    let task = async { concur::aio::spawn(async { panic!("in a loop task") }).await };
+    let err: TaskError = concur::aio::run(task).unwrap_err();
+    let TaskError::Panicked(p) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(p, "in a loop task");
+    assert!(p.location().is_some_and(in_this_file), "{p:?}");
+}

@@ -43,12 +43,28 @@ fn a_panic_fails_only_its_task_and_the_worker_survives() {
         panic!("bad input {x}")
     }
     let pool = ProcessPoolExecutor::new(1).unwrap();
-    assert_eq!(
-        pool.submit(boom, 7).join(),
-        Err(TaskError::Panicked("bad input 7".into()))
-    );
+    let err = pool.submit(boom, 7).join().unwrap_err();
+    assert_eq!(err, TaskError::Panicked("bad input 7".into()));
+    // Where it was raised comes back from the worker too.
+    let TaskError::Panicked(p) = &err else {
+        unreachable!()
+    };
+    let at = p.location().expect("a location from the worker");
+    assert!(at.starts_with(concat!(file!(), ":")), "{at}");
+    assert!(err.to_string().contains(at), "{err}");
     assert_healthy(&pool);
     assert_eq!(pool.stats().spawned, 1, "a panic does not cost the worker");
+    // So does each item's of a map.
+    let items: Vec<_> = pool.map(boom, [1, 2]).collect();
+    for item in items {
+        let Err(TaskError::Panicked(p)) = item else {
+            panic!("{item:?}")
+        };
+        assert!(
+            p.location().is_some_and(|at| at.starts_with(file!())),
+            "{p:?}"
+        );
+    }
 }
 
 #[test]

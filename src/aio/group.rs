@@ -15,7 +15,7 @@ use super::combinators::Woken;
 use super::runtime::spawn;
 use super::task::{Control, Task};
 use super::time::sleep;
-use crate::handle::{panic_message, ReturnWhen, TaskError, Waited};
+use crate::handle::{PanicMessage, ReturnWhen, TaskError, Waited};
 
 /// A group of tasks that ends together: asyncio's `TaskGroup`. No child outlives it:
 /// [`join`](Self::join) waits for all of them, and dropping the group without joining
@@ -261,7 +261,7 @@ impl<F: Future> Future for Child<F> {
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {
                 this.state
-                    .fail(TaskError::Panicked(panic_message(&*payload)));
+                    .fail(TaskError::Panicked(PanicMessage::caught(&*payload)));
                 resume_unwind(payload)
             }
         }

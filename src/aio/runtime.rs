@@ -406,6 +406,7 @@ impl Local {
 /// });
 /// ```
 pub fn run<F: Future>(future: F) -> F::Output {
+    crate::handle::record_panic_locations();
     assert!(
         CURRENT.with(Cell::get).is_null(),
         "concur::aio::run called while an event loop is already running on this thread: \

@@ -455,7 +455,7 @@ impl<T> Claim<'_, T> {
 impl<T> Drop for Claim<'_, T> {
     fn drop(&mut self) {
         self.core.complete(Err(TaskError::Panicked(
-            "the task was abandoned before it finished".to_owned(),
+            "the task was abandoned before it finished".into(),
         )));
     }
 }

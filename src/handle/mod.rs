@@ -20,8 +20,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub(crate) use self::core::{Core, Notify};
-pub(crate) use self::error::panic_message;
-pub use self::error::{TaskError, WorkerExit};
+pub(crate) use self::error::{note_location, panic_message, record_panic_locations};
+pub use self::error::{PanicMessage, TaskError, WorkerExit};
 pub use self::wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 use crate::sync::Arc;
 

@@ -23,7 +23,12 @@ use serde::Serialize;
 use super::codec;
 use super::image::Image;
 use super::protocol::Status;
-use crate::handle::panic_message;
+use crate::handle::{panic_message, PanicMessage};
+
+/// A caught panic as it travels to the parent: its message and where it was raised.
+fn caught(payload: &(dyn std::any::Any + Send)) -> String {
+    PanicMessage::caught(payload).to_wire()
+}
 
 /// What every offset is measured from.
 #[inline(never)]
@@ -220,11 +225,11 @@ fn finish<R: Serialize>(
                 ),
                 (Err(p), _) | (_, Err(p)) => {
                     out_fds.clear();
-                    message(out, start, Status::Panicked, &panic_message(&*p))
+                    message(out, start, Status::Panicked, &caught(&*p))
                 }
             }
         }
-        Err(p) => message(out, start, Status::Panicked, &panic_message(&*p)),
+        Err(p) => message(out, start, Status::Panicked, &caught(&*p)),
     }
 }
 
@@ -255,7 +260,7 @@ fn decode_input<T: DeserializeOwned>(
             );
             Err(message(out, start, Status::Serialization, &msg))
         }
-        Err(p) => Err(message(out, start, Status::Panicked, &panic_message(&*p))),
+        Err(p) => Err(message(out, start, Status::Panicked, &caught(&*p))),
     }
 }
 
@@ -301,7 +306,7 @@ pub(crate) unsafe fn call_chunk<A: DeserializeOwned, R: Serialize>(
     let began = Instant::now();
     let results: Vec<Result<R, String>> = items
         .into_iter()
-        .map(|a| catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p)))
+        .map(|a| catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| caught(&*p)))
         .collect();
     let ran = began.elapsed().as_nanos() as u64;
     finish(move || (ran, results), out, out_fds)
@@ -400,7 +405,9 @@ mod tests {
     #[test]
     fn a_panic_and_a_bad_argument_become_messages() {
         let (status, out) = run(call_one::<u8, u8>, boom as fn(u8) -> u8 as usize, &[3]);
-        assert_eq!((status, &out[..]), (Status::Panicked, &b"boom 1"[..]));
+        assert_eq!(status, Status::Panicked);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(PanicMessage::from_wire(text), "boom 1");
         let (status, out) = run(call_one::<String, u8>, boom as fn(u8) -> u8 as usize, &[9]);
         assert_eq!(status, Status::Serialization);
         assert!(String::from_utf8(out)
@@ -423,6 +430,10 @@ mod tests {
         );
         assert_eq!(status, Status::Ok);
         let (_, items): ChunkOut<u32> = codec::decode(&out, Vec::new()).unwrap();
-        assert_eq!(items, vec![Ok(2), Err("odd 3".to_owned()), Ok(4)]);
+        let items: Vec<_> = items
+            .into_iter()
+            .map(|r| r.map_err(PanicMessage::from_wire))
+            .collect();
+        assert_eq!(items, vec![Ok(2), Err("odd 3".into()), Ok(4)]);
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::call::{self, ChunkOut};
 use super::ProcessPoolExecutor;
-use crate::handle::{JoinHandle, TaskError};
+use crate::handle::{JoinHandle, PanicMessage, TaskError};
 
 /// How long a chunk should run, for the automatic chunk size.
 const TARGET_CHUNK_NS: u64 = 2_000_000;
@@ -115,8 +115,11 @@ where
                         Some(old) => (old * 3 + per_item) / 4,
                         None => per_item,
                     });
-                    self.ready
-                        .extend(outs.into_iter().map(|r| r.map_err(TaskError::Panicked)));
+                    self.ready.extend(
+                        outs.into_iter().map(|r| {
+                            r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m)))
+                        }),
+                    );
                 }
                 Ok((_, outs)) => {
                     let err = TaskError::Serialization(format!(

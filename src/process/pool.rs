@@ -315,6 +315,7 @@ impl Shared {
     /// Starts the pool's thread.
     pub(crate) fn start(config: Config) -> io::Result<Arc<Shared>> {
         let exe = worker::current_exe_id()?;
+        crate::handle::record_panic_locations();
         // Keep the worker hook linked into every program that can start workers.
         std::hint::black_box(&worker::HOOK);
         let poll = Poll::new()?;

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::codec;
 use super::pool::Shared;
 use super::protocol::Status;
-use crate::handle::{Core, TaskCell, TaskError};
+use crate::handle::{Core, PanicMessage, TaskCell, TaskError};
 
 /// How long a thread about to block on a short task looks for its result first.
 const SPIN: Duration = Duration::from_micros(50);
@@ -122,14 +122,14 @@ impl<R: DeserializeOwned + Send + 'static> Pending for ProcTask<R> {
                         "the result could not be decoded (type {}): {e}",
                         std::any::type_name::<R>()
                     ))),
-                    Err(p) => Err(TaskError::Panicked(crate::handle::panic_message(&*p))),
+                    Err(p) => Err(TaskError::from_panic(p)),
                 }
             }
             Outcome::Reply {
                 status: Status::Panicked,
                 payload,
                 ..
-            } => Err(TaskError::Panicked(text(payload))),
+            } => Err(TaskError::Panicked(PanicMessage::from_wire(text(payload)))),
             Outcome::Reply {
                 status: Status::Serialization,
                 payload,

@@ -206,6 +206,8 @@ fn serve(marker: Marker) -> i32 {
     // With RUST_BACKTRACE set, the default hook prints its backtrace as usual.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // Where it was raised travels to the handle with the message.
+        crate::handle::note_location(info);
         if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
             default_hook(info);
             return;

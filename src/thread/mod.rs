@@ -150,6 +150,8 @@ impl ThreadPoolExecutor {
     }
 
     fn from_config(config: Config) -> Self {
+        // A task's panic reaches its handle with the place it was raised.
+        crate::handle::record_panic_locations();
         ThreadPoolExecutor {
             shared: Arc::new(Shared::new(config)),
         }

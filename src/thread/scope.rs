@@ -58,7 +58,7 @@ where
     fn discard(&self) -> Discarded {
         let outcome = self.core().take();
         let panic = match &outcome {
-            Some(Err(TaskError::Panicked(msg))) => Some(msg.clone()),
+            Some(Err(TaskError::Panicked(msg))) => Some(String::from(msg.message())),
             _ => None,
         };
         let drop_panic = catch_unwind(AssertUnwindSafe(move || drop(outcome))).err();
