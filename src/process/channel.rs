@@ -216,6 +216,9 @@ impl WriteBuf {
                     drop(borrowed);
                     self.fds.drain(..n_fds);
                     self.pos += n;
+                    // Only now: a message that did not go out sends nothing, descriptors
+                    // included, and is planned again.
+                    self.next_frame = self.next_frame.max(end);
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::AGAIN) => return Ok(false),
@@ -235,7 +238,8 @@ impl WriteBuf {
     /// What the next `sendmsg` carries: how many descriptors (from the front of `fds`) and
     /// the bytes `pos..end`. A frame's descriptors ride on its first byte, and a message
     /// never runs into the next frame that carries descriptors of its own: every
-    /// descriptor leaves with its frame, however the bytes are split.
+    /// descriptor leaves with its frame, however the bytes are split. Once the message
+    /// went out, every frame that starts before `end` has sent its descriptors.
     fn next_send(&mut self) -> (usize, usize) {
         let len = self.data.len();
         if self.fds.is_empty() {
@@ -262,16 +266,13 @@ impl WriteBuf {
                 None => return self.unframed(),
             }
         }
-        self.next_frame = end;
         (n.min(self.fds.len()).min(MAX_FDS), end)
     }
 
     /// Bytes that are not whole frames (never written by this crate): descriptors go with
     /// the first bytes, as many as one message takes.
-    fn unframed(&mut self) -> (usize, usize) {
-        let len = self.data.len();
-        self.next_frame = len;
-        (self.fds.len().min(MAX_FDS), len)
+    fn unframed(&self) -> (usize, usize) {
+        (self.fds.len().min(MAX_FDS), self.data.len())
     }
 }
 
@@ -329,45 +330,94 @@ mod tests {
         assert_eq!(r.fill(b.as_fd(), 0, true).unwrap(), Filled::Closed);
     }
 
+    /// Appends a task frame with `pad` bytes of payload and `nfds` descriptors.
+    fn push_frame(w: &mut WriteBuf, id: u64, pad: usize, nfds: u32) {
+        let open = protocol::begin_task(&mut w.data, id, 0, 0);
+        w.data.resize(w.data.len() + pad, id as u8);
+        open.set_task_nfds(&mut w.data, nfds);
+        open.finish(&mut w.data, 1 << 30).unwrap();
+        for _ in 0..nfds {
+            let f = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+            w.fds.push_back(f);
+        }
+    }
+
+    /// Decodes the whole frames `r` holds, checking each finds its descriptors; their ids.
+    fn take_frames(r: &mut ReadBuf) -> Vec<u64> {
+        let mut ids = Vec::new();
+        while let Some((s, e)) = protocol::next_frame(r.unread(), 1 << 30).unwrap() {
+            let protocol::ToWorker::Task { id, nfds, .. } =
+                protocol::decode_to_worker(&r.unread()[s..e]).unwrap()
+            else {
+                panic!("a task frame");
+            };
+            assert_eq!(
+                r.take_fds(nfds).map(|f| f.len()),
+                Some(nfds as usize),
+                "frame {id} finds its descriptors"
+            );
+            ids.push(id);
+            r.consume(e);
+        }
+        ids
+    }
+
     #[test]
     fn every_descriptor_leaves_with_its_own_frame() {
         let (a, b) = pair();
         let mut w = WriteBuf::default();
-        // Three frames of 64 descriptors, one without, queued at once: their bytes fit in
+        // Frames of 64 descriptors and one without, queued at once: their bytes fit in
         // one message, their descriptors do not.
         for (id, nfds) in [(1, 64), (2, 0), (3, 64), (4, 64)] {
-            let open = protocol::begin_task(&mut w.data, id, 0, 0);
-            w.data.extend_from_slice(&[id as u8; 10]);
-            open.set_task_nfds(&mut w.data, nfds);
-            open.finish(&mut w.data, 1 << 20).unwrap();
-            for _ in 0..nfds {
-                let f = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
-                w.fds.push_back(f);
-            }
+            push_frame(&mut w, id, 10, nfds);
         }
         assert!(w.flush(a.as_fd(), true).unwrap());
         assert!(w.fds.is_empty(), "every descriptor went out");
         drop(a);
         let mut r = ReadBuf::default();
-        let mut frames = Vec::new();
+        let mut ids = Vec::new();
         loop {
-            // Each frame is decoded as soon as it is whole, and finds its descriptors.
-            while let Some((s, e)) = protocol::next_frame(r.unread(), 1 << 20).unwrap() {
-                let protocol::ToWorker::Task { id, nfds, .. } =
-                    protocol::decode_to_worker(&r.unread()[s..e]).unwrap()
-                else {
-                    panic!("a task frame");
-                };
-                assert_eq!(r.take_fds(nfds).map(|f| f.len()), Some(nfds as usize));
-                frames.push(id);
-                r.consume(e);
-            }
+            ids.extend(take_frames(&mut r));
             if r.fill(b.as_fd(), 0, true).unwrap() == Filled::Closed {
                 break;
             }
         }
-        assert_eq!(frames, [1, 2, 3, 4]);
+        assert_eq!(ids, [1, 2, 3, 4]);
         assert!(r.fds.is_empty());
+    }
+
+    #[test]
+    fn a_message_that_did_not_go_out_is_planned_again_with_its_descriptors() {
+        let mut w = WriteBuf::default();
+        push_frame(&mut w, 1, 10, 64);
+        push_frame(&mut w, 2, 10, 64);
+        let first = w.next_send();
+        assert_eq!(first.0, 64);
+        // The socket was full (EAGAIN) or the call interrupted: nothing went out.
+        assert_eq!(w.next_send(), first);
+    }
+
+    #[test]
+    fn descriptors_wait_with_their_frame_while_the_socket_is_full() {
+        let (a, b) = pair();
+        let mut w = WriteBuf::default();
+        let mut r = ReadBuf::default();
+        let mut ids = Vec::new();
+        // A large frame fills the socket; small frames with descriptors queue behind it,
+        // and are flushed, without blocking, a little at a time as the reader drains.
+        push_frame(&mut w, 0, 4 << 20, 64);
+        assert!(!w.flush(a.as_fd(), false).unwrap());
+        for id in 1..40 {
+            push_frame(&mut w, id, 100, if id % 3 == 0 { 0 } else { 64 });
+            let _ = w.flush(a.as_fd(), false).unwrap();
+        }
+        while !w.flush(a.as_fd(), false).unwrap() || ids.len() < 40 {
+            if let Filled::Bytes(_) = r.fill(b.as_fd(), 4096, false).unwrap() {
+                ids.extend(take_frames(&mut r));
+            }
+        }
+        assert_eq!(ids, (0..40).collect::<Vec<u64>>());
+        assert!(w.fds.is_empty() && r.fds.is_empty());
     }
 
     #[test]
