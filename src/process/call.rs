@@ -148,7 +148,9 @@ fn decode_input<T: DeserializeOwned>(
     out: &mut Vec<u8>,
 ) -> Result<T, Status> {
     let start = out.len();
-    match catch_unwind(AssertUnwindSafe(|| codec::decode::<T>(input, fds))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        codec::decode_from_parent::<T>(input, fds)
+    })) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
             let msg = format!("{what} could not be decoded in the worker: {e}");

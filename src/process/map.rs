@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::call::{self, ChunkOut};
+use super::codec;
 use super::ProcessPoolExecutor;
 use crate::handle::{JoinHandle, TaskError};
 
@@ -87,7 +88,9 @@ where
             let (call, func) = call::chunk(self.f);
             let handle = self
                 .pool
-                .submit_raw::<Vec<A>, ChunkOut<R>>(call, func, &chunk);
+                .submit_raw::<ChunkOut<R>>(call, func, |frame, fds| {
+                    codec::encode_owned(chunk, frame, fds)
+                });
             self.in_flight.push_back((handle, n));
         }
     }

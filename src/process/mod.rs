@@ -41,6 +41,7 @@ mod task;
 mod worker;
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -177,15 +178,20 @@ impl ProcessPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (call, func) = call::one(f);
-        self.submit_raw(call, func, &arg)
+        // Encoded and dropped before anything is sent: a buffer it carries is gone from
+        // this process by the time a worker maps it.
+        self.submit_raw(call, func, |frame, fds| {
+            codec::encode_owned(arg, frame, fds)
+        })
     }
 
-    /// Queues the task `call(func)` with the argument `arg`.
-    fn submit_raw<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+    /// Queues the task `call(func)` with the argument that `encode` appends to the frame
+    /// (its descriptors to the list).
+    fn submit_raw<R: DeserializeOwned + Send + 'static>(
         &self,
         call: u64,
         func: u64,
-        arg: &A,
+        encode: impl FnOnce(&mut Vec<u8>, &mut Vec<OwnedFd>) -> Result<(), String>,
     ) -> JoinHandle<R> {
         let id = self.shared.next_id();
         let cell = Arc::new(ProcTask::<R>::new(id, Arc::downgrade(&self.shared)));
@@ -193,7 +199,7 @@ impl ProcessPoolExecutor {
         let mut frame = Vec::new();
         let mut fds = Vec::new();
         let open = protocol::begin_task(&mut frame, id, call, func);
-        let encoded = codec::encode(arg, &mut frame, &mut fds).and_then(|()| {
+        let encoded = encode(&mut frame, &mut fds).and_then(|()| {
             open.set_task_nfds(&mut frame, fds.len() as u32);
             open.finish(&mut frame, self.shared.config.max_frame)
                 .map_err(|e| format!("{e}; send large data in a SharedBuffer"))
