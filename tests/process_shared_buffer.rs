@@ -250,6 +250,9 @@ fn a_returned_buffer_is_copied_on_its_first_write_and_can_go_again() {
     assert!(b.as_slice_of::<u64>().iter().all(|&x| x == 8));
 }
 
+// ---------------------------------------------------------------------------------------
+// 3. `map` over many buffers.
+
 /// Lets this process hold a few thousand descriptors whatever the default limit.
 fn raise_descriptor_limit() {
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
@@ -259,6 +262,41 @@ fn raise_descriptor_limit() {
             current: limit.maximum,
             maximum: limit.maximum,
         },
+    );
+}
+
+#[test]
+fn map_over_a_thousand_buffers_works() {
+    fn first_plus_one(b: SharedBuffer) -> u64 {
+        u64::from(b[0]) + 1
+    }
+    raise_descriptor_limit();
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let buffers: Vec<SharedBuffer> = (0..1000)
+        .map(|i| SharedBuffer::from_slice(&[(i % 200) as u8]).unwrap())
+        .collect();
+    let out: Vec<u64> = pool
+        .map(first_plus_one, buffers)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(out, (0..1000).map(|i| i % 200 + 1).collect::<Vec<u64>>());
+}
+
+#[test]
+fn map_of_buffers_back_and_forth_keeps_order() {
+    fn bump(mut b: SharedBuffer) -> SharedBuffer {
+        b[0] += 1;
+        b
+    }
+    raise_descriptor_limit();
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let buffers: Vec<SharedBuffer> = (0..600)
+        .map(|i| SharedBuffer::from_slice(&[(i % 200) as u8]).unwrap())
+        .collect();
+    let out: Vec<u8> = pool.map(bump, buffers).map(|b| b.unwrap()[0]).collect();
+    assert_eq!(
+        out,
+        (0..600).map(|i| (i % 200) as u8 + 1).collect::<Vec<u8>>()
     );
 }
 

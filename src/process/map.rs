@@ -3,12 +3,13 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::os::fd::OwnedFd;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::call::{self, ChunkOut};
-use super::codec;
+use super::codec::{self, MAX_FDS};
 use super::ProcessPoolExecutor;
 use crate::handle::{JoinHandle, TaskError};
 
@@ -35,6 +36,17 @@ pub struct ProcessMap<'a, A, R, I> {
     /// Nanoseconds per item, once a chunk has reported.
     per_item_ns: Option<u64>,
     max_in_flight: usize,
+    /// The item taken from the input that did not fit in the last chunk: it starts the
+    /// next.
+    carry: Option<Carry<A>>,
+}
+
+/// An item taken from the input but not sent yet.
+enum Carry<A> {
+    /// The item.
+    Item(A),
+    /// It could not be encoded: why.
+    Failed(String),
 }
 
 impl<'a, A, R, I> ProcessMap<'a, A, R, I>
@@ -52,6 +64,7 @@ where
             ready: VecDeque::new(),
             per_item_ns: None,
             max_in_flight: pool.max_workers() * 2,
+            carry: None,
         }
     }
 
@@ -75,25 +88,111 @@ where
 
     fn fill(&mut self) {
         while self.in_flight.len() < self.max_in_flight {
-            let size = self.chunk_size();
-            let Some(items) = self.items.as_mut() else {
-                return;
-            };
-            let chunk: Vec<A> = items.by_ref().take(size).collect();
-            if chunk.is_empty() {
-                self.items = None;
-                return;
+            if self.carry.is_none() {
+                // Take the chunk's first item now: no chunk is sent for an input that ran out.
+                let Some(item) = self.items.as_mut().and_then(Iterator::next) else {
+                    self.items = None;
+                    return;
+                };
+                self.carry = Some(Carry::Item(item));
             }
-            let n = chunk.len();
+            let size = self.chunk_size();
+            let max_frame = self.pool.shared.config.max_frame;
             let (call, func) = call::chunk(self.f);
+            let (items, carry) = (&mut self.items, &mut self.carry);
+            // An item that cannot be encoded, first in its chunk, fails it alone.
+            let mut n = 1;
             let handle = self
                 .pool
                 .submit_raw::<ChunkOut<R>>(call, func, |frame, fds| {
-                    codec::encode_owned(chunk, frame, fds)
+                    n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
+                    Ok(())
                 });
             self.in_flight.push_back((handle, n));
         }
     }
+}
+
+/// Appends a chunk of up to `size` items to `frame` as a postcard `Vec<A>` (what
+/// `call_chunk` decodes), taking `carry` first, then items from `items` (set to `None`
+/// once they run out). Each item is encoded, and dropped, on its own: the chunk stops
+/// before an item whose descriptors would take it past what one value may carry, or whose
+/// bytes would take it past `max_frame`, and that item, unsent, becomes the `carry` of the
+/// next chunk. Returns how many items the chunk holds; an item that cannot be encoded
+/// ends the chunk before it, or, first in its chunk, fails it.
+fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
+    items: &mut Option<I>,
+    carry: &mut Option<Carry<A>>,
+    size: usize,
+    max_frame: usize,
+    frame: &mut Vec<u8>,
+    fds: &mut Vec<OwnedFd>,
+) -> Result<usize, String> {
+    let start = frame.len();
+    push_varint(frame, size);
+    let counted = frame.len() - start;
+    let mut n = 0;
+    while n < size {
+        let item = match carry.take() {
+            Some(Carry::Failed(e)) if n == 0 => return Err(e),
+            Some(failed @ Carry::Failed(_)) => {
+                *carry = Some(failed);
+                break;
+            }
+            Some(Carry::Item(item)) => item,
+            None => match items.as_mut().and_then(Iterator::next) {
+                Some(item) => item,
+                None => {
+                    *items = None;
+                    break;
+                }
+            },
+        };
+        let (at, at_fds) = (frame.len(), fds.len());
+        let sent = match codec::encode_keys(&item, frame, fds) {
+            Ok(_) if n > 0 && (fds.len() > MAX_FDS || frame.len() > max_frame) => {
+                // Too much for this chunk: the item starts the next one.
+                frame.truncate(at);
+                fds.truncate(at_fds);
+                *carry = Some(Carry::Item(item));
+                break;
+            }
+            Ok(keys) => {
+                drop(item);
+                codec::released(&keys)
+            }
+            Err(e) => {
+                drop(item);
+                Err(e)
+            }
+        };
+        if let Err(e) = sent {
+            frame.truncate(at);
+            fds.truncate(at_fds);
+            if n == 0 {
+                return Err(e);
+            }
+            *carry = Some(Carry::Failed(e));
+            break;
+        }
+        n += 1;
+    }
+    if n != size {
+        // Fewer items than announced: say so (in place unless the count got shorter).
+        let mut count = Vec::new();
+        push_varint(&mut count, n);
+        frame.splice(start..start + counted, count);
+    }
+    Ok(n)
+}
+
+/// Appends `n` as postcard writes a sequence's length: a LEB128 varint.
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 impl<A, R, I> Iterator for ProcessMap<'_, A, R, I>
@@ -149,5 +248,47 @@ impl<A, R, I> fmt::Debug for ProcessMap<'_, A, R, I> {
             .field("chunks_in_flight", &self.in_flight.len())
             .field("ready", &self.ready.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_of(items: Vec<u32>, size: usize) -> (Vec<u32>, usize, Option<Vec<u32>>) {
+        let mut items = Some(items.into_iter());
+        let mut carry = None;
+        let (mut frame, mut fds) = (Vec::new(), Vec::new());
+        let n = encode_chunk(&mut items, &mut carry, size, 1 << 20, &mut frame, &mut fds).unwrap();
+        let rest = items.map(Iterator::collect);
+        (codec::decode(&frame, fds).unwrap(), n, rest)
+    }
+
+    #[test]
+    fn a_chunk_decodes_as_a_vec_whatever_its_count() {
+        // The count announced (200: two bytes) shrinks to what the input held (one byte).
+        assert_eq!(chunk_of(vec![1, 2, 3], 200), (vec![1, 2, 3], 3, None));
+        let many: Vec<u32> = (0..300).collect();
+        let (got, n, rest) = chunk_of(many.clone(), 250);
+        assert_eq!((&got[..], n), (&many[..250], 250));
+        assert_eq!(rest.unwrap(), many[250..]);
+    }
+
+    #[test]
+    fn a_chunk_stops_before_the_descriptors_would_not_fit() {
+        let buffers: Vec<_> = (0..100u8)
+            .map(|i| crate::SharedBuffer::from_slice(&[i]).unwrap())
+            .collect();
+        let mut items = Some(buffers.into_iter());
+        let mut carry = None;
+        let (mut frame, mut fds) = (Vec::new(), Vec::new());
+        let n = encode_chunk(&mut items, &mut carry, 1000, 1 << 20, &mut frame, &mut fds).unwrap();
+        assert_eq!((n, fds.len()), (MAX_FDS, MAX_FDS));
+        assert!(
+            matches!(carry, Some(Carry::Item(ref b)) if b[0] == 64),
+            "the next one waits"
+        );
+        let got: Vec<crate::SharedBuffer> = codec::decode(&frame, fds).unwrap();
+        assert!(got.iter().enumerate().all(|(i, b)| b[0] == i as u8));
     }
 }
