@@ -163,6 +163,106 @@ pub(crate) fn released(keys: &[Key]) -> Result<(), String> {
     Ok(())
 }
 
+/// Several values encoded one after another into one frame, sharing its side table of
+/// descriptors (a chunk of a `map`): the setup is paid once, not per value.
+pub(crate) struct Batch {
+    /// What was being encoded when the batch began (restored when it ends).
+    previous: Option<Sending>,
+    /// `finish` ran.
+    finished: bool,
+}
+
+/// Where a batch stood before a value: to undo it, or check what it sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    out: usize,
+    fds: usize,
+}
+
+impl Batch {
+    /// Begins a batch whose descriptors are numbered after those already in `fds`.
+    pub(crate) fn begin(fds: &[OwnedFd]) -> Batch {
+        let fresh = Sending {
+            base: fds.len(),
+            fds: Vec::new(),
+            keys: Vec::new(),
+        };
+        Batch {
+            previous: SENDING.with(|s| s.borrow_mut().replace(fresh)),
+            finished: false,
+        }
+    }
+
+    /// How many descriptors the values so far send.
+    pub(crate) fn fds(&self) -> usize {
+        SENDING.with(|s| s.borrow().as_ref().map_or(0, |s| s.fds.len()))
+    }
+
+    /// Appends `value` to `out`; returns where the batch stood before it. On error the
+    /// value is undone.
+    pub(crate) fn push<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<Mark, String> {
+        let mark = Mark {
+            out: out.len(),
+            fds: self.fds(),
+        };
+        match postcard::serialize_with_flavor(value, Append(out)) {
+            Ok(()) => Ok(mark),
+            Err(e) => {
+                self.undo(mark, out);
+                Err(describe(e))
+            }
+        }
+    }
+
+    /// Removes what was appended since `mark`.
+    pub(crate) fn undo(&mut self, mark: Mark, out: &mut Vec<u8>) {
+        out.truncate(mark.out);
+        SENDING.with(|s| {
+            if let Some(s) = &mut *s.borrow_mut() {
+                s.fds.truncate(mark.fds);
+                s.keys.truncate(mark.fds);
+            }
+        });
+    }
+
+    /// Checks that the buffers sent since `mark` are gone from this process, the values
+    /// that sent them having been dropped (see [`released`]).
+    pub(crate) fn released_since(&self, mark: Mark) -> Result<(), String> {
+        SENDING.with(|s| match &*s.borrow() {
+            Some(s) if s.keys.len() > mark.fds => released(&s.keys[mark.fds..]),
+            _ => Ok(()),
+        })
+    }
+
+    /// Ends the batch: its descriptors go to `fds`.
+    pub(crate) fn finish(mut self, fds: &mut Vec<OwnedFd>) {
+        self.finished = true;
+        let previous = self.previous.take();
+        let sent = SENDING.with(|s| std::mem::replace(&mut *s.borrow_mut(), previous));
+        fds.extend(sent.map(|s| s.fds).unwrap_or_default());
+    }
+}
+
+impl Drop for Batch {
+    /// A batch dropped without `finish` (an error, a panic in a value's `Serialize`) sends
+    /// nothing.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let previous = self.previous.take();
+        SENDING.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = previous;
+            }
+        });
+    }
+}
+
 /// Decodes a `T` from all of `bytes`, with the descriptors that came along, from a
 /// sender trusted with nothing (a worker, seen from the parent). Descriptors the value
 /// does not claim are closed.

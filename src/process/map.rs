@@ -131,6 +131,7 @@ fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
     let start = frame.len();
     push_varint(frame, size);
     let counted = frame.len() - start;
+    let mut batch = codec::Batch::begin(fds);
     let mut n = 0;
     while n < size {
         let item = match carry.take() {
@@ -148,18 +149,18 @@ fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
                 }
             },
         };
-        let (at, at_fds) = (frame.len(), fds.len());
-        let sent = match codec::encode_keys(&item, frame, fds) {
-            Ok(_) if n > 0 && (fds.len() > MAX_FDS || frame.len() > max_frame) => {
+        let sent = match batch.push(&item, frame) {
+            Ok(mark) if n > 0 && (batch.fds() > MAX_FDS || frame.len() > max_frame) => {
                 // Too much for this chunk: the item starts the next one.
-                frame.truncate(at);
-                fds.truncate(at_fds);
+                batch.undo(mark, frame);
                 *carry = Some(Carry::Item(item));
                 break;
             }
-            Ok(keys) => {
+            Ok(mark) => {
                 drop(item);
-                codec::released(&keys)
+                batch
+                    .released_since(mark)
+                    .inspect_err(|_| batch.undo(mark, frame))
             }
             Err(e) => {
                 drop(item);
@@ -167,8 +168,6 @@ fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
             }
         };
         if let Err(e) = sent {
-            frame.truncate(at);
-            fds.truncate(at_fds);
             if n == 0 {
                 return Err(e);
             }
@@ -177,6 +176,13 @@ fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
         }
         n += 1;
     }
+    if batch.fds() > MAX_FDS {
+        return Err(format!(
+            "a value may carry at most {MAX_FDS} shared buffers, this one has {}",
+            batch.fds()
+        ));
+    }
+    batch.finish(fds);
     if n != size {
         // Fewer items than announced: say so (in place unless the count got shorter).
         let mut count = Vec::new();
