@@ -36,17 +36,9 @@ pub struct ProcessMap<'a, A, R, I> {
     /// Nanoseconds per item, once a chunk has reported.
     per_item_ns: Option<u64>,
     max_in_flight: usize,
-    /// The item taken from the input that did not fit in the last chunk: it starts the
-    /// next.
-    carry: Option<Carry<A>>,
-}
-
-/// An item taken from the input but not sent yet.
-enum Carry<A> {
-    /// The item.
-    Item(A),
-    /// It could not be encoded: why.
-    Failed(String),
+    /// Items taken from the input that did not fit in the last chunk, in order: they
+    /// start the next. `Err`: an item that could not be encoded, and why.
+    carry: VecDeque<Result<A, String>>,
 }
 
 impl<'a, A, R, I> ProcessMap<'a, A, R, I>
@@ -64,7 +56,7 @@ where
             ready: VecDeque::new(),
             per_item_ns: None,
             max_in_flight: pool.max_workers() * 2,
-            carry: None,
+            carry: VecDeque::new(),
         }
     }
 
@@ -88,13 +80,13 @@ where
 
     fn fill(&mut self) {
         while self.in_flight.len() < self.max_in_flight {
-            if self.carry.is_none() {
+            if self.carry.is_empty() {
                 // Take the chunk's first item now: no chunk is sent for an input that ran out.
                 let Some(item) = self.items.as_mut().and_then(Iterator::next) else {
                     self.items = None;
                     return;
                 };
-                self.carry = Some(Carry::Item(item));
+                self.carry.push_back(Ok(item));
             }
             let size = self.chunk_size();
             let max_frame = self.pool.shared.config.max_frame;
@@ -115,45 +107,63 @@ where
 
 /// Appends a chunk of up to `size` items to `frame` as a postcard `Vec<A>` (what
 /// `call_chunk` decodes), taking `carry` first, then items from `items` (set to `None`
-/// once they run out). Each item is encoded, and dropped, on its own: the chunk stops
-/// before an item whose descriptors would take it past what one value may carry, or whose
-/// bytes would take it past `max_frame`, and that item, unsent, becomes the `carry` of the
-/// next chunk. Returns how many items the chunk holds; an item that cannot be encoded
-/// ends the chunk before it, or, first in its chunk, fails it.
+/// once they run out). The chunk is encoded whole, and dropped; if that carries more
+/// descriptors than one value may, or more bytes than `max_frame`, or fails, it is encoded
+/// again item by item, each dropped on its own, stopping before the item that does not
+/// fit: it and the items after it go back to `carry`, to start the next chunk. Returns how
+/// many items the chunk holds; an item that cannot be encoded ends the chunk before it,
+/// or, first in its chunk, fails it.
 fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
     items: &mut Option<I>,
-    carry: &mut Option<Carry<A>>,
+    carry: &mut VecDeque<Result<A, String>>,
     size: usize,
     max_frame: usize,
     frame: &mut Vec<u8>,
     fds: &mut Vec<OwnedFd>,
 ) -> Result<usize, String> {
-    let start = frame.len();
-    push_varint(frame, size);
-    let counted = frame.len() - start;
-    let mut batch = codec::Batch::begin(fds);
-    let mut n = 0;
-    while n < size {
-        let item = match carry.take() {
-            Some(Carry::Failed(e)) if n == 0 => return Err(e),
-            Some(failed @ Carry::Failed(_)) => {
-                *carry = Some(failed);
+    let mut chunk = Vec::with_capacity(size.min(1024));
+    while chunk.len() < size {
+        match carry.pop_front() {
+            Some(Ok(item)) => chunk.push(item),
+            Some(Err(e)) if chunk.is_empty() => return Err(e),
+            Some(Err(e)) => {
+                carry.push_front(Err(e));
                 break;
             }
-            Some(Carry::Item(item)) => item,
             None => match items.as_mut().and_then(Iterator::next) {
-                Some(item) => item,
+                Some(item) => chunk.push(item),
                 None => {
                     *items = None;
                     break;
                 }
             },
-        };
+        }
+    }
+    // Whole, as one value: what nearly every chunk is.
+    let mut batch = codec::Batch::begin(fds);
+    if let Ok(mark) = batch.push(&chunk, frame) {
+        if batch.fds() <= MAX_FDS && (frame.len() <= max_frame || chunk.len() == 1) {
+            let n = chunk.len();
+            drop(chunk);
+            batch.released_since(mark)?;
+            batch.finish(fds);
+            return Ok(n);
+        }
+        batch.undo(mark, frame);
+    }
+    // Item by item.
+    let start = frame.len();
+    let announced = chunk.len();
+    push_varint(frame, announced);
+    let counted = frame.len() - start;
+    let mut n = 0;
+    let mut rest = chunk.into_iter();
+    for item in rest.by_ref() {
         let sent = match batch.push(&item, frame) {
             Ok(mark) if n > 0 && (batch.fds() > MAX_FDS || frame.len() > max_frame) => {
                 // Too much for this chunk: the item starts the next one.
                 batch.undo(mark, frame);
-                *carry = Some(Carry::Item(item));
+                carry.push_front(Ok(item));
                 break;
             }
             Ok(mark) => {
@@ -169,12 +179,22 @@ fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
         };
         if let Err(e) = sent {
             if n == 0 {
+                // Fails alone; the items after it wait for the next chunk.
+                let later: Vec<_> = rest.map(Ok).collect();
+                for item in later.into_iter().rev() {
+                    carry.push_front(item);
+                }
                 return Err(e);
             }
-            *carry = Some(Carry::Failed(e));
+            carry.push_front(Err(e));
             break;
         }
         n += 1;
+    }
+    // What did not go waits, in order, behind the item the chunk stopped before (left
+    // ones only remain after a stop).
+    for (i, item) in rest.enumerate() {
+        carry.insert(1 + i, Ok(item));
     }
     if batch.fds() > MAX_FDS {
         return Err(format!(
@@ -183,7 +203,7 @@ fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
         ));
     }
     batch.finish(fds);
-    if n != size {
+    if n != announced {
         // Fewer items than announced: say so (in place unless the count got shorter).
         let mut count = Vec::new();
         push_varint(&mut count, n);
@@ -263,7 +283,7 @@ mod tests {
 
     fn chunk_of(items: Vec<u32>, size: usize) -> (Vec<u32>, usize, Option<Vec<u32>>) {
         let mut items = Some(items.into_iter());
-        let mut carry = None;
+        let mut carry = VecDeque::new();
         let (mut frame, mut fds) = (Vec::new(), Vec::new());
         let n = encode_chunk(&mut items, &mut carry, size, 1 << 20, &mut frame, &mut fds).unwrap();
         let rest = items.map(Iterator::collect);
@@ -286,14 +306,13 @@ mod tests {
             .map(|i| crate::SharedBuffer::from_slice(&[i]).unwrap())
             .collect();
         let mut items = Some(buffers.into_iter());
-        let mut carry = None;
+        let mut carry = VecDeque::new();
         let (mut frame, mut fds) = (Vec::new(), Vec::new());
-        let n = encode_chunk(&mut items, &mut carry, 1000, 1 << 20, &mut frame, &mut fds).unwrap();
+        let n = encode_chunk(&mut items, &mut carry, 100, 1 << 20, &mut frame, &mut fds).unwrap();
         assert_eq!((n, fds.len()), (MAX_FDS, MAX_FDS));
-        assert!(
-            matches!(carry, Some(Carry::Item(ref b)) if b[0] == 64),
-            "the next one waits"
-        );
+        // The rest wait, in order, for the next chunk.
+        let waiting: Vec<u8> = carry.iter().map(|b| b.as_ref().unwrap()[0]).collect();
+        assert_eq!(waiting, (64..100).collect::<Vec<u8>>());
         let got: Vec<crate::SharedBuffer> = codec::decode(&frame, fds).unwrap();
         assert!(got.iter().enumerate().all(|(i, b)| b[0] == i as u8));
     }
