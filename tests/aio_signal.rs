@@ -67,9 +67,11 @@ extern "C" fn user_handler(_: libc::c_int) {
     USER_HANDLER_CALLS.fetch_add(1, Ordering::SeqCst);
 }
 
+/// The handler's address, read from one static: Rust does not promise that a function's
+/// address is the same everywhere it is taken (an optimised build may hold copies).
 fn user_handler_address() -> libc::sighandler_t {
-    let f: extern "C" fn(libc::c_int) = user_handler;
-    f as libc::sighandler_t
+    static USER_HANDLER: extern "C" fn(libc::c_int) = user_handler;
+    USER_HANDLER as libc::sighandler_t
 }
 
 #[test]

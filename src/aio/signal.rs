@@ -201,8 +201,11 @@ extern "C" fn on_signal(signal: c_int, info: *mut siginfo_t, context: *mut c_voi
 
 /// The address of [`on_signal`], as `sa_sigaction` holds it.
 fn our_handler() -> usize {
-    let handler: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = on_signal;
-    handler as usize
+    // One static, so every comparison sees one address: Rust does not promise that a
+    // function's address is the same wherever it is taken (an optimised build may hold
+    // copies of it in several codegen units).
+    static OURS: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = on_signal;
+    OURS as usize
 }
 
 /// An all-default action (`SIG_DFL`, no flags, empty mask).

@@ -13,9 +13,13 @@ use rustix::net::{
 };
 
 use super::codec::MAX_FDS;
+use super::protocol;
 
-/// Descriptors a reader holds for frames not yet decoded, at most.
-pub(crate) const MAX_QUEUED_FDS: usize = 4 * MAX_FDS;
+/// Descriptors a reader holds for frames not yet decoded, at most: the results of as many
+/// tasks as the pool sends a worker ahead by default (16, for tiny tasks), each with the
+/// most descriptors a value may carry, plus one frame. A reader may take in every result
+/// a worker has sent before it decodes any.
+pub(crate) const MAX_QUEUED_FDS: usize = 17 * MAX_FDS;
 
 /// Bytes read per call when no frame asks for more.
 const CHUNK: usize = 64 * 1024;
@@ -148,11 +152,15 @@ pub(crate) fn take_fds(fds: &mut VecDeque<OwnedFd>, n: u32) -> Option<Vec<OwnedF
 /// Outgoing bytes and the descriptors to send along with them.
 #[derive(Debug, Default)]
 pub(crate) struct WriteBuf {
-    /// Frames are appended here; `data[pos..]` is unsent.
+    /// Whole frames are appended here; `data[pos..]` is unsent.
     pub(crate) data: Vec<u8>,
     pos: usize,
-    /// Descriptors of frames in `data`, sent with the first bytes that go out after they
-    /// were queued (the reader hands them to frames in order).
+    /// A frame start at or after `pos` (or `data.len()`): every frame that starts before
+    /// it has had its descriptors sent, and none between `pos` and it carries any.
+    next_frame: usize,
+    /// The descriptors of the frames in `data` not sent yet, in frame order. Each frame's
+    /// descriptors go out in one message with its first byte (a frame carries at most
+    /// [`MAX_FDS`]), so the reader holds them exactly when it has that frame's start.
     pub(crate) fds: VecDeque<OwnedFd>,
     idle: Idle,
 }
@@ -192,7 +200,7 @@ impl WriteBuf {
             flags |= SendFlags::DONTWAIT;
         }
         while self.pos < self.data.len() {
-            let n_fds = self.fds.len().min(MAX_FDS);
+            let (n_fds, end) = self.next_send();
             let borrowed: Vec<BorrowedFd<'_>> =
                 self.fds.iter().take(n_fds).map(AsFd::as_fd).collect();
             let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
@@ -201,12 +209,16 @@ impl WriteBuf {
                 let pushed = control.push(SendAncillaryMessage::ScmRights(&borrowed));
                 debug_assert!(pushed);
             }
-            let iov = [IoSlice::new(&self.data[self.pos..])];
+            let iov = [IoSlice::new(&self.data[self.pos..end])];
             match rustix::net::sendmsg(fd, &iov, &mut control, flags) {
                 Ok(n) => {
+                    // A stream socket takes the descriptors with the first byte it takes.
                     drop(borrowed);
                     self.fds.drain(..n_fds);
                     self.pos += n;
+                    // Only now: a message that did not go out sends nothing, descriptors
+                    // included, and is planned again.
+                    self.next_frame = self.next_frame.max(end);
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 Err(rustix::io::Errno::AGAIN) => return Ok(false),
@@ -216,11 +228,71 @@ impl WriteBuf {
         let used = self.data.len();
         self.data.clear();
         self.pos = 0;
+        self.next_frame = 0;
         if self.data.capacity() > KEEP && self.idle.release_after(used, self.data.capacity()) {
             self.data = Vec::new();
         }
         Ok(true)
     }
+
+    /// What the next `sendmsg` carries: how many descriptors (from the front of `fds`) and
+    /// the bytes `pos..end`. A frame's descriptors ride on its first byte, and a message
+    /// never runs into the next frame that carries descriptors of its own: every
+    /// descriptor leaves with its frame, however the bytes are split. Once the message
+    /// went out, every frame that starts before `end` has sent its descriptors.
+    fn next_send(&mut self) -> (usize, usize) {
+        let len = self.data.len();
+        if self.fds.is_empty() {
+            return (0, len);
+        }
+        // Frames that started going out earlier have sent their descriptors already.
+        while self.next_frame < self.pos {
+            match frame_at(&self.data, self.next_frame) {
+                Some((end, _)) => self.next_frame = end,
+                None => return self.unframed(),
+            }
+        }
+        if self.next_frame > self.pos {
+            return (0, self.next_frame.min(len));
+        }
+        let Some((mut end, n)) = frame_at(&self.data, self.pos) else {
+            return self.unframed();
+        };
+        // Frames without descriptors may go along in the same message.
+        while end < len {
+            match frame_at(&self.data, end) {
+                Some((next, 0)) => end = next,
+                Some(_) => break,
+                None => return self.unframed(),
+            }
+        }
+        (n.min(self.fds.len()).min(MAX_FDS), end)
+    }
+
+    /// Bytes that are not whole frames (never written by this crate): descriptors go with
+    /// the first bytes, as many as one message takes.
+    fn unframed(&self) -> (usize, usize) {
+        (self.fds.len().min(MAX_FDS), self.data.len())
+    }
+}
+
+/// The end of the whole frame that starts at `at`, and how many descriptors it carries;
+/// `None` if `data` does not hold a whole frame there.
+fn frame_at(data: &[u8], at: usize) -> Option<(usize, usize)> {
+    let rest = data.get(at..)?;
+    let (s, e) = protocol::next_frame(rest, protocol::MAX_BODY).ok()??;
+    let body = &rest[s..e];
+    let n = match body.first()? {
+        kind if kind & 0x80 == 0 => match protocol::decode_to_worker(body) {
+            Ok(protocol::ToWorker::Task { nfds, .. }) => nfds,
+            _ => 0,
+        },
+        _ => match protocol::decode_from_worker(body) {
+            Ok(protocol::FromWorker::Done { nfds, .. }) => nfds,
+            _ => 0,
+        },
+    };
+    Some((at + e, n as usize))
 }
 
 #[cfg(test)]
@@ -256,6 +328,96 @@ mod tests {
         assert_eq!(r.fill(b.as_fd(), 0, false).unwrap(), Filled::WouldBlock);
         drop(a);
         assert_eq!(r.fill(b.as_fd(), 0, true).unwrap(), Filled::Closed);
+    }
+
+    /// Appends a task frame with `pad` bytes of payload and `nfds` descriptors.
+    fn push_frame(w: &mut WriteBuf, id: u64, pad: usize, nfds: u32) {
+        let open = protocol::begin_task(&mut w.data, id, 0, 0);
+        w.data.resize(w.data.len() + pad, id as u8);
+        open.set_task_nfds(&mut w.data, nfds);
+        open.finish(&mut w.data, 1 << 30).unwrap();
+        for _ in 0..nfds {
+            let f = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+            w.fds.push_back(f);
+        }
+    }
+
+    /// Decodes the whole frames `r` holds, checking each finds its descriptors; their ids.
+    fn take_frames(r: &mut ReadBuf) -> Vec<u64> {
+        let mut ids = Vec::new();
+        while let Some((s, e)) = protocol::next_frame(r.unread(), 1 << 30).unwrap() {
+            let protocol::ToWorker::Task { id, nfds, .. } =
+                protocol::decode_to_worker(&r.unread()[s..e]).unwrap()
+            else {
+                panic!("a task frame");
+            };
+            assert_eq!(
+                r.take_fds(nfds).map(|f| f.len()),
+                Some(nfds as usize),
+                "frame {id} finds its descriptors"
+            );
+            ids.push(id);
+            r.consume(e);
+        }
+        ids
+    }
+
+    #[test]
+    fn every_descriptor_leaves_with_its_own_frame() {
+        let (a, b) = pair();
+        let mut w = WriteBuf::default();
+        // Frames of 64 descriptors and one without, queued at once: their bytes fit in
+        // one message, their descriptors do not.
+        for (id, nfds) in [(1, 64), (2, 0), (3, 64), (4, 64)] {
+            push_frame(&mut w, id, 10, nfds);
+        }
+        assert!(w.flush(a.as_fd(), true).unwrap());
+        assert!(w.fds.is_empty(), "every descriptor went out");
+        drop(a);
+        let mut r = ReadBuf::default();
+        let mut ids = Vec::new();
+        loop {
+            ids.extend(take_frames(&mut r));
+            if r.fill(b.as_fd(), 0, true).unwrap() == Filled::Closed {
+                break;
+            }
+        }
+        assert_eq!(ids, [1, 2, 3, 4]);
+        assert!(r.fds.is_empty());
+    }
+
+    #[test]
+    fn a_message_that_did_not_go_out_is_planned_again_with_its_descriptors() {
+        let mut w = WriteBuf::default();
+        push_frame(&mut w, 1, 10, 64);
+        push_frame(&mut w, 2, 10, 64);
+        let first = w.next_send();
+        assert_eq!(first.0, 64);
+        // The socket was full (EAGAIN) or the call interrupted: nothing went out.
+        assert_eq!(w.next_send(), first);
+    }
+
+    #[test]
+    fn descriptors_wait_with_their_frame_while_the_socket_is_full() {
+        let (a, b) = pair();
+        let mut w = WriteBuf::default();
+        let mut r = ReadBuf::default();
+        let mut ids = Vec::new();
+        // A large frame fills the socket; small frames with descriptors queue behind it,
+        // and are flushed, without blocking, a little at a time as the reader drains.
+        push_frame(&mut w, 0, 4 << 20, 64);
+        assert!(!w.flush(a.as_fd(), false).unwrap());
+        for id in 1..40 {
+            push_frame(&mut w, id, 100, if id % 3 == 0 { 0 } else { 64 });
+            let _ = w.flush(a.as_fd(), false).unwrap();
+        }
+        while !w.flush(a.as_fd(), false).unwrap() || ids.len() < 40 {
+            if let Filled::Bytes(_) = r.fill(b.as_fd(), 4096, false).unwrap() {
+                ids.extend(take_frames(&mut r));
+            }
+        }
+        assert_eq!(ids, (0..40).collect::<Vec<u64>>());
+        assert!(w.fds.is_empty() && r.fds.is_empty());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::os::fd::OwnedFd;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::call::{self, ChunkOut};
+use super::codec::{self, MAX_FDS};
 use super::ProcessPoolExecutor;
+use std::any::type_name;
 use crate::handle::{JoinHandle, PanicMessage, TaskError};
 
 /// How long a chunk should run, for the automatic chunk size.
@@ -34,6 +37,9 @@ pub struct ProcessMap<'a, A, R, I> {
     /// Nanoseconds per item, once a chunk has reported.
     per_item_ns: Option<u64>,
     max_in_flight: usize,
+    /// Items taken from the input that did not fit in the last chunk, in order: they
+    /// start the next. `Err`: an item that could not be encoded, and why.
+    carry: VecDeque<Result<A, String>>,
 }
 
 impl<'a, A, R, I> ProcessMap<'a, A, R, I>
@@ -51,6 +57,7 @@ where
             ready: VecDeque::new(),
             per_item_ns: None,
             max_in_flight: pool.max_workers() * 2,
+            carry: VecDeque::new(),
         }
     }
 
@@ -74,23 +81,145 @@ where
 
     fn fill(&mut self) {
         while self.in_flight.len() < self.max_in_flight {
-            let size = self.chunk_size();
-            let Some(items) = self.items.as_mut() else {
-                return;
-            };
-            let chunk: Vec<A> = items.by_ref().take(size).collect();
-            if chunk.is_empty() {
-                self.items = None;
-                return;
+            if self.carry.is_empty() {
+                // Take the chunk's first item now: no chunk is sent for an input that ran out.
+                let Some(item) = self.items.as_mut().and_then(Iterator::next) else {
+                    self.items = None;
+                    return;
+                };
+                self.carry.push_back(Ok(item));
             }
-            let n = chunk.len();
+            let size = self.chunk_size();
+            let max_frame = self.pool.shared.config.max_frame;
             let (call, func) = call::chunk(self.f);
+            let (items, carry) = (&mut self.items, &mut self.carry);
+            // An item that cannot be encoded, first in its chunk, fails it alone.
+            let mut n = 1;
             let handle = self
                 .pool
-                .submit_raw::<Vec<A>, ChunkOut<R>>(call, func, &chunk, n as u64);
+                .submit_raw::<ChunkOut<R>>(call, func, type_name::<A>(), |frame, fds| {
+                    n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
+                    Ok(n as u64)
+                });
             self.in_flight.push_back((handle, n));
         }
     }
+}
+
+/// Appends a chunk of up to `size` items to `frame` as a postcard `Vec<A>` (what
+/// `call_chunk` decodes), taking `carry` first, then items from `items` (set to `None`
+/// once they run out). The chunk is encoded whole, and dropped; if that carries more
+/// descriptors than one value may, or more bytes than `max_frame`, or fails, it is encoded
+/// again item by item, each dropped on its own, stopping before the item that does not
+/// fit: it and the items after it go back to `carry`, to start the next chunk. Returns how
+/// many items the chunk holds; an item that cannot be encoded ends the chunk before it,
+/// or, first in its chunk, fails it.
+fn encode_chunk<A: Serialize, I: Iterator<Item = A>>(
+    items: &mut Option<I>,
+    carry: &mut VecDeque<Result<A, String>>,
+    size: usize,
+    max_frame: usize,
+    frame: &mut Vec<u8>,
+    fds: &mut Vec<OwnedFd>,
+) -> Result<usize, String> {
+    let mut chunk = Vec::with_capacity(size.min(1024));
+    while chunk.len() < size {
+        match carry.pop_front() {
+            Some(Ok(item)) => chunk.push(item),
+            Some(Err(e)) if chunk.is_empty() => return Err(e),
+            Some(Err(e)) => {
+                carry.push_front(Err(e));
+                break;
+            }
+            None => match items.as_mut().and_then(Iterator::next) {
+                Some(item) => chunk.push(item),
+                None => {
+                    *items = None;
+                    break;
+                }
+            },
+        }
+    }
+    // Whole, as one value: what nearly every chunk is.
+    let mut batch = codec::Batch::begin(fds);
+    if let Ok(mark) = batch.push(&chunk, frame) {
+        if batch.fds() <= MAX_FDS && (frame.len() <= max_frame || chunk.len() == 1) {
+            let n = chunk.len();
+            drop(chunk);
+            batch.released_since(mark)?;
+            batch.finish(fds);
+            return Ok(n);
+        }
+        batch.undo(mark, frame);
+    }
+    // Item by item.
+    let start = frame.len();
+    let announced = chunk.len();
+    push_varint(frame, announced);
+    let counted = frame.len() - start;
+    let mut n = 0;
+    let mut rest = chunk.into_iter();
+    for item in rest.by_ref() {
+        let sent = match batch.push(&item, frame) {
+            Ok(mark) if n > 0 && (batch.fds() > MAX_FDS || frame.len() > max_frame) => {
+                // Too much for this chunk: the item starts the next one.
+                batch.undo(mark, frame);
+                carry.push_front(Ok(item));
+                break;
+            }
+            Ok(mark) => {
+                drop(item);
+                batch
+                    .released_since(mark)
+                    .inspect_err(|_| batch.undo(mark, frame))
+            }
+            Err(e) => {
+                drop(item);
+                Err(e)
+            }
+        };
+        if let Err(e) = sent {
+            if n == 0 {
+                // Fails alone; the items after it wait for the next chunk.
+                let later: Vec<_> = rest.map(Ok).collect();
+                for item in later.into_iter().rev() {
+                    carry.push_front(item);
+                }
+                return Err(e);
+            }
+            carry.push_front(Err(e));
+            break;
+        }
+        n += 1;
+    }
+    // What did not go waits, in order, behind the item the chunk stopped before (left
+    // ones only remain after a stop).
+    for (i, item) in rest.enumerate() {
+        carry.insert(1 + i, Ok(item));
+    }
+    if batch.fds() > MAX_FDS {
+        return Err(format!(
+            "a value may carry at most {MAX_FDS} shared buffers, this one has {}",
+            batch.fds()
+        ));
+    }
+    batch.finish(fds);
+    if n != announced {
+        // Fewer items than announced: say so (in place unless the count got shorter).
+        let mut count = Vec::new();
+        push_varint(&mut count, n);
+        frame.splice(start..start + counted, count);
+    }
+    Ok(n)
+}
+
+/// Appends `n` as postcard writes a sequence's length: a LEB128 varint.
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 impl<A, R, I> Iterator for ProcessMap<'_, A, R, I>
@@ -149,5 +278,46 @@ impl<A, R, I> fmt::Debug for ProcessMap<'_, A, R, I> {
             .field("chunks_in_flight", &self.in_flight.len())
             .field("ready", &self.ready.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk_of(items: Vec<u32>, size: usize) -> (Vec<u32>, usize, Option<Vec<u32>>) {
+        let mut items = Some(items.into_iter());
+        let mut carry = VecDeque::new();
+        let (mut frame, mut fds) = (Vec::new(), Vec::new());
+        let n = encode_chunk(&mut items, &mut carry, size, 1 << 20, &mut frame, &mut fds).unwrap();
+        let rest = items.map(Iterator::collect);
+        (codec::decode(&frame, fds).unwrap(), n, rest)
+    }
+
+    #[test]
+    fn a_chunk_decodes_as_a_vec_whatever_its_count() {
+        // The count announced (200: two bytes) shrinks to what the input held (one byte).
+        assert_eq!(chunk_of(vec![1, 2, 3], 200), (vec![1, 2, 3], 3, None));
+        let many: Vec<u32> = (0..300).collect();
+        let (got, n, rest) = chunk_of(many.clone(), 250);
+        assert_eq!((&got[..], n), (&many[..250], 250));
+        assert_eq!(rest.unwrap(), many[250..]);
+    }
+
+    #[test]
+    fn a_chunk_stops_before_the_descriptors_would_not_fit() {
+        let buffers: Vec<_> = (0..100u8)
+            .map(|i| crate::SharedBuffer::from_slice(&[i]).unwrap())
+            .collect();
+        let mut items = Some(buffers.into_iter());
+        let mut carry = VecDeque::new();
+        let (mut frame, mut fds) = (Vec::new(), Vec::new());
+        let n = encode_chunk(&mut items, &mut carry, 100, 1 << 20, &mut frame, &mut fds).unwrap();
+        assert_eq!((n, fds.len()), (MAX_FDS, MAX_FDS));
+        // The rest wait, in order, for the next chunk.
+        let waiting: Vec<u8> = carry.iter().map(|b| b.as_ref().unwrap()[0]).collect();
+        assert_eq!(waiting, (64..100).collect::<Vec<u8>>());
+        let got: Vec<crate::SharedBuffer> = codec::decode(&frame, fds).unwrap();
+        assert!(got.iter().enumerate().all(|(i, b)| b[0] == i as u8));
     }
 }

@@ -44,6 +44,7 @@ mod task;
 mod worker;
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -189,16 +190,22 @@ impl ProcessPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (call, func) = call::one(f);
-        self.submit_raw(call, func, &arg, 1)
+        // Encoded and dropped before anything is sent: a buffer it carries is gone from
+        // this process by the time a worker maps it.
+        self.submit_raw(call, func, std::any::type_name::<A>(), |frame, fds| {
+            codec::encode_owned(arg, frame, fds).map(|()| 1)
+        })
     }
 
-    /// Queues the task `call(func)` with the argument `arg`.
-    fn submit_raw<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+    /// Queues the task `call(func)` with the argument that `encode` appends to the frame
+    /// (its descriptors to the list); `encode` returns how many items the task carries,
+    /// `arg_type` names the argument's type in an error.
+    fn submit_raw<R: DeserializeOwned + Send + 'static>(
         &self,
         call: u64,
         func: u64,
-        arg: &A,
-        items: u64,
+        arg_type: &'static str,
+        encode: impl FnOnce(&mut Vec<u8>, &mut Vec<OwnedFd>) -> Result<u64, String>,
     ) -> JoinHandle<R> {
         let id = self.shared.next_id();
         let cell = Arc::new(ProcTask::<R>::new(id, Arc::downgrade(&self.shared)));
@@ -206,7 +213,9 @@ impl ProcessPoolExecutor {
         let mut frame = Vec::new();
         let mut fds = Vec::new();
         let open = protocol::begin_task(&mut frame, id, call, func);
-        let encoded = codec::encode(arg, &mut frame, &mut fds).and_then(|()| {
+        let mut items = 1;
+        let encoded = encode(&mut frame, &mut fds).and_then(|n| {
+            items = n;
             open.set_task_nfds(&mut frame, fds.len() as u32);
             open.finish(&mut frame, self.shared.config.max_frame)
                 .map_err(|e| format!("{e}; send large data in a SharedBuffer"))
@@ -215,8 +224,7 @@ impl ProcessPoolExecutor {
         let encoded = match call::check_func(func) {
             Ok(_) => encoded.map_err(|e| {
                 format!(
-                    "the argument could not be encoded (type {}): {e}",
-                    std::any::type_name::<A>()
+                    "the argument could not be encoded (type {arg_type}): {e}"
                 )
             }),
             Err(e) => Err(format!("the task cannot be sent: {e}")),
