@@ -162,6 +162,11 @@ pub(crate) fn trampoline(offset: u64) -> Result<Call, String> {
 }
 
 /// A fingerprint of the code layout: equal in two processes of the same build.
+///
+/// Never inlined: an optimised build may hold copies of a generic function or a constant
+/// in several codegen units, so the fingerprint is taken in one place, from one set of
+/// copies, by the parent and the worker alike.
+#[inline(never)]
 pub(crate) fn layout() -> u64 {
     entry_offset(Trampolines::<(), ()>::ONE)
         ^ entry_offset(Trampolines::<u8, u8>::CHUNK).rotate_left(32)

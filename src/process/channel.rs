@@ -285,6 +285,7 @@ fn frame_at(data: &[u8], at: usize) -> Option<(usize, usize)> {
     let n = match body.first()? {
         kind if kind & 0x80 == 0 => match protocol::decode_to_worker(body) {
             Ok(protocol::ToWorker::Task { nfds, .. }) => nfds,
+            Ok(protocol::ToWorker::Board) => 1,
             _ => 0,
         },
         _ => match protocol::decode_from_worker(body) {
@@ -384,6 +385,19 @@ mod tests {
         }
         assert_eq!(ids, [1, 2, 3, 4]);
         assert!(r.fds.is_empty());
+    }
+
+    #[test]
+    fn the_board_frame_carries_its_descriptor_apart_from_the_next_tasks() {
+        let mut w = WriteBuf::default();
+        protocol::board(&mut w.data);
+        w.fds.push_back(pair().0);
+        push_frame(&mut w, 1, 10, 2);
+        // The board's one descriptor goes with the board frame alone: a task frame with
+        // descriptors of its own starts a message of its own.
+        let (n, end) = w.next_send();
+        assert_eq!(n, 1);
+        assert_eq!(frame_at(&w.data, 0).map(|(e, _)| e), Some(end));
     }
 
     #[test]
