@@ -355,3 +355,28 @@ fn many_buffers_per_result_with_tasks_in_flight_all_arrive() {
         assert_eq!(got, expected, "task {t}");
     }
 }
+
+#[test]
+fn results_sent_far_ahead_with_many_buffers_each_all_arrive() {
+    // More results of 64 buffers each than a reader may hold undecoded (17 x 64): a pool
+    // that reads them all before decoding would take its worker for a protocol breaker.
+    fn make(t: u64) -> Vec<SharedBuffer> {
+        (0..64)
+            .map(|i| SharedBuffer::from_slice(&[((t + i) % 7) as u8]).unwrap())
+            .collect()
+    }
+    raise_descriptor_limit();
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(64)
+        .build()
+        .unwrap();
+    for round in 0..4u64 {
+        let handles: Vec<_> = (0..64u64).map(|t| pool.submit(make, round + t)).collect();
+        for (t, h) in (0..).zip(handles) {
+            let got: Vec<u8> = h.join().unwrap().iter().map(|b| b[0]).collect();
+            let expected: Vec<u8> = (0..64).map(|i| ((round + t + i) % 7) as u8).collect();
+            assert_eq!(got, expected, "round {round}, task {t}");
+        }
+    }
+}

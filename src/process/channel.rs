@@ -15,10 +15,11 @@ use rustix::net::{
 use super::codec::MAX_FDS;
 use super::protocol;
 
-/// Descriptors a reader holds for frames not yet decoded, at most: the results of as many
-/// tasks as the pool sends a worker ahead by default (16, for tiny tasks), each with the
-/// most descriptors a value may carry, plus one frame. A reader may take in every result
-/// a worker has sent before it decodes any.
+/// Descriptors a reader holds for frames not yet decoded, at most: more is a protocol
+/// violation. A reader that reads several messages before it decodes stops while
+/// [`ReadBuf::has_room_for_fds`] is false, so however many results a worker sends ahead,
+/// only a sender that breaks the protocol (more descriptors than its frames announce)
+/// goes past it.
 pub(crate) const MAX_QUEUED_FDS: usize = 17 * MAX_FDS;
 
 /// Bytes read per call when no frame asks for more.
@@ -127,6 +128,13 @@ impl ReadBuf {
         self.end += got.bytes;
         self.peak = self.peak.max(self.end);
         Ok(Filled::Bytes(got.bytes))
+    }
+
+    /// `true` while one more message (with the most descriptors one may carry) fits under
+    /// [`MAX_QUEUED_FDS`]: a reader that reads on before decoding must stop, and decode,
+    /// once this is false.
+    pub(crate) fn has_room_for_fds(&self) -> bool {
+        self.fds.len() + MAX_FDS <= MAX_QUEUED_FDS
     }
 
     /// Takes the `n` oldest received descriptors, if that many arrived.

@@ -585,7 +585,9 @@ impl Manager {
             return false;
         };
         let mut total = 0;
-        while reader.ended.is_none() && total < READ_PER_TURN {
+        // Descriptors of results read but not decoded are held until this turn's parse:
+        // stop before they could pass the reader's cap (the rest is read next turn).
+        while reader.ended.is_none() && total < READ_PER_TURN && reader.r.has_room_for_fds() {
             // Grow towards what the frame announces, but only as fast as bytes arrive.
             let unread = reader.r.unread();
             let want = protocol::missing(unread)
@@ -601,7 +603,7 @@ impl Manager {
                 Err(_) => reader.ended = Some(End::Closed),
             }
         }
-        reader.ended.is_none() && total >= READ_PER_TURN
+        reader.ended.is_none() && (total >= READ_PER_TURN || !reader.r.has_room_for_fds())
     }
 
     /// One turn under the lock, then the work that must not hold it. Returns `true` when
