@@ -33,13 +33,14 @@ fn join_timeout() -> Duration {
 const COLUMNS: [&str; 4] = ["concur", "procspawn", "CPython", "rayon"];
 
 /// Short names of the rows, for the notes.
-const ROWS: [&str; 7] = [
+const ROWS: [&str; 8] = [
     "round trip",
     "throughput",
     "map",
     "first result",
     "64 MiB ByteBuf",
     "64 MiB SharedBuffer",
+    "64 MiB SharedBuffer sent back",
     "CPU-bound speed-up",
 ];
 
@@ -228,10 +229,22 @@ fn large_bytes(pool: &ProcessPoolExecutor, src: &[u8]) -> Result<f64, String> {
 
 /// GB/s of a `SharedBuffer` argument and result (the worker adds 1 to each byte in place):
 /// the buffer is filled before the clock starts and goes back and forth round after round.
-fn large_shared(pool: &ProcessPoolExecutor, buf: &mut Option<SharedBuffer>) -> Result<f64, String> {
-    let arg = buf
+///
+/// A buffer that came back from a worker is sealed against writes (the worker could
+/// otherwise still write it while this process reads it), so the worker copies it on its
+/// first write. With `fresh`, that copy is made here before the clock starts (the buffer
+/// starts each round as one this process made): the zero-copy path. Without, it is timed.
+fn large_shared(
+    pool: &ProcessPoolExecutor,
+    buf: &mut Option<SharedBuffer>,
+    fresh: bool,
+) -> Result<f64, String> {
+    let mut arg = buf
         .take()
         .ok_or("the shared buffer was lost in an earlier round")?;
+    if fresh {
+        arg.make_writable().map_err(|e| format!("make_writable: {e}"))?;
+    }
     let (len, first) = (arg.len(), arg[0]);
     let t = Instant::now();
     let out = join(pool.submit(bump_shared, arg))?;
@@ -303,7 +316,7 @@ fn warm_pool(workers: usize) -> Result<ProcessPoolExecutor, String> {
 
 /// concur's numbers, in the order of the rows. A row that fails kills its pool (a hung
 /// task would otherwise hold its drop forever); the next row starts a fresh one.
-fn concur_side(sizes: Sizes, workers: usize, rounds: usize) -> [Result<f64, String>; 6] {
+fn concur_side(sizes: Sizes, workers: usize, rounds: usize) -> [Result<f64, String>; 7] {
     eprintln!("  concur: first result");
     let first = median_of("first result", rounds, || first_result(workers));
     let mut pool: Option<ProcessPoolExecutor> = None;
@@ -335,8 +348,11 @@ fn concur_side(sizes: Sizes, workers: usize, rounds: usize) -> [Result<f64, Stri
     let mut shared = SharedBuffer::from_slice(&src)
         .map_err(|e| eprintln!("concur-bench: SharedBuffer::from_slice failed: {e}"))
         .ok();
-    let shm = row("64 MiB SharedBuffer", &mut |p| large_shared(p, &mut shared));
-    [rt, tp, map, first, bytes, shm]
+    let shm = row("64 MiB SharedBuffer", &mut |p| large_shared(p, &mut shared, true));
+    let again = row("64 MiB SharedBuffer sent back", &mut |p| {
+        large_shared(p, &mut shared, false)
+    });
+    [rt, tp, map, first, bytes, shm, again]
 }
 
 /// The CPU-bound row, in-process contenders in alternation round by round: the medians of
@@ -450,7 +466,7 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Table {
         .zip(ROWS)
         .map(|(r, what)| concur_cell(r, what, &mut notes))
         .collect();
-    let cpu_concur = concur_cell(&cpu_concur.map(|s| seq / s), ROWS[6], &mut notes);
+    let cpu_concur = concur_cell(&cpu_concur.map(|s| seq / s), ROWS[7], &mut notes);
     notes.extend(p.failures.iter().map(|f| format!("procspawn, {f}")));
     let p_speedup = peer_cell(p.cpu_pool_s.map(|s| seq / s));
     let rows = vec![
@@ -533,6 +549,14 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Table {
                 Cell::Missing,
                 Cell::Missing,
             ],
+        },
+        Row {
+            benchmark: "the same, the result sent back again (a buffer from a worker is \
+                        read-only: the worker copies it on its first write)",
+            unit: "GB/s",
+            higher_is_better: true,
+            target: "-",
+            values: [c[6], Cell::Missing, Cell::Missing, Cell::Missing],
         },
         Row {
             benchmark: "CPU-bound speed-up over sequential (primes, 64 chunks)",
