@@ -239,3 +239,62 @@ fn a_process_pool_cannot_be_created_without_descriptors_and_says_why() {
         Ok(other) => panic!("unexpected outcome without descriptors: {other:?}"),
     }
 }
+
+/// Blocks until a byte can be read from the FIFO at `path`.
+fn wait_for_fifo(path: String) -> u8 {
+    use std::io::Read;
+    let mut b = [0u8];
+    File::open(path).unwrap().read_exact(&mut b).unwrap();
+    b[0]
+}
+
+fn first_bytes(bufs: Vec<concur::SharedBuffer>) -> Vec<u8> {
+    bufs.iter().map(|b| b[0]).collect()
+}
+
+#[test]
+fn a_task_whose_buffers_cannot_all_be_duplicated_fails_alone_and_the_next_gets_its_own() {
+    use std::io::Write;
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir().join(format!("concur-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("gate");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .tasks_in_flight_per_worker(1)
+        .build()
+        .unwrap();
+    let buffers = |first: u8| -> Vec<concur::SharedBuffer> {
+        (0..3)
+            .map(|i| concur::SharedBuffer::from_slice(&[first + i]).unwrap())
+            .collect()
+    };
+    // The worker waits on the FIFO, so the next task stays queued in the parent.
+    let gate = pool.submit(wait_for_fifo, fifo.to_str().unwrap().to_owned());
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let three = buffers(10);
+    let mut exhausted = Exhausted::now();
+    exhausted.free(3);
+    // Encoding takes the three descriptors freed; dropping the buffers frees theirs.
+    let starved = pool.submit(first_bytes, three);
+    exhausted.take_again();
+    exhausted.free(1);
+    // The worker goes on: the pool duplicates the queued task's descriptors to send them,
+    // and only the first can be.
+    writer.write_all(&[7]).unwrap();
+    assert_eq!(gate.join(), Ok(7));
+    match starved.join() {
+        Err(TaskError::Serialization(why)) => assert!(why.contains("duplicated"), "{why}"),
+        other => panic!("the task must fail for want of descriptors: {other:?}"),
+    }
+    drop(exhausted);
+    // The next task's buffers arrive as its own, none left over from the failed one.
+    assert_eq!(
+        pool.submit(first_bytes, buffers(20)).join(),
+        Ok(vec![20, 21, 22])
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::call::{self, ChunkOut};
 use super::codec::{self, MAX_FDS};
 use super::ProcessPoolExecutor;
-use std::any::type_name;
 use crate::handle::{JoinHandle, PanicMessage, TaskError};
+use std::any::type_name;
 
 /// How long a chunk should run, for the automatic chunk size.
 const TARGET_CHUNK_NS: u64 = 2_000_000;
@@ -95,12 +95,12 @@ where
             let (items, carry) = (&mut self.items, &mut self.carry);
             // An item that cannot be encoded, first in its chunk, fails it alone.
             let mut n = 1;
-            let handle = self
-                .pool
-                .submit_raw::<ChunkOut<R>>(call, func, type_name::<A>(), |frame, fds| {
-                    n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
-                    Ok(n as u64)
-                });
+            let handle =
+                self.pool
+                    .submit_raw::<ChunkOut<R>>(call, func, type_name::<A>(), |frame, fds| {
+                        n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
+                        Ok(n as u64)
+                    });
             self.in_flight.push_back((handle, n));
         }
     }

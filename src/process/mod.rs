@@ -222,11 +222,8 @@ impl ProcessPoolExecutor {
         });
         // A function a worker could not find is refused here, not jumped to there.
         let encoded = match call::check_func(func) {
-            Ok(_) => encoded.map_err(|e| {
-                format!(
-                    "the argument could not be encoded (type {arg_type}): {e}"
-                )
-            }),
+            Ok(_) => encoded
+                .map_err(|e| format!("the argument could not be encoded (type {arg_type}): {e}")),
             Err(e) => Err(format!("the task cannot be sent: {e}")),
         };
         let job = Job {

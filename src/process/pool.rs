@@ -246,21 +246,21 @@ impl State {
             if slot.live_flights() == 0 {
                 slot.head_since = now;
             }
-            slot.w.data.extend_from_slice(&job.frame);
-            for fd in &job.fds {
-                match fd.try_clone() {
-                    Ok(copy) => slot.w.fds.push_back(copy),
-                    Err(e) => {
-                        // Nothing was sent yet for this job: undo and fail it.
-                        let len = slot.w.data.len() - job.frame.len();
-                        slot.w.data.truncate(len);
-                        job.fail(TaskError::Serialization(format!(
-                            "a shared buffer could not be duplicated to send: {e}"
-                        )));
-                        return wake;
-                    }
+            // Every descriptor is duplicated before anything is queued: a failure part way
+            // leaves nothing of this job in the worker's buffer (no stray descriptor that
+            // the next frame would be taken to carry).
+            let copies: Result<Vec<OwnedFd>, _> = job.fds.iter().map(OwnedFd::try_clone).collect();
+            let copies = match copies {
+                Ok(copies) => copies,
+                Err(e) => {
+                    job.fail(TaskError::Serialization(format!(
+                        "a shared buffer could not be duplicated to send: {e}"
+                    )));
+                    continue;
                 }
-            }
+            };
+            slot.w.data.extend_from_slice(&job.frame);
+            slot.w.fds.extend(copies);
             slot.board.queue(slot.dispatched, job.id);
             slot.flights.push_back(Flight {
                 job,
