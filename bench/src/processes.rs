@@ -243,7 +243,8 @@ fn large_shared(
         .take()
         .ok_or("the shared buffer was lost in an earlier round")?;
     if fresh {
-        arg.make_writable().map_err(|e| format!("make_writable: {e}"))?;
+        arg.make_writable()
+            .map_err(|e| format!("make_writable: {e}"))?;
     }
     let (len, first) = (arg.len(), arg[0]);
     let t = Instant::now();
@@ -348,7 +349,9 @@ fn concur_side(sizes: Sizes, workers: usize, rounds: usize) -> [Result<f64, Stri
     let mut shared = SharedBuffer::from_slice(&src)
         .map_err(|e| eprintln!("concur-bench: SharedBuffer::from_slice failed: {e}"))
         .ok();
-    let shm = row("64 MiB SharedBuffer", &mut |p| large_shared(p, &mut shared, true));
+    let shm = row("64 MiB SharedBuffer", &mut |p| {
+        large_shared(p, &mut shared, true)
+    });
     let again = row("64 MiB SharedBuffer sent back", &mut |p| {
         large_shared(p, &mut shared, false)
     });
