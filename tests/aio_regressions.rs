@@ -573,3 +573,48 @@ fn a_panicking_future_drop_while_run_unwinds_keeps_the_main_futures_panic() {
     assert_eq!(out, Err("the main future fails".to_string()));
     assert_eq!(dropped.get(), 1);
 }
+
+#[test]
+fn a_task_that_cancels_itself_and_then_returns_resolves_cancelled() {
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_cancel_yield
+    // (a task whose cancel() returned true ends cancelled, whatever its body returns)
+    aio::run(async {
+        let slot: Rc<RefCell<Option<aio::Task<i32>>>> = Rc::default();
+        let accepted = Rc::new(Cell::new(false));
+        let t = aio::spawn({
+            let slot = slot.clone();
+            let accepted = accepted.clone();
+            async move {
+                aio::yield_now().await;
+                let me = slot.borrow();
+                accepted.set(me.as_ref().expect("handle stored").cancel());
+                7
+            }
+        });
+        *slot.borrow_mut() = Some(t);
+        let t = loop {
+            aio::yield_now().await;
+            let done = slot.borrow().as_ref().is_some_and(|t| t.is_finished());
+            if done {
+                break slot.borrow_mut().take().expect("stored");
+            }
+        };
+        assert!(accepted.get(), "cancel() of a running task returns true");
+        assert_eq!(t.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn an_expired_timeout_wins_over_an_inner_future_not_ready_at_once() {
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_zero
+    // tokio tokio/tests/time_timeout.rs (a zero deadline reports Elapsed for a pending future)
+    aio::run(async {
+        let r = aio::timeout(Duration::ZERO, aio::sleep(Duration::ZERO)).await;
+        assert_eq!(r, Err(aio::Elapsed));
+        let r = aio::timeout(Duration::ZERO, aio::yield_now()).await;
+        assert_eq!(r, Err(aio::Elapsed));
+        // A future ready on its first poll still wins.
+        let r = aio::timeout(Duration::ZERO, async { 3 }).await;
+        assert_eq!(r, Ok(3));
+    });
+}

@@ -263,7 +263,18 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
         match polled {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(v)) => {
-                self.finish(Ok(v));
+                // A task whose cancellation was accepted (`cancel()` returned `true`, from
+                // its own body or a waker it triggered) ends cancelled, whatever its body
+                // returned: asyncio's rule, and what `cancel`'s docs promise.
+                if self.cancel_requested.get() {
+                    self.finish(Err(TaskError::Cancelled));
+                    drop_logged(
+                        AssertUnwindSafe(move || drop(v)),
+                        "a cancelled task's output",
+                    );
+                } else {
+                    self.finish(Ok(v));
+                }
                 true
             }
             Err(payload) => {

@@ -237,6 +237,12 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(v) = future.poll(cx) {
             return Poll::Ready(Ok(v));
         }
+        // An expired deadline wins over a future that is not ready: the sleep's first
+        // poll would yield once before reporting it (as `sleep(ZERO)` does), and the
+        // future could finish meanwhile. Once armed, the wheel reports the deadline.
+        if this.sleep.timer.is_none() && Instant::now() >= this.sleep.deadline {
+            return Poll::Ready(Err(Elapsed));
+        }
         match Pin::new(&mut this.sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
             Poll::Pending => Poll::Pending,
