@@ -303,6 +303,8 @@ pub(super) trait Control {
     /// Registers `cx`'s waker to be woken when the task finishes; `Ready` if it has.
     fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()>;
     fn request_cancel(&self) -> bool;
+    /// `true` while the task's future is being polled or dropped (its own code is running).
+    fn is_busy(&self) -> bool;
 }
 
 /// What a [`Task`] handle needs of its cell.
@@ -332,6 +334,10 @@ impl<F: Future> Control for TaskCell<F> {
         }
         self.join_waker.set(Some(cx.waker().clone()));
         Poll::Pending
+    }
+
+    fn is_busy(&self) -> bool {
+        self.stage.try_borrow().is_err()
     }
 
     fn request_cancel(&self) -> bool {
