@@ -618,3 +618,50 @@ fn an_expired_timeout_wins_over_an_inner_future_not_ready_at_once() {
         assert_eq!(r, Ok(3));
     });
 }
+
+#[test]
+fn a_running_timeout_can_be_moved_later_and_earlier() {
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_reschedule
+    aio::run(async {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let inner = async move {
+            // Never ready by itself: pending until the timeout gives up.
+            std::future::pending::<()>().await;
+            drop(tx);
+        };
+        let mut t = Box::pin(aio::timeout(Duration::from_secs(3600), inner));
+        assert!(futures_lite_poll_once(t.as_mut()).await.is_none());
+        let later = std::time::Instant::now() + Duration::from_secs(7200);
+        t.as_mut().reset(later);
+        assert_eq!(t.deadline(), later);
+        assert!(futures_lite_poll_once(t.as_mut()).await.is_none());
+        t.as_mut().reset(std::time::Instant::now());
+        assert_eq!(t.await, Err(aio::Elapsed));
+        assert!(rx.recv().is_err(), "the inner future was dropped");
+    });
+}
+
+#[test]
+fn timeout_at_a_past_deadline_lets_a_ready_future_finish_and_times_out_a_pending_one() {
+    // tokio tokio/tests/time_timeout.rs completed_future_past_deadline, deadline_now_elapses
+    aio::run(async {
+        let past = std::time::Instant::now();
+        assert_eq!(aio::timeout_at(past, async { 1 }).await, Ok(1));
+        assert_eq!(
+            aio::timeout_at(past, std::future::pending::<()>()).await,
+            Err(aio::Elapsed)
+        );
+        assert!(aio::sleep_until(past).is_elapsed());
+    });
+}
+
+/// Polls `f` once; `Some` if it finished.
+async fn futures_lite_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}

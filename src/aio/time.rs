@@ -95,6 +95,19 @@ impl Sleep {
         self.deadline
     }
 
+    /// `true` once the deadline has passed (whether or not the sleep was awaited):
+    /// tokio's `Sleep::is_elapsed`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// assert!(aio::sleep_until(Instant::now()).is_elapsed());
+    /// assert!(!aio::sleep(Duration::from_secs(3600)).is_elapsed());
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
     /// Moves the deadline (re-arming a sleep that already ended).
     ///
     /// ```
@@ -208,7 +221,31 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     }
 }
 
-/// The future of [`timeout`].
+/// Runs `future` until `deadline` at most: [`timeout`] with an absolute time
+/// (`asyncio.timeout_at`, tokio's `timeout_at`). A deadline already past still lets a
+/// future that is ready on its first poll finish; otherwise the result is `Err(Elapsed)`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     let slow = aio::sleep(Duration::from_secs(3600));
+///     assert_eq!(aio::timeout_at(deadline, slow).await, Err(aio::Elapsed));
+///     assert_eq!(aio::timeout_at(Instant::now(), async { 7 }).await, Ok(7));
+/// });
+/// ```
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// The future of [`timeout`] and [`timeout_at`]. Its deadline can be read
+/// ([`deadline`](Self::deadline), asyncio's `Timeout.when()`) and moved while it runs
+/// ([`reset`](Self::reset), asyncio's `Timeout.reschedule()`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -223,6 +260,41 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 pub struct Timeout<F> {
     future: F,
     sleep: Sleep,
+}
+
+impl<F> Timeout<F> {
+    /// When the time runs out: asyncio's `Timeout.when()`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let d = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(concur::aio::timeout_at(d, async {}).deadline(), d);
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.sleep.deadline
+    }
+
+    /// Moves the deadline, earlier or later, also while the timeout runs: asyncio's
+    /// `Timeout.reschedule()`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut t = Box::pin(aio::timeout(Duration::from_millis(1), aio::sleep(Duration::from_secs(3600))));
+    ///     let later = Instant::now() + Duration::from_secs(7200);
+    ///     t.as_mut().reset(later);
+    ///     assert_eq!(t.deadline(), later);
+    ///     t.as_mut().reset(Instant::now());
+    ///     assert_eq!(t.await, Err(aio::Elapsed));
+    /// });
+    /// ```
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        // SAFETY: only `sleep`, which is not structurally pinned (it is `Unpin`), is
+        // touched; `future` is not moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        Pin::new(&mut this.sleep).reset(deadline);
+    }
 }
 
 impl<F: Future> Future for Timeout<F> {
