@@ -349,7 +349,34 @@ pub fn interval(period: Duration) -> Interval {
         next: Instant::now(),
         period,
         sleep: None,
+        missed: MissedTickBehavior::Skip,
     }
+}
+
+/// What an [`Interval`] does when a tick comes late (the task was busy past one or more
+/// periods), as tokio's `MissedTickBehavior`. concur's default is [`Skip`](Self::Skip)
+/// (tokio's is `Burst`).
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio::{self, MissedTickBehavior};
+/// aio::run(async {
+///     let mut iv = aio::interval(Duration::from_millis(1));
+///     iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///     assert_eq!(iv.missed_tick_behavior(), MissedTickBehavior::Delay);
+///     iv.tick().await;
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// The missed ticks all come at once, back to back, then the schedule goes on on its
+    /// original grid.
+    Burst,
+    /// The next tick comes one period after the late one: the grid shifts.
+    Delay,
+    /// The missed ticks are dropped: the next tick is the grid's next point after now.
+    #[default]
+    Skip,
 }
 
 /// The ticker of [`interval`].
@@ -367,6 +394,7 @@ pub struct Interval {
     next: Instant,
     period: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
+    missed: MissedTickBehavior,
 }
 
 impl Interval {
@@ -394,10 +422,72 @@ impl Interval {
         let now = Instant::now();
         self.next = at + self.period;
         if self.next <= now {
-            // Missed ticks are skipped, keeping to the grid.
-            let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
-            self.next += self.period * behind as u32;
+            match self.missed {
+                MissedTickBehavior::Burst => {}
+                MissedTickBehavior::Delay => self.next = now + self.period,
+                MissedTickBehavior::Skip => {
+                    // Missed ticks are skipped, keeping to the grid.
+                    let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
+                    let behind = u32::try_from(behind).unwrap_or(u32::MAX);
+                    self.next = self
+                        .next
+                        .checked_add(self.period * behind)
+                        .unwrap_or_else(|| now + self.period);
+                }
+            }
         }
         at
+    }
+
+    /// Sets what happens when ticks are missed (see [`MissedTickBehavior`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::aio::{self, MissedTickBehavior};
+    /// let mut iv = aio::interval(Duration::from_secs(1));
+    /// iv.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    /// assert_eq!(iv.missed_tick_behavior(), MissedTickBehavior::Burst);
+    /// ```
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// What happens when ticks are missed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::aio::{self, MissedTickBehavior};
+    /// assert_eq!(aio::interval(Duration::from_secs(1)).missed_tick_behavior(), MissedTickBehavior::Skip);
+    /// ```
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Restarts the schedule: the next tick comes one period from now (tokio's
+    /// `Interval::reset`).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut iv = aio::interval(Duration::from_millis(1));
+    ///     iv.tick().await;
+    ///     let before = Instant::now();
+    ///     iv.reset();
+    ///     assert!(iv.tick().await >= before + Duration::from_millis(1));
+    /// });
+    /// ```
+    pub fn reset(&mut self) {
+        self.next = Instant::now() + self.period;
+    }
+
+    /// The period between ticks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(concur::aio::interval(Duration::from_secs(2)).period(), Duration::from_secs(2));
+    /// ```
+    pub fn period(&self) -> Duration {
+        self.period
     }
 }
