@@ -573,3 +573,95 @@ fn a_panicking_future_drop_while_run_unwinds_keeps_the_main_futures_panic() {
     assert_eq!(out, Err("the main future fails".to_string()));
     assert_eq!(dropped.get(), 1);
 }
+
+#[test]
+fn a_task_that_cancels_itself_and_then_returns_resolves_cancelled() {
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_cancel_yield
+    // (a task whose cancel() returned true ends cancelled, whatever its body returns)
+    aio::run(async {
+        let slot: Rc<RefCell<Option<aio::Task<i32>>>> = Rc::default();
+        let accepted = Rc::new(Cell::new(false));
+        let t = aio::spawn({
+            let slot = slot.clone();
+            let accepted = accepted.clone();
+            async move {
+                aio::yield_now().await;
+                let me = slot.borrow();
+                accepted.set(me.as_ref().expect("handle stored").cancel());
+                7
+            }
+        });
+        *slot.borrow_mut() = Some(t);
+        let t = loop {
+            aio::yield_now().await;
+            let done = slot.borrow().as_ref().is_some_and(|t| t.is_finished());
+            if done {
+                break slot.borrow_mut().take().expect("stored");
+            }
+        };
+        assert!(accepted.get(), "cancel() of a running task returns true");
+        assert_eq!(t.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn an_expired_timeout_wins_over_an_inner_future_not_ready_at_once() {
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_zero
+    // tokio tokio/tests/time_timeout.rs (a zero deadline reports Elapsed for a pending future)
+    aio::run(async {
+        let r = aio::timeout(Duration::ZERO, aio::sleep(Duration::ZERO)).await;
+        assert_eq!(r, Err(aio::Elapsed));
+        let r = aio::timeout(Duration::ZERO, aio::yield_now()).await;
+        assert_eq!(r, Err(aio::Elapsed));
+        // A future ready on its first poll still wins.
+        let r = aio::timeout(Duration::ZERO, async { 3 }).await;
+        assert_eq!(r, Ok(3));
+    });
+}
+
+#[test]
+fn a_running_timeout_can_be_moved_later_and_earlier() {
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_reschedule
+    aio::run(async {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let inner = async move {
+            // Never ready by itself: pending until the timeout gives up.
+            std::future::pending::<()>().await;
+            drop(tx);
+        };
+        let mut t = Box::pin(aio::timeout(Duration::from_secs(3600), inner));
+        assert!(futures_lite_poll_once(t.as_mut()).await.is_none());
+        let later = std::time::Instant::now() + Duration::from_secs(7200);
+        t.as_mut().reset(later);
+        assert_eq!(t.deadline(), later);
+        assert!(futures_lite_poll_once(t.as_mut()).await.is_none());
+        t.as_mut().reset(std::time::Instant::now());
+        assert_eq!(t.await, Err(aio::Elapsed));
+        assert!(rx.recv().is_err(), "the inner future was dropped");
+    });
+}
+
+#[test]
+fn timeout_at_a_past_deadline_lets_a_ready_future_finish_and_times_out_a_pending_one() {
+    // tokio tokio/tests/time_timeout.rs completed_future_past_deadline, deadline_now_elapses
+    aio::run(async {
+        let past = std::time::Instant::now();
+        assert_eq!(aio::timeout_at(past, async { 1 }).await, Ok(1));
+        assert_eq!(
+            aio::timeout_at(past, std::future::pending::<()>()).await,
+            Err(aio::Elapsed)
+        );
+        assert!(aio::sleep_until(past).is_elapsed());
+    });
+}
+
+/// Polls `f` once; `Some` if it finished.
+async fn futures_lite_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}

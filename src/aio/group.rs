@@ -236,7 +236,11 @@ impl GroupState {
     fn fail(&self, err: TaskError) {
         if self.failure.borrow().is_none() {
             *self.failure.borrow_mut() = Some(err);
-            self.cancel_all();
+            // The others: the failing child (the one running now) keeps its outcome.
+            let children = self.children.borrow().clone();
+            for c in children.iter().filter(|c| !c.is_busy()) {
+                c.request_cancel();
+            }
             self.wake();
         }
     }

@@ -82,6 +82,11 @@ impl Header {
         }
     }
 
+    /// The task's id in its loop (its slot and that slot's generation).
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Puts the task in its loop's run queue, unless it is there already.
     pub(super) fn schedule(&self) {
         let local = CURRENT.with(Cell::get);

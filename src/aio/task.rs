@@ -263,7 +263,18 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
         match polled {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(v)) => {
-                self.finish(Ok(v));
+                // A task whose cancellation was accepted (`cancel()` returned `true`, from
+                // its own body or a waker it triggered) ends cancelled, whatever its body
+                // returned: asyncio's rule, and what `cancel`'s docs promise.
+                if self.cancel_requested.get() {
+                    self.finish(Err(TaskError::Cancelled));
+                    drop_logged(
+                        AssertUnwindSafe(move || drop(v)),
+                        "a cancelled task's output",
+                    );
+                } else {
+                    self.finish(Ok(v));
+                }
                 true
             }
             Err(payload) => {
@@ -292,6 +303,12 @@ pub(super) trait Control {
     /// Registers `cx`'s waker to be woken when the task finishes; `Ready` if it has.
     fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()>;
     fn request_cancel(&self) -> bool;
+    /// `true` while the task's future is being polled or dropped (its own code is running).
+    fn is_busy(&self) -> bool;
+    /// The task's id in its loop.
+    fn id(&self) -> u64;
+    /// `true` once cancellation was requested (and accepted).
+    fn is_cancelling(&self) -> bool;
 }
 
 /// What a [`Task`] handle needs of its cell.
@@ -321,6 +338,18 @@ impl<F: Future> Control for TaskCell<F> {
         }
         self.join_waker.set(Some(cx.waker().clone()));
         Poll::Pending
+    }
+
+    fn is_busy(&self) -> bool {
+        self.stage.try_borrow().is_err()
+    }
+
+    fn id(&self) -> u64 {
+        self.header.id()
+    }
+
+    fn is_cancelling(&self) -> bool {
+        self.cancel_requested.get()
     }
 
     fn request_cancel(&self) -> bool {
@@ -448,6 +477,53 @@ impl<T> Task<T> {
     pub fn is_finished(&self) -> bool {
         self.cell.is_finished()
     }
+
+    /// The task's id: unique among the loop's live tasks (tokio's `Task::id`).
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let a = aio::spawn(async {});
+    ///     let b = aio::spawn(async {});
+    ///     assert_ne!(a.id(), b.id());
+    /// });
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.cell.id()
+    }
+
+    /// `true` once cancellation was requested and the task has not finished yet:
+    /// asyncio's `Task.cancelling()` (as a flag: a Rust task is cancelled at most once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let t = aio::spawn(aio::sleep(Duration::from_secs(3600)));
+    ///     assert!(!t.is_cancelling());
+    ///     t.cancel();
+    ///     assert!(t.is_cancelling());
+    ///     let _ = t.await;
+    /// });
+    /// ```
+    pub fn is_cancelling(&self) -> bool {
+        self.cell.is_cancelling() && !self.cell.is_finished()
+    }
+
+    /// Where the task is: `"pending"` (waiting to be polled or woken), `"running"` (its
+    /// own code is running now), `"cancelling"` (cancellation requested, not yet
+    /// finished) or `"done"`.
+    fn state_name(&self) -> &'static str {
+        if self.cell.is_finished() {
+            "done"
+        } else if self.cell.is_cancelling() {
+            "cancelling"
+        } else if self.cell.is_busy() {
+            "running"
+        } else {
+            "pending"
+        }
+    }
 }
 
 impl<T> Future for Task<T> {
@@ -467,7 +543,8 @@ impl<T> Drop for Task<T> {
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
-            .field("finished", &self.is_finished())
+            .field("id", &self.id())
+            .field("state", &format_args!("{}", self.state_name()))
             .finish()
     }
 }

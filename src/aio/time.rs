@@ -95,6 +95,19 @@ impl Sleep {
         self.deadline
     }
 
+    /// `true` once the deadline has passed (whether or not the sleep was awaited):
+    /// tokio's `Sleep::is_elapsed`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// assert!(aio::sleep_until(Instant::now()).is_elapsed());
+    /// assert!(!aio::sleep(Duration::from_secs(3600)).is_elapsed());
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
     /// Moves the deadline (re-arming a sleep that already ended).
     ///
     /// ```
@@ -208,7 +221,31 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     }
 }
 
-/// The future of [`timeout`].
+/// Runs `future` until `deadline` at most: [`timeout`] with an absolute time
+/// (`asyncio.timeout_at`, tokio's `timeout_at`). A deadline already past still lets a
+/// future that is ready on its first poll finish; otherwise the result is `Err(Elapsed)`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use concur::aio;
+///
+/// aio::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     let slow = aio::sleep(Duration::from_secs(3600));
+///     assert_eq!(aio::timeout_at(deadline, slow).await, Err(aio::Elapsed));
+///     assert_eq!(aio::timeout_at(Instant::now(), async { 7 }).await, Ok(7));
+/// });
+/// ```
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// The future of [`timeout`] and [`timeout_at`]. Its deadline can be read
+/// ([`deadline`](Self::deadline), asyncio's `Timeout.when()`) and moved while it runs
+/// ([`reset`](Self::reset), asyncio's `Timeout.reschedule()`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -225,6 +262,41 @@ pub struct Timeout<F> {
     sleep: Sleep,
 }
 
+impl<F> Timeout<F> {
+    /// When the time runs out: asyncio's `Timeout.when()`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let d = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(concur::aio::timeout_at(d, async {}).deadline(), d);
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.sleep.deadline
+    }
+
+    /// Moves the deadline, earlier or later, also while the timeout runs: asyncio's
+    /// `Timeout.reschedule()`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut t = Box::pin(aio::timeout(Duration::from_millis(1), aio::sleep(Duration::from_secs(3600))));
+    ///     let later = Instant::now() + Duration::from_secs(7200);
+    ///     t.as_mut().reset(later);
+    ///     assert_eq!(t.deadline(), later);
+    ///     t.as_mut().reset(Instant::now());
+    ///     assert_eq!(t.await, Err(aio::Elapsed));
+    /// });
+    /// ```
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        // SAFETY: only `sleep`, which is not structurally pinned (it is `Unpin`), is
+        // touched; `future` is not moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        Pin::new(&mut this.sleep).reset(deadline);
+    }
+}
+
 impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
@@ -236,6 +308,12 @@ impl<F: Future> Future for Timeout<F> {
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         if let Poll::Ready(v) = future.poll(cx) {
             return Poll::Ready(Ok(v));
+        }
+        // An expired deadline wins over a future that is not ready: the sleep's first
+        // poll would yield once before reporting it (as `sleep(ZERO)` does), and the
+        // future could finish meanwhile. Once armed, the wheel reports the deadline.
+        if this.sleep.timer.is_none() && Instant::now() >= this.sleep.deadline {
+            return Poll::Ready(Err(Elapsed));
         }
         match Pin::new(&mut this.sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
@@ -271,7 +349,34 @@ pub fn interval(period: Duration) -> Interval {
         next: Instant::now(),
         period,
         sleep: None,
+        missed: MissedTickBehavior::Skip,
     }
+}
+
+/// What an [`Interval`] does when a tick comes late (the task was busy past one or more
+/// periods), as tokio's `MissedTickBehavior`. concur's default is [`Skip`](Self::Skip)
+/// (tokio's is `Burst`).
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::aio::{self, MissedTickBehavior};
+/// aio::run(async {
+///     let mut iv = aio::interval(Duration::from_millis(1));
+///     iv.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///     assert_eq!(iv.missed_tick_behavior(), MissedTickBehavior::Delay);
+///     iv.tick().await;
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// The missed ticks all come at once, back to back, then the schedule goes on on its
+    /// original grid.
+    Burst,
+    /// The next tick comes one period after the late one: the grid shifts.
+    Delay,
+    /// The missed ticks are dropped: the next tick is the grid's next point after now.
+    #[default]
+    Skip,
 }
 
 /// The ticker of [`interval`].
@@ -289,6 +394,7 @@ pub struct Interval {
     next: Instant,
     period: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
+    missed: MissedTickBehavior,
 }
 
 impl Interval {
@@ -316,10 +422,72 @@ impl Interval {
         let now = Instant::now();
         self.next = at + self.period;
         if self.next <= now {
-            // Missed ticks are skipped, keeping to the grid.
-            let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
-            self.next += self.period * behind as u32;
+            match self.missed {
+                MissedTickBehavior::Burst => {}
+                MissedTickBehavior::Delay => self.next = now + self.period,
+                MissedTickBehavior::Skip => {
+                    // Missed ticks are skipped, keeping to the grid.
+                    let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
+                    let behind = u32::try_from(behind).unwrap_or(u32::MAX);
+                    self.next = self
+                        .next
+                        .checked_add(self.period * behind)
+                        .unwrap_or_else(|| now + self.period);
+                }
+            }
         }
         at
+    }
+
+    /// Sets what happens when ticks are missed (see [`MissedTickBehavior`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::aio::{self, MissedTickBehavior};
+    /// let mut iv = aio::interval(Duration::from_secs(1));
+    /// iv.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    /// assert_eq!(iv.missed_tick_behavior(), MissedTickBehavior::Burst);
+    /// ```
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// What happens when ticks are missed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::aio::{self, MissedTickBehavior};
+    /// assert_eq!(aio::interval(Duration::from_secs(1)).missed_tick_behavior(), MissedTickBehavior::Skip);
+    /// ```
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Restarts the schedule: the next tick comes one period from now (tokio's
+    /// `Interval::reset`).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let mut iv = aio::interval(Duration::from_millis(1));
+    ///     iv.tick().await;
+    ///     let before = Instant::now();
+    ///     iv.reset();
+    ///     assert!(iv.tick().await >= before + Duration::from_millis(1));
+    /// });
+    /// ```
+    pub fn reset(&mut self) {
+        self.next = Instant::now() + self.period;
+    }
+
+    /// The period between ticks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(concur::aio::interval(Duration::from_secs(2)).period(), Duration::from_secs(2));
+    /// ```
+    pub fn period(&self) -> Duration {
+        self.period
     }
 }
