@@ -45,7 +45,7 @@ mod schedule;
 pub mod signal;
 pub mod sync;
 mod task;
-mod time;
+pub mod time;
 #[cfg(feature = "tokio-io")]
 pub mod tokio;
 mod wheel;
