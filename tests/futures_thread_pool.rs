@@ -58,3 +58,66 @@ fn a_pool_reuses_its_idle_thread_for_tasks_one_after_another() {
     }
     assert_eq!(pool.stats().workers, 1);
 }
+
+/// Sends on its channel when the thread that holds it exits (thread-local destructor).
+struct ExitSignal(mpsc::Sender<()>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<Option<ExitSignal>> = const { std::cell::RefCell::new(None) };
+}
+
+// CPython Lib/test/test_concurrent_futures/test_shutdown.py ThreadPoolShutdownTest.test_shutdown_no_wait
+// (and ExecutorShutdownTest.test_cancel_futures_wait_false's "work finishes in the background")
+#[test]
+fn shutdown_nowait_returns_at_once_then_runs_the_work_and_every_thread_exits() {
+    let (exited_tx, exited_rx) = mpsc::channel();
+    let exited_tx = std::sync::Mutex::new(exited_tx);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(3)
+        .initializer(move || -> Result<(), String> {
+            let tx = exited_tx.lock().unwrap().clone();
+            ON_EXIT.with(|s| *s.borrow_mut() = Some(ExitSignal(tx)));
+            Ok(())
+        })
+        .build();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
+    let (started_tx, started_rx) = mpsc::channel();
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let release = std::sync::Arc::clone(&release_rx);
+            let started = started_tx.clone();
+            pool.submit(move || {
+                started.send(()).unwrap();
+                release.lock().unwrap().recv().unwrap();
+                i
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        started_rx.recv().unwrap();
+    }
+    let queued = pool.submit(|| 10);
+    // Returns while every worker is blocked: it cannot have waited for them.
+    pool.shutdown_nowait();
+    assert_eq!(pool.submit(|| 0).join(), Err(concur::TaskError::Shutdown));
+    let workers = pool.stats().workers;
+    assert_eq!(workers, 3);
+    drop(pool); // does not wait either
+    for _ in 0..3 {
+        release_tx.send(()).unwrap();
+    }
+    let mut results: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    results.sort();
+    assert_eq!(results, vec![0, 1, 2]);
+    assert_eq!(queued.join(), Ok(10), "queued work still runs");
+    for _ in 0..workers {
+        exited_rx.recv().expect("every worker thread exits");
+    }
+}

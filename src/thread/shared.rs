@@ -90,6 +90,9 @@ pub(super) struct Shared {
     closed: AtomicBool,
     /// Set after `closed`: a worker that finds the queue empty exits.
     pub(super) terminate: AtomicBool,
+    /// Set by `shutdown_nowait`: a reaper thread joins the workers, so dropping the pool
+    /// does not wait for them.
+    pub(super) detached: AtomicBool,
     broken: AtomicBool,
     broken_why: OnceLock<String>,
 
@@ -135,6 +138,7 @@ impl Shared {
             space_cv: Condvar::new(),
             closed: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             broken_why: OnceLock::new(),
             sleepers: CachePadded::new(AtomicUsize::new(0)),
