@@ -201,6 +201,7 @@ pub fn as_completed<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> AsCo
         handles,
         keys,
         ready,
+        deadline: None,
     }
 }
 
@@ -220,6 +221,8 @@ pub struct AsCompleted<T> {
     keys: Vec<Option<u64>>,
     ready: Arc<ReadyQueue>,
     left: usize,
+    /// Set by [`AsCompleted::timeout`]: iteration ends here.
+    deadline: Option<Instant>,
 }
 
 /// Indices of finished handles, pushed by the finishing threads.
@@ -240,31 +243,120 @@ impl Notify for ReadyQueue {
 }
 
 impl<T> AsCompleted<T> {
+    /// Ends the iteration at `d` from now: `concurrent.futures.as_completed(fs, timeout)`.
+    /// Handles that finished by then are still yielded; once none is ready and the
+    /// deadline has passed, `next` returns `None` (every time), and
+    /// [`into_pending`](Self::into_pending) hands back the handles not yielded, so no
+    /// outcome is lost (Python raises `TimeoutError` and the caller keeps its futures).
+    /// With a timeout, [`len`](ExactSizeIterator::len) counts the handles not yet
+    /// yielded, which the iteration may end before.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::{as_completed, wait, ReturnWhen, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let slow = pool.submit(move || rx.recv().is_ok());
+    /// let fast = pool.submit(|| true);
+    /// wait(std::slice::from_ref(&fast), ReturnWhen::AllCompleted, None);
+    /// let mut done = as_completed(vec![fast, slow]).timeout(Duration::from_millis(10));
+    /// assert_eq!(done.next().map(|(i, r)| (i, r.unwrap())), Some((0, true)));
+    /// assert!(done.next().is_none()); // the deadline passed
+    /// let pending = done.into_pending();
+    /// assert_eq!(pending.len(), 1);
+    /// drop(tx);
+    /// let (i, slow) = pending.into_iter().next().unwrap();
+    /// assert_eq!((i, slow.join().unwrap()), (1, false));
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(d);
+        self
+    }
+
+    /// Stops the iteration and hands back, with its index in the input, every handle not
+    /// yielded yet (finished or not), in input order.
+    ///
+    /// ```
+    /// use concur::{as_completed, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new(2);
+    /// let mut done = as_completed(vec![pool.submit(|| 1), pool.submit(|| 2)]);
+    /// let (first, _) = done.next().unwrap();
+    /// let pending = done.into_pending();
+    /// assert_eq!(pending.len(), 1);
+    /// assert_ne!(pending[0].0, first);
+    /// ```
+    pub fn into_pending(mut self) -> Vec<(usize, JoinHandle<T>)> {
+        let handles = std::mem::take(&mut self.handles);
+        let keys = std::mem::take(&mut self.keys);
+        self.left = 0;
+        handles
+            .into_iter()
+            .zip(keys)
+            .enumerate()
+            .filter_map(|(i, (h, key))| {
+                let h = h?;
+                if let Some(key) = key {
+                    h.core().unregister(key);
+                }
+                Some((i, h))
+            })
+            .collect()
+    }
+
     /// On a pool worker: runs one not-yet-started task of its pool here. `true` if one ran.
     fn help(&self) -> bool {
         crate::thread::on_worker_thread()
             && self.handles.iter().flatten().any(|h| h.cell().run_inline())
     }
 
-    fn next_index(&mut self) -> usize {
+    /// The next finished index; `None` once the deadline (if any) has passed first.
+    fn next_index(&mut self) -> Option<usize> {
         loop {
             let mut q = lock(&self.ready.queue);
             if let Some(i) = q.0.pop_front() {
-                return i;
+                return Some(i);
             }
             drop(q);
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
             if self.help() {
                 continue;
             }
             q = lock(&self.ready.queue);
-            if q.0.is_empty() {
+            if q.0.is_empty() && self.deadline.is_none() {
                 drop(q);
                 super::assert_may_block();
                 q = lock(&self.ready.queue);
             }
             while q.0.is_empty() {
+                let Some(deadline) = self.deadline else {
+                    q.1 = true;
+                    q = cv_wait(&self.ready.cv, q);
+                    q.1 = false;
+                    continue;
+                };
+                let now = Instant::now();
+                if now >= deadline {
+                    return None;
+                }
                 q.1 = true;
-                q = cv_wait(&self.ready.cv, q);
+                #[cfg(not(concur_loom))]
+                {
+                    q = match self.ready.cv.wait_timeout(q, deadline - now) {
+                        Ok((g, _)) => g,
+                        Err(p) => p.into_inner().0,
+                    };
+                }
+                #[cfg(concur_loom)]
+                {
+                    drop(q);
+                    thread::yield_now();
+                    q = lock(&self.ready.queue);
+                }
                 q.1 = false;
             }
         }
@@ -278,7 +370,7 @@ impl<T> Iterator for AsCompleted<T> {
         if self.left == 0 {
             return None;
         }
-        let i = self.next_index();
+        let i = self.next_index()?;
         self.left -= 1;
         self.keys[i] = None;
         let h = self.handles[i]

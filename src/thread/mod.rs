@@ -22,7 +22,7 @@ use self::shared::{Placed, Shared, Task};
 pub use self::stats::PoolStats;
 pub(crate) use self::worker::on_worker_thread;
 use crate::handle::{JoinHandle, TaskError};
-use crate::sync::{lock, Arc};
+use crate::sync::{lock, Arc, Ordering};
 
 /// A pool of threads that run closures: Python's `ThreadPoolExecutor`.
 ///
@@ -357,6 +357,47 @@ impl ThreadPoolExecutor {
         self.shutdown_inner(true);
     }
 
+    /// Stops accepting tasks and returns at once: `shutdown(wait=False)`. Submitted
+    /// tasks still run; a background thread joins the workers once the queue is empty,
+    /// so nothing leaks, and dropping the pool afterwards does not wait for them. A later
+    /// [`shutdown`](Self::shutdown) waits for the end as usual.
+    ///
+    /// ```
+    /// use concur::{TaskError, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = std::sync::mpsc::channel::<u8>();
+    /// let running = pool.submit(move || rx.recv().unwrap());
+    /// pool.shutdown_nowait(); // returns though the task cannot finish yet
+    /// assert_eq!(pool.submit(|| 0).join(), Err(TaskError::Shutdown));
+    /// drop(pool); // does not wait either
+    /// tx.send(3).unwrap();
+    /// assert_eq!(running.join(), Ok(3));
+    /// ```
+    pub fn shutdown_nowait(&self) {
+        let shared = &self.shared;
+        shared.close();
+        shared.terminate();
+        if shared.detached.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let reaper = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-reaper", shared.config.name_prefix))
+            .spawn(move || {
+                let mut threads = lock(&reaper.threads);
+                for t in threads.drain(..) {
+                    let _ = t.join();
+                }
+                drop(threads);
+                reaper.fail_queued(&TaskError::Shutdown);
+            });
+        if let Err(err) = spawned {
+            // The workers still exit by themselves once the queue is empty; only the
+            // joins are lost (their threads detach).
+            log::warn!("concur: could not start the thread pool's reaper thread: {err}");
+        }
+    }
+
     fn shutdown_inner(&self, cancel_pending: bool) {
         let shared = &self.shared;
         shared.close();
@@ -403,6 +444,10 @@ impl Default for ThreadPoolExecutor {
 impl Drop for ThreadPoolExecutor {
     /// Waits for every submitted task, like leaving Python's `with` block.
     fn drop(&mut self) {
+        if self.shared.detached.load(Ordering::SeqCst) {
+            // `shutdown_nowait` left the joins to its reaper thread.
+            return;
+        }
         self.shutdown_inner(false);
     }
 }

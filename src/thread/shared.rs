@@ -90,6 +90,9 @@ pub(super) struct Shared {
     closed: AtomicBool,
     /// Set after `closed`: a worker that finds the queue empty exits.
     pub(super) terminate: AtomicBool,
+    /// Set by `shutdown_nowait`: a reaper thread joins the workers, so dropping the pool
+    /// does not wait for them.
+    pub(super) detached: AtomicBool,
     broken: AtomicBool,
     broken_why: OnceLock<String>,
 
@@ -135,6 +138,7 @@ impl Shared {
             space_cv: Condvar::new(),
             closed: AtomicBool::new(false),
             terminate: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             broken_why: OnceLock::new(),
             sleepers: CachePadded::new(AtomicUsize::new(0)),
@@ -301,6 +305,13 @@ impl Shared {
         if self.closed.load(Ordering::SeqCst) {
             return;
         }
+        // Decide again under the lock: a submitter and a worker passing on a batch may
+        // both have counted the same waiting task before either's new worker counted as
+        // idle, and only one thread is owed to it. (`idle` first, as in `wake_or_spawn`.)
+        let idle = self.idle.load(Ordering::SeqCst);
+        if self.counters.queued() <= idle {
+            return;
+        }
         let reserved = self
             .spawned
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
@@ -310,6 +321,10 @@ impl Shared {
         if !reserved {
             return;
         }
+        // The new worker counts as idle from now until it takes its first task: it is on
+        // its way to the queue, and a submitter (or a worker passing on a batch) that
+        // counted only running workers would start a thread for a task it will take.
+        self.idle.fetch_add(1, Ordering::SeqCst);
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         let mut builder =
             std::thread::Builder::new().name(format!("{}-{index}", self.config.name_prefix));
@@ -324,6 +339,7 @@ impl Shared {
             Ok(thread) => threads.push(thread),
             Err(err) => {
                 drop(threads);
+                self.idle.fetch_sub(1, Ordering::SeqCst);
                 let left = self.spawned.fetch_sub(1, Ordering::AcqRel) - 1;
                 if left == 0 {
                     self.break_pool(format!("could not start a worker thread: {err}"));

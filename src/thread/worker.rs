@@ -54,8 +54,12 @@ pub(super) fn main(shared: Arc<Shared>, slot: usize) {
         })
     });
     let leaving = Leaving(&shared);
+    // Counted as idle since `spawn_worker` reserved this thread (until it takes a task).
+    let counted = Counted(true, &shared);
     if initialize(&shared) {
-        work(&shared, slot);
+        work(&shared, slot, counted);
+    } else {
+        drop(counted);
     }
     drop(leaving);
 }
@@ -190,7 +194,7 @@ impl Queues<'_> {
     }
 }
 
-fn work(shared: &Arc<Shared>, slot_index: usize) {
+fn work<'a>(shared: &'a Arc<Shared>, slot_index: usize, mut counted: Counted<'a>) {
     let slot = &shared.counters.slots[slot_index];
     let local = Worker::new_fifo();
     let me = shared.register(&local);
@@ -201,7 +205,6 @@ fn work(shared: &Arc<Shared>, slot_index: usize) {
         stealers: RefCell::new(shared.stealers()),
     };
     // Whether this worker counts itself in `idle` now (uncounted however it leaves).
-    let mut counted = Counted(false, shared);
     let idle = &mut counted.0;
     loop {
         let task = match queues.next() {

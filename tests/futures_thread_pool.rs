@@ -1,0 +1,123 @@
+//! Thread-pool cases ported from CPython's `Lib/test/test_concurrent_futures/`.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+
+use concur::ThreadPoolExecutor;
+
+/// Submits `tasks` tasks that block until released, waits until every one runs, and
+/// returns how many worker threads the pool started for them.
+fn threads_started_for_blocked_tasks(max_workers: usize, tasks: usize) -> usize {
+    let pool = ThreadPoolExecutor::new(max_workers);
+    let release = Arc::new(Barrier::new(tasks + 1));
+    let (started_tx, started_rx) = mpsc::channel();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let release = Arc::clone(&release);
+            let started = started_tx.clone();
+            pool.submit(move || {
+                started.send(()).unwrap();
+                release.wait();
+            })
+        })
+        .collect();
+    for _ in 0..tasks {
+        started_rx.recv().unwrap();
+    }
+    // Every task runs, each on its own thread: every decision to start a thread was
+    // taken before one of these tasks started, so the count is final.
+    let workers = pool.stats().workers;
+    release.wait();
+    for h in handles {
+        h.join().unwrap();
+    }
+    workers
+}
+
+// CPython Lib/test/test_concurrent_futures/test_thread_pool.py ThreadPoolExecutorTest.test_idle_thread_reuse
+// (and executor.py ThreadPoolShutdownTest.test_threads_terminate: three blocked tasks, three threads)
+#[test]
+fn blocked_tasks_start_one_thread_each_and_no_more() {
+    for round in 0..40 {
+        for (max, tasks) in [(5, 3), (8, 2), (8, 4), (8, 7)] {
+            let workers = threads_started_for_blocked_tasks(max, tasks);
+            assert_eq!(
+                workers, tasks,
+                "round {round}: {tasks} blocked tasks on a {max}-thread pool started {workers} threads"
+            );
+        }
+    }
+}
+
+// CPython Lib/test/test_concurrent_futures/test_thread_pool.py ThreadPoolExecutorTest.test_idle_thread_reuse
+#[test]
+fn a_pool_reuses_its_idle_thread_for_tasks_one_after_another() {
+    let pool = ThreadPoolExecutor::new(5);
+    for i in 0..3 {
+        assert_eq!(pool.submit(move || i * 2).join().unwrap(), i * 2);
+    }
+    assert_eq!(pool.stats().workers, 1);
+}
+
+/// Sends on its channel when the thread that holds it exits (thread-local destructor).
+struct ExitSignal(mpsc::Sender<()>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<Option<ExitSignal>> = const { std::cell::RefCell::new(None) };
+}
+
+// CPython Lib/test/test_concurrent_futures/test_shutdown.py ThreadPoolShutdownTest.test_shutdown_no_wait
+// (and ExecutorShutdownTest.test_cancel_futures_wait_false's "work finishes in the background")
+#[test]
+fn shutdown_nowait_returns_at_once_then_runs_the_work_and_every_thread_exits() {
+    let (exited_tx, exited_rx) = mpsc::channel();
+    let exited_tx = std::sync::Mutex::new(exited_tx);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(3)
+        .initializer(move || -> Result<(), String> {
+            let tx = exited_tx.lock().unwrap().clone();
+            ON_EXIT.with(|s| *s.borrow_mut() = Some(ExitSignal(tx)));
+            Ok(())
+        })
+        .build();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
+    let (started_tx, started_rx) = mpsc::channel();
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let release = std::sync::Arc::clone(&release_rx);
+            let started = started_tx.clone();
+            pool.submit(move || {
+                started.send(()).unwrap();
+                release.lock().unwrap().recv().unwrap();
+                i
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        started_rx.recv().unwrap();
+    }
+    let queued = pool.submit(|| 10);
+    // Returns while every worker is blocked: it cannot have waited for them.
+    pool.shutdown_nowait();
+    assert_eq!(pool.submit(|| 0).join(), Err(concur::TaskError::Shutdown));
+    let workers = pool.stats().workers;
+    assert_eq!(workers, 3);
+    drop(pool); // does not wait either
+    for _ in 0..3 {
+        release_tx.send(()).unwrap();
+    }
+    let mut results: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    results.sort();
+    assert_eq!(results, vec![0, 1, 2]);
+    assert_eq!(queued.join(), Ok(10), "queued work still runs");
+    for _ in 0..workers {
+        exited_rx.recv().expect("every worker thread exits");
+    }
+}
