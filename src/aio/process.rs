@@ -83,8 +83,8 @@
 //! A [`Child`] and its pipes belong to the loop that spawned them (they are not `Send`);
 //! used after that loop has ended, their operations fail with an error saying so.
 //!
-//! [`AsyncRead`]: futures_io::AsyncRead
-//! [`AsyncWrite`]: futures_io::AsyncWrite
+//! [`AsyncRead`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncRead.html
+//! [`AsyncWrite`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html
 
 use std::ffi::OsStr;
 use std::fmt;

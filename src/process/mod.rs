@@ -69,7 +69,6 @@ use crate::Error;
 ///     concur::process::init();
 ///     // ... the program
 /// }
-/// # main();
 /// ```
 pub fn init() {
     worker::serve_if_worker();

@@ -72,8 +72,8 @@
 //! [`to_thread`]: crate::aio::to_thread
 //! [`kind`]: io::Error::kind
 //! [`source`]: std::error::Error::source
-//! [`flush`]: futures_io::AsyncWrite::poll_flush
-//! [`close`]: futures_io::AsyncWrite::poll_close
+//! [`flush`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html#tymethod.poll_flush
+//! [`close`]: https://docs.rs/futures-io/0.3/futures_io/trait.AsyncWrite.html#tymethod.poll_close
 //! [`JoinHandle`]: crate::JoinHandle
 
 use std::fmt;
