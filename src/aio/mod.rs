@@ -54,5 +54,5 @@ pub use combinators::{gather, to_thread, yield_now, YieldNow};
 pub use group::{as_completed, shield, wait, AsCompleted, TaskGroup};
 pub use runtime::{run, spawn, warn_slow_polls};
 pub use task::Task;
-pub use time::{timeout_at, MissedTickBehavior};
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
+pub use time::{timeout_at, MissedTickBehavior};
