@@ -65,10 +65,9 @@ use crate::Error;
 /// `if __name__ == "__main__":` guard, made explicit).
 ///
 /// ```
-/// fn main() {
-///     concur::process::init();
-///     // ... the program
-/// }
+/// // The first line of `main`:
+/// concur::process::init();
+/// // ... the program
 /// ```
 pub fn init() {
     worker::serve_if_worker();
