@@ -264,3 +264,77 @@ fn a_cancelled_getter_passes_its_item_on() {
         assert_eq!(second.await, Ok(1));
     });
 }
+
+/// Two tasks that wait on `cond` (each returns its number once woken with the lock);
+/// returns them once both are in line.
+async fn two_condition_waiters(
+    m: &Rc<Mutex<()>>,
+    cond: &Rc<Condition>,
+) -> (aio::Task<u32>, aio::Task<u32>) {
+    let spawn_waiter = |i: u32| {
+        let (m, cond) = (m.clone(), cond.clone());
+        aio::spawn(async move {
+            let g = m.lock().await;
+            let _g = cond.wait(g).await;
+            i
+        })
+    };
+    let (a, b) = (spawn_waiter(1), spawn_waiter(2));
+    // Each takes the lock and joins the line within its first poll.
+    aio::yield_now().await;
+    aio::yield_now().await;
+    (a, b)
+}
+
+/// A guard against a hang: a task that was never woken fails the test instead.
+async fn woken(t: aio::Task<u32>) -> u32 {
+    aio::timeout(Duration::from_secs(30), t)
+        .await
+        .expect("the other waiter was never woken: the notification was lost")
+        .unwrap()
+}
+
+#[test]
+fn a_notified_waiter_that_is_cancelled_passes_the_notification_on() {
+    // CPython Lib/test/test_asyncio/test_locks.py ConditionTests.test_cancelled_error_wakeup (gh-112202)
+    aio::run(async {
+        let (m, cond) = (Rc::new(Mutex::new(())), Rc::new(Condition::new()));
+        let (first, second) = two_condition_waiters(&m, &cond).await;
+        cond.notify(1); // the first in line is notified ...
+        assert!(first.cancel()); // ... and cancelled before it ran again
+        assert_eq!(woken(second).await, 2);
+        assert!(first.await.is_err());
+    });
+}
+
+#[test]
+fn a_notified_waiter_cancelled_while_it_retakes_the_lock_passes_the_notification_on() {
+    // CPython Lib/test/test_asyncio/test_locks.py ConditionTests.test_cancelled_error_re_aquire (gh-112202)
+    aio::run(async {
+        let (m, cond) = (Rc::new(Mutex::new(())), Rc::new(Condition::new()));
+        let (first, second) = two_condition_waiters(&m, &cond).await;
+        let held = m.lock().await;
+        cond.notify(1);
+        // The first waiter sees its notification and waits for the lock, held here.
+        aio::yield_now().await;
+        aio::yield_now().await;
+        assert!(first.cancel());
+        drop(held);
+        assert_eq!(woken(second).await, 2);
+        assert!(first.await.is_err());
+    });
+}
+
+#[test]
+fn a_waiter_cancelled_before_any_notification_takes_none_with_it() {
+    // CPython Lib/test/test_asyncio/test_locks.py ConditionTests.test_cancelled_wakeup
+    aio::run(async {
+        let (m, cond) = (Rc::new(Mutex::new(())), Rc::new(Condition::new()));
+        let (first, second) = two_condition_waiters(&m, &cond).await;
+        assert!(first.cancel());
+        aio::yield_now().await;
+        cond.notify(1); // only the second waits now: it gets this one
+        assert_eq!(woken(second).await, 2);
+        assert!(first.await.is_err());
+    });
+}

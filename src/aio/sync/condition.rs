@@ -83,6 +83,13 @@ impl Condition {
         // In line before the lock is released: a notification cannot slip between.
         ticket.wait(std::task::Waker::noop());
         drop(guard);
+        // Dropped before this returns (the wait was cancelled), after a notification took
+        // it out of line: the notification goes to the next waiter instead of being lost.
+        let mut pass_on = PassOn {
+            waiters: &self.waiters,
+            ticket: &ticket,
+            notified: false,
+        };
         poll_fn(|cx| {
             if ticket.was_served() {
                 return Poll::Ready(());
@@ -91,8 +98,11 @@ impl Condition {
             Poll::Pending
         })
         .await;
+        pass_on.notified = true;
         ticket.done();
-        mutex.lock().await
+        let guard = mutex.lock().await;
+        std::mem::forget(pass_on); // returned with the lock: the notification is used
+        guard
     }
 
     /// Waits until `ready` holds for the protected value (checked under the lock).
@@ -169,6 +179,24 @@ impl Condition {
     /// ```
     pub fn notify_all(&self) {
         self.waiters.drain_wake();
+    }
+}
+
+/// Passes a notification its waiter took but never returned with on to the next waiter
+/// (asyncio does the same since 3.13, gh-112202): a waiter cancelled once notified, or
+/// while it takes the lock back. A waiter woken by `notify_all` passes one on too: a
+/// spurious wake-up at worst, which a condition's waiters must expect anyway.
+struct PassOn<'a, 'b> {
+    waiters: &'a Waiters,
+    ticket: &'b Ticket<'a>,
+    notified: bool,
+}
+
+impl Drop for PassOn<'_, '_> {
+    fn drop(&mut self) {
+        if self.notified || self.ticket.was_served() {
+            self.waiters.pop_wake(1);
+        }
     }
 }
 
