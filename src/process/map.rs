@@ -1,9 +1,11 @@
 //! [`ProcessMap`]: the iterator behind [`ProcessPoolExecutor::map`]: items go to workers in
 //! chunks, a bounded number in flight, and come back in input order.
 
+use std::any::type_name;
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -12,7 +14,6 @@ use super::call::{self, ChunkOut};
 use super::codec::{self, MAX_FDS};
 use super::ProcessPoolExecutor;
 use crate::handle::{JoinHandle, PanicMessage, TaskError};
-use std::any::type_name;
 
 /// How long a chunk should run, for the automatic chunk size.
 const TARGET_CHUNK_NS: u64 = 2_000_000;
@@ -40,6 +41,10 @@ pub struct ProcessMap<'a, A, R, I> {
     /// Items taken from the input that did not fit in the last chunk, in order: they
     /// start the next. `Err`: an item that could not be encoded, and why.
     carry: VecDeque<Result<A, String>>,
+    /// Set by [`timeout`](ProcessMap::timeout): the time by which every result must be in.
+    deadline: Option<Instant>,
+    /// The deadline passed: the iteration has ended.
+    timed_out: bool,
 }
 
 impl<'a, A, R, I> ProcessMap<'a, A, R, I>
@@ -58,7 +63,33 @@ where
             per_item_ns: None,
             max_in_flight: pool.max_workers() * 2,
             carry: VecDeque::new(),
+            deadline: None,
+            timed_out: false,
         }
+    }
+
+    /// Gives the whole map `d`, from now, as `Executor.map(..., timeout=d)` does: the
+    /// item still unfinished at the deadline yields `Err(TaskError::TimedOut)`, the
+    /// chunks still in flight are cancelled (a running one with its worker, as
+    /// [`JoinHandle::cancel`] does), and the iteration ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::TaskError;
+    /// fn slow(x: u64) -> u64 {
+    ///     if x == 1 {
+    ///         std::thread::sleep(Duration::from_secs(3600)); // stands for work that hangs
+    ///     }
+    ///     x
+    /// }
+    /// let pool = concur::ProcessPoolExecutor::builder().max_workers(1).chunk_size(1).build().unwrap();
+    /// let mut it = pool.map(slow, [1, 2]).timeout(Duration::from_millis(200));
+    /// assert_eq!(it.next(), Some(Err(TaskError::TimedOut)));
+    /// assert_eq!(it.next(), None);
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(d);
+        self
     }
 
     /// The size of the next chunk.
@@ -235,8 +266,23 @@ where
             if let Some(out) = self.ready.pop_front() {
                 return Some(out);
             }
+            if self.timed_out {
+                return None;
+            }
             self.fill();
             let (handle, n) = self.in_flight.pop_front()?;
+            if let Some(deadline) = self.deadline {
+                if !handle.wait_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    self.timed_out = true;
+                    self.items = None;
+                    self.carry.clear();
+                    handle.cancel();
+                    for (h, _) in self.in_flight.drain(..) {
+                        h.cancel();
+                    }
+                    return Some(Err(TaskError::TimedOut));
+                }
+            }
             match handle.join() {
                 Ok((ran_ns, outs)) if outs.len() == n => {
                     let per_item = ran_ns / n as u64;

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::Fuse;
+use std::time::{Duration, Instant};
 
 use super::ThreadPoolExecutor;
 use crate::handle::{JoinHandle, TaskError};
@@ -25,6 +26,10 @@ pub struct Map<'a, I, F, T> {
     items: Fuse<I>,
     in_flight: VecDeque<JoinHandle<T>>,
     limit: usize,
+    /// Set by [`timeout`](Map::timeout): the time by which every result must be in.
+    deadline: Option<Instant>,
+    /// The deadline passed: the iteration has ended.
+    timed_out: bool,
 }
 
 impl<'a, I, F, A, T> Map<'a, I, F, T>
@@ -42,14 +47,39 @@ where
             items: items.fuse(),
             in_flight: VecDeque::with_capacity(limit.min(1024)),
             limit,
+            deadline: None,
+            timed_out: false,
         };
         // Like Python's map, the work starts now, not at the first `next`.
         map.fill();
         map
     }
 
+    /// Gives the whole map `d`, from now, as `Executor.map(..., timeout=d)` does: the
+    /// item still unfinished at the deadline yields `Err(TaskError::TimedOut)`, the tasks
+    /// still in flight are cancelled, no more items are taken, and the iteration ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::TaskError;
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// // The first item waits for `tx`, which says nothing until the map has ended.
+    /// let mut it = pool
+    ///     .map(move |_: u32| rx.lock().unwrap().recv().ok(), [1, 2])
+    ///     .timeout(Duration::from_millis(20));
+    /// assert_eq!(it.next(), Some(Err(TaskError::TimedOut)));
+    /// assert_eq!(it.next(), None, "the rest was cancelled");
+    /// drop(tx);
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(d);
+        self
+    }
+
     fn fill(&mut self) {
-        while self.in_flight.len() < self.limit {
+        while self.in_flight.len() < self.limit && !self.timed_out {
             let Some(item) = self.items.next() else {
                 break;
             };
@@ -69,7 +99,20 @@ where
     type Item = Result<T, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.timed_out {
+            return None;
+        }
         let next = self.in_flight.pop_front()?;
+        if let Some(deadline) = self.deadline {
+            if !next.wait_timeout(deadline.saturating_duration_since(Instant::now())) {
+                self.timed_out = true;
+                next.cancel();
+                for h in self.in_flight.drain(..) {
+                    h.cancel();
+                }
+                return Some(Err(TaskError::TimedOut));
+            }
+        }
         self.fill();
         Some(next.join())
     }
