@@ -337,6 +337,27 @@ impl ProcessPoolExecutor {
     pub fn shutdown_kill(&self) {
         self.shared.shutdown(true, true);
     }
+
+    /// Stops accepting tasks and returns at once: Python's `shutdown(wait=False)`. The
+    /// tasks already submitted still run; the pool's thread then stops the workers, reaps
+    /// them and exits by itself, so nothing leaks, and dropping the pool does not wait
+    /// for it. A later [`shutdown`](Self::shutdown) waits for the end as usual.
+    ///
+    /// ```
+    /// use concur::{ProcessPoolExecutor, TaskError};
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// let h = pool.submit(double, 21);
+    /// pool.shutdown_nowait();
+    /// assert_eq!(pool.submit(double, 1).join(), Err(TaskError::Shutdown));
+    /// drop(pool); // does not wait
+    /// assert_eq!(h.join(), Ok(42), "submitted work still runs");
+    /// ```
+    pub fn shutdown_nowait(&self) {
+        self.shared.shutdown_nowait();
+    }
 }
 
 impl Default for ProcessPoolExecutor {
@@ -355,7 +376,7 @@ impl Default for ProcessPoolExecutor {
 impl Drop for ProcessPoolExecutor {
     /// Waits for every submitted task, like leaving Python's `with` block.
     fn drop(&mut self) {
-        self.shared.shutdown(false, false);
+        self.shared.drop_pool();
     }
 }
 

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
@@ -305,6 +305,8 @@ pub(crate) struct Shared {
     exe: (u64, u64),
     /// `State::avg_run_ns`, readable without the lock.
     avg_run_ns: AtomicU64,
+    /// Set by `shutdown_nowait`: dropping the pool leaves its thread to finish alone.
+    detached: AtomicBool,
 }
 
 fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -329,6 +331,7 @@ impl Shared {
             thread_id: Mutex::new(None),
             exe,
             avg_run_ns: AtomicU64::new(0),
+            detached: AtomicBool::new(false),
         });
         let for_thread = shared.clone();
         let handle = thread::Builder::new()
@@ -411,6 +414,24 @@ impl Shared {
     /// Takes no more tasks; with `cancel_pending`, fails the queued ones; with `kill`, also
     /// kills the workers (their running tasks fail with `Shutdown`). Then waits for the
     /// pool's thread to finish everything and exit (unless called on that thread).
+    /// Closes the pool and returns at once: its thread runs what was submitted, reaps
+    /// the workers and exits by itself; dropping the pool then does not wait for it.
+    pub(crate) fn shutdown_nowait(&self) {
+        self.lock().closed = true;
+        self.detached.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// The pool is dropped: as [`shutdown`](Self::shutdown), unless `shutdown_nowait`
+    /// left the end to the pool's thread (its handle is dropped: it detaches).
+    pub(crate) fn drop_pool(&self) {
+        if self.detached.load(Ordering::SeqCst) {
+            drop(relock(&self.thread).take());
+            return;
+        }
+        self.shutdown(false, false);
+    }
+
     pub(crate) fn shutdown(&self, cancel_pending: bool, kill: bool) {
         let mut failed = Vec::new();
         let mut running = Vec::new();
