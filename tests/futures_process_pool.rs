@@ -62,3 +62,74 @@ fn shutdown_nowait_returns_at_once_runs_the_work_then_every_worker_exits() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Opens the FIFO at `path` for writing (which returns once the test opened it for
+/// reading: the task has started), then never returns.
+fn forever(path: String) {
+    let _started = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// A new FIFO in a directory of its own; returns (directory, FIFO path).
+fn new_fifo(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("concur-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("gate");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    (dir, fifo.to_str().unwrap().to_owned())
+}
+
+/// Submits `forever` with `cancel_on_drop` and returns once it runs, with its worker.
+fn running_forever(pool: &ProcessPoolExecutor, name: &str) -> (concur::JoinHandle<()>, OwnedFd) {
+    let (dir, fifo) = new_fifo(name);
+    let h = pool.submit(forever, fifo.clone()).cancel_on_drop();
+    drop(File::open(&fifo).unwrap()); // returns once the task has opened its end
+    std::fs::remove_dir_all(dir).unwrap();
+    (h, pidfd(pool.worker_pids()[0]))
+}
+
+#[test]
+fn dropping_a_cancel_on_drop_handle_stops_its_running_process_task() {
+    // asyncio's run_in_executor: cancelling the awaiting future cancels the executor's.
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let (h, worker) = running_forever(&pool, "drop");
+    drop(h);
+    assert!(exited(&worker), "the worker running the task was stopped");
+    drop(pool); // would wait forever for the task otherwise
+}
+
+#[test]
+fn a_loop_task_that_times_out_on_a_cancel_on_drop_handle_cancels_the_pool_task() {
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let (h, worker) = running_forever(&pool, "timeout");
+    let r = concur::aio::run(concur::aio::timeout(
+        std::time::Duration::from_millis(20),
+        h,
+    ));
+    assert!(r.is_err(), "the timeout fired");
+    assert!(exited(&worker));
+    drop(pool);
+}
+
+#[test]
+fn a_plain_handle_dropped_leaves_its_task_running() {
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let h = pool.submit(double, 4);
+    h.on_done(move || done_tx.send(()).unwrap());
+    drop(h);
+    done_rx.recv().unwrap(); // the task still finished
+    let joined = pool.submit(double, 5).cancel_on_drop().join();
+    assert_eq!(
+        joined,
+        Ok(10),
+        "a joined cancel_on_drop handle gives its value"
+    );
+}

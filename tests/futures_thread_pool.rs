@@ -121,3 +121,24 @@ fn shutdown_nowait_returns_at_once_then_runs_the_work_and_every_thread_exits() {
         exited_rx.recv().expect("every worker thread exits");
     }
 }
+
+#[test]
+fn dropping_a_cancel_on_drop_handle_cancels_its_queued_thread_task() {
+    // asyncio's run_in_executor: cancelling the awaiting future cancels the executor's.
+    let pool = concur::ThreadPoolExecutor::new(1);
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let blocker = pool.submit(move || gate.recv().is_ok());
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    let queued = pool
+        .submit(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .cancel_on_drop();
+    drop(queued);
+    release.send(()).unwrap();
+    assert_eq!(blocker.join(), Ok(true));
+    drop(pool);
+    assert!(
+        !ran.load(std::sync::atomic::Ordering::SeqCst),
+        "the queued task never ran"
+    );
+}

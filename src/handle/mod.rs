@@ -99,11 +99,16 @@ impl<T: Send> TaskCell<T> for Core<T> {
 /// ```
 pub struct JoinHandle<T> {
     cell: Arc<dyn TaskCell<T>>,
+    /// Set by [`cancel_on_drop`](JoinHandle::cancel_on_drop).
+    cancel_on_drop: bool,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(cell: Arc<dyn TaskCell<T>>) -> Self {
-        JoinHandle { cell }
+        JoinHandle {
+            cell,
+            cancel_on_drop: false,
+        }
     }
 
     pub(crate) fn core(&self) -> &Core<T> {
@@ -239,6 +244,40 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn on_done(&self, f: impl FnOnce() + Send + 'static) {
         self.core().on_done(Box::new(f));
+    }
+
+    /// Makes dropping this handle [`cancel`](Self::cancel) the task, if it has not
+    /// finished: asyncio's `run_in_executor`, whose future cancels the executor's when it
+    /// is cancelled. A loop task that awaits the handle and is cancelled (or an
+    /// [`aio::timeout`](crate::aio::timeout) around it that expires) drops it, so the
+    /// pool's task is cancelled with it: a process task is stopped even while it runs
+    /// (its worker is killed), a thread-pool task only if it has not started.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::{aio, ProcessPoolExecutor};
+    /// fn forever(_: ()) {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// let h = pool.submit(forever, ()).cancel_on_drop();
+    /// let r = aio::run(aio::timeout(Duration::from_millis(50), h));
+    /// assert!(r.is_err(), "timed out, and the task with it");
+    /// drop(pool); // nothing left to wait for
+    /// ```
+    pub fn cancel_on_drop(mut self) -> Self {
+        self.cancel_on_drop = true;
+        self
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if self.cancel_on_drop && !self.core().is_finished() {
+            self.cell.cancel();
+        }
     }
 }
 
