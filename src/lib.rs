@@ -45,8 +45,8 @@ mod thread;
 pub use error::Error;
 
 pub use handle::{
-    as_completed, wait, AsCompleted, JoinHandle, PanicMessage, ReturnWhen, TaskError, Waited,
-    WorkerExit,
+    as_completed, promise, wait, AsCompleted, JoinHandle, PanicMessage, Promise, ReturnWhen,
+    TaskError, Waited, WorkerExit,
 };
 #[cfg(all(target_os = "linux", feature = "process-pool"))]
 pub use process::{

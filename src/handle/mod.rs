@@ -10,6 +10,7 @@ mod core;
 mod error;
 #[cfg(all(test, concur_loom))]
 mod loom_tests;
+mod promise;
 mod state;
 mod wait;
 
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 pub(crate) use self::core::{Core, Notify};
 pub(crate) use self::error::{note_location, panic_message, record_panic_locations};
 pub use self::error::{PanicMessage, TaskError, WorkerExit};
+pub use self::promise::{promise, Promise};
 pub use self::wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 use crate::sync::Arc;
 
