@@ -133,3 +133,43 @@ fn a_plain_handle_dropped_leaves_its_task_running() {
         "a joined cancel_on_drop handle gives its value"
     );
 }
+
+/// Ignores SIGTERM, then does as `forever`.
+fn deaf_forever(path: String) {
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler code.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    forever(path)
+}
+
+#[test]
+fn terminate_workers_stops_running_tasks_and_resolves_every_handle() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_terminate_workers (3.14)
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let (running, worker) = running_forever(&pool, "terminate");
+    let queued = pool.submit(forever, String::new());
+    pool.terminate_workers();
+    assert!(exited(&worker));
+    match running.join() {
+        Err(TaskError::WorkerDied(_)) | Err(TaskError::Shutdown) => {}
+        other => panic!("the running task must fail with its worker: {other:?}"),
+    }
+    assert_eq!(queued.join(), Err(TaskError::Shutdown));
+    assert_eq!(
+        pool.submit(forever, String::new()).join(),
+        Err(TaskError::Shutdown)
+    );
+}
+
+#[test]
+fn terminate_workers_kills_a_worker_that_ignores_sigterm_after_the_grace_period() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_kill_workers (3.14)
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let (dir, fifo) = new_fifo("deaf");
+    let h = pool.submit(deaf_forever, fifo.clone());
+    drop(File::open(&fifo).unwrap()); // it runs, and ignores SIGTERM from now on
+    std::fs::remove_dir_all(dir).unwrap();
+    let worker = pidfd(pool.worker_pids()[0]);
+    pool.terminate_workers();
+    assert!(exited(&worker), "SIGKILL followed");
+    assert!(h.join().is_err());
+}

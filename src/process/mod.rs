@@ -358,6 +358,30 @@ impl ProcessPoolExecutor {
     pub fn shutdown_nowait(&self) {
         self.shared.shutdown_nowait();
     }
+
+    /// Stops every worker now, politely first: `SIGTERM` to each, then, after a grace
+    /// period of one second for those still alive, `SIGKILL` (Python 3.14's
+    /// `terminate_workers`). The pool is shut down with them: a task that was running
+    /// resolves as its worker's death or [`TaskError::Shutdown`], one not yet started
+    /// as `Shutdown`; nothing is left pending. Returns once the workers are reaped.
+    ///
+    /// ```
+    /// use concur::ProcessPoolExecutor;
+    /// fn forever(_: ()) {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let pool = ProcessPoolExecutor::new(1).unwrap();
+    /// let h = pool.submit(forever, ());
+    /// pool.terminate_workers();
+    /// assert!(h.join().is_err());
+    /// assert_eq!(pool.stats().workers, 0);
+    /// ```
+    pub fn terminate_workers(&self) {
+        self.shared
+            .terminate_workers(std::time::Duration::from_secs(1));
+    }
 }
 
 impl Default for ProcessPoolExecutor {

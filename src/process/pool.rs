@@ -414,6 +414,42 @@ impl Shared {
     /// Takes no more tasks; with `cancel_pending`, fails the queued ones; with `kill`, also
     /// kills the workers (their running tasks fail with `Shutdown`). Then waits for the
     /// pool's thread to finish everything and exit (unless called on that thread).
+    /// Asks every worker to stop (`SIGTERM`), gives them `grace` to exit, then ends the
+    /// pool as [`shutdown`](Self::shutdown) with `kill` does: whatever still runs is
+    /// killed (`SIGKILL`), every unfinished handle resolves, the thread is joined.
+    pub(crate) fn terminate_workers(&self, grace: std::time::Duration) {
+        let mut exits = Vec::new();
+        {
+            let mut st = self.lock();
+            st.closed = true;
+            for (_, slot) in st.workers.iter_mut() {
+                let Ok(pid) = i32::try_from(slot.child.id()) else {
+                    continue;
+                };
+                let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+                    continue;
+                };
+                // While its slot is here the child is not reaped (the pool's thread waits
+                // for it only after taking the slot out, under this lock), so the pid is
+                // still this worker's: no stranger can get the signal.
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+                if let Ok(fd) =
+                    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+                {
+                    exits.push(fd);
+                }
+            }
+        }
+        let deadline = Instant::now() + grace;
+        for fd in &exits {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+            let timeout = rustix::event::Timespec::try_from(left).ok();
+            let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+        }
+        self.shutdown(true, true);
+    }
+
     /// Closes the pool and returns at once: its thread runs what was submitted, reaps
     /// the workers and exits by itself; dropping the pool then does not wait for it.
     pub(crate) fn shutdown_nowait(&self) {
