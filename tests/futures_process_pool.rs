@@ -173,3 +173,17 @@ fn terminate_workers_kills_a_worker_that_ignores_sigterm_after_the_grace_period(
     assert!(exited(&worker), "SIGKILL followed");
     assert!(h.join().is_err());
 }
+
+#[test]
+fn the_shared_process_pool_is_one_pool_for_every_thread() {
+    fn triple(x: u64) -> u64 {
+        x * 3
+    }
+    let addrs: Vec<usize> = (0..4)
+        .map(|_| std::thread::spawn(|| ProcessPoolExecutor::shared().unwrap() as *const _ as usize))
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(addrs.windows(2).all(|w| w[0] == w[1]), "{addrs:?}");
+    let pool = ProcessPoolExecutor::shared().unwrap();
+    assert_eq!(pool.submit(triple, 5).join(), Ok(15));
+}

@@ -142,3 +142,17 @@ fn dropping_a_cancel_on_drop_handle_cancels_its_queued_thread_task() {
         "the queued task never ran"
     );
 }
+
+#[test]
+fn the_shared_thread_pool_is_one_pool_for_every_thread() {
+    let addrs: Vec<usize> = (0..4)
+        .map(|_| std::thread::spawn(|| concur::ThreadPoolExecutor::shared() as *const _ as usize))
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(addrs.windows(2).all(|w| w[0] == w[1]), "{addrs:?}");
+    let name = concur::ThreadPoolExecutor::shared()
+        .submit(|| std::thread::current().name().map(str::to_owned))
+        .join()
+        .unwrap();
+    assert!(name.unwrap().starts_with("concur-shared"));
+}

@@ -359,6 +359,43 @@ impl ProcessPoolExecutor {
         self.shared.shutdown_nowait();
     }
 
+    /// The process-wide shared pool, for libraries that should not each start their own
+    /// (loky's `get_reusable_executor`): created on first use with one worker per CPU,
+    /// workers started as tasks need them. It lives until the process exits and is never
+    /// dropped: its workers end when this process does (each sees its channel close), so
+    /// nothing waits for them at exit. It is shared, so do not shut it down: that would
+    /// close it for every user.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), if the pool cannot be created (then the next call tries
+    /// again).
+    ///
+    /// ```
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    /// let pool = concur::ProcessPoolExecutor::shared().unwrap();
+    /// assert!(std::ptr::eq(pool, concur::ProcessPoolExecutor::shared().unwrap()));
+    /// assert_eq!(pool.submit(square, 7).join(), Ok(49));
+    /// ```
+    pub fn shared() -> Result<&'static ProcessPoolExecutor, Error> {
+        static POOL: std::sync::OnceLock<ProcessPoolExecutor> = std::sync::OnceLock::new();
+        static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        if let Some(pool) = POOL.get() {
+            return Ok(pool);
+        }
+        // One creator at a time, so two first callers do not both start a pool.
+        let _one = CREATING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(pool) = POOL.get() {
+            return Ok(pool);
+        }
+        let pool = ProcessPoolExecutor::builder().build()?;
+        Ok(POOL.get_or_init(|| pool))
+    }
+
     /// Stops every worker now, politely first: `SIGTERM` to each, then, after a grace
     /// period of one second for those still alive, `SIGKILL` (Python 3.14's
     /// `terminate_workers`). The pool is shut down with them: a task that was running

@@ -139,6 +139,28 @@ impl ThreadPoolExecutor {
         Self::builder().max_workers(max_workers).build()
     }
 
+    /// The process-wide shared pool, for libraries that should not each start their own
+    /// (loky's `get_reusable_executor`): created on first use with the default size
+    /// (Python's default executor: `min(32, cpus + 4)` threads, started as tasks need
+    /// them), threads named `concur-shared-N` ([`aio::to_thread`](crate::aio::to_thread)
+    /// keeps a pool of its own, as asyncio's default executor). It lives until the process exits and is never dropped, so nothing
+    /// waits for its tasks at exit (as for any thread that is still running then); it is
+    /// shared, so do not shut it down: that would close it for every user.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::shared();
+    /// assert!(std::ptr::eq(pool, concur::ThreadPoolExecutor::shared()), "one per process");
+    /// assert_eq!(pool.submit(|| 6 * 7).join(), Ok(42));
+    /// ```
+    pub fn shared() -> &'static ThreadPoolExecutor {
+        static POOL: std::sync::OnceLock<ThreadPoolExecutor> = std::sync::OnceLock::new();
+        POOL.get_or_init(|| {
+            ThreadPoolExecutor::builder()
+                .thread_name_prefix("concur-shared")
+                .build()
+        })
+    }
+
     /// A builder for the other settings: thread names, an initializer, a bounded queue.
     ///
     /// ```
