@@ -166,3 +166,28 @@ fn fallible_children_that_succeed_leave_the_group_whole() {
         }
     });
 }
+
+#[test]
+fn join_next_reports_each_child_as_it_finishes_with_how_it_ended() {
+    // tokio tokio/tests/task_join_set.rs test_with_sleep (join_next until None), adapted
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let gate = std::rc::Rc::new(aio::sync::Event::new());
+        let g = gate.clone();
+        let late = group.spawn(async move { g.wait().await });
+        let early = group.spawn(async { 7 });
+        let doomed = group.spawn(std::future::pending::<()>());
+        assert_eq!(group.len(), 3);
+        assert_eq!(group.join_next().await, Some((early.id(), Ok(()))));
+        assert!(doomed.cancel());
+        assert_eq!(
+            group.join_next().await,
+            Some((doomed.id(), Err(concur::TaskError::Cancelled)))
+        );
+        gate.set();
+        assert_eq!(group.join_next().await, Some((late.id(), Ok(()))));
+        assert_eq!(group.join_next().await, None);
+        assert!(group.is_empty());
+        assert_eq!(early.await, Ok(7));
+    });
+}

@@ -2,6 +2,7 @@
 //! [`wait`], [`as_completed`].
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -48,6 +49,8 @@ struct GroupState {
     running: Cell<usize>,
     failure: RefCell<Option<TaskError>>,
     waker: Cell<Option<Waker>>,
+    /// Children that finished and `join_next` has not reported: (task id, outcome).
+    finished: RefCell<VecDeque<(u64, Result<(), TaskError>)>>,
 }
 
 impl GroupState {
@@ -140,12 +143,16 @@ impl TaskGroup {
     ) -> Task<F::Output> {
         let state = Rc::clone(&self.state);
         state.running.set(state.running.get() + 1);
+        let id = Rc::new(Cell::new(0));
         let child = Child {
             future,
             state: Rc::clone(&state),
             judge,
+            id: Rc::clone(&id),
+            outcome: None,
         };
         let task = spawn(child);
+        id.set(task.id());
         state.children.borrow_mut().push(task.control());
         if state.failure.borrow().is_some() {
             // The group already failed: a late child is cancelled at once.
@@ -180,6 +187,62 @@ impl TaskGroup {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Waits for the next child to finish and says which (its [`Task::id`]) and how:
+    /// `Ok(())` if it returned (its value stays with its own [`Task`] handle), or why it
+    /// failed (a panic, an `Err` of a [`spawn_fallible`](Self::spawn_fallible) child, a
+    /// cancellation). `None` once every child has finished and been reported: tokio's
+    /// `JoinSet::join_next`.
+    ///
+    /// ```
+    /// use concur::{aio, TaskError};
+    /// aio::run(async {
+    ///     let group = aio::TaskGroup::new();
+    ///     let a = group.spawn(async { 1 });
+    ///     let (id, outcome) = group.join_next().await.unwrap();
+    ///     assert_eq!((id, outcome), (a.id(), Ok(())));
+    ///     assert!(group.join_next().await.is_none());
+    ///     assert_eq!(a.await, Ok(1));
+    /// });
+    /// ```
+    pub async fn join_next(&self) -> Option<(u64, Result<(), TaskError>)> {
+        poll_fn(|cx| {
+            if let Some(next) = self.state.finished.borrow_mut().pop_front() {
+                return Poll::Ready(Some(next));
+            }
+            if self.state.running.get() == 0 {
+                return Poll::Ready(None);
+            }
+            self.state.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// How many children are still running: tokio's `JoinSet::len`.
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let group = aio::TaskGroup::new();
+    ///     assert!(group.is_empty());
+    ///     group.spawn(async {});
+    ///     assert_eq!(group.len(), 1);
+    ///     group.join().await.unwrap();
+    /// });
+    /// ```
+    pub fn len(&self) -> usize {
+        self.state.running.get()
+    }
+
+    /// `true` if no child is running.
+    ///
+    /// ```
+    /// assert!(concur::aio::TaskGroup::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Cancels every child still running.
@@ -229,6 +292,10 @@ struct Child<F: Future> {
     future: F,
     state: Rc<GroupState>,
     judge: Option<Judge<F::Output>>,
+    /// Its task's id, set once spawned.
+    id: Rc<Cell<u64>>,
+    /// How it ended, once it has: reported to `join_next` when it is dropped.
+    outcome: Option<Result<(), TaskError>>,
 }
 
 impl GroupState {
@@ -257,15 +324,18 @@ impl<F: Future> Future for Child<F> {
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(out)) => {
+                this.outcome = Some(Ok(()));
                 if let Some(why) = this.judge.and_then(|judge| judge(&out)) {
+                    this.outcome = Some(Err(TaskError::Failed(why.clone())));
                     this.state.fail(TaskError::Failed(why));
                 }
                 Poll::Ready(out)
             }
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {
-                this.state
-                    .fail(TaskError::Panicked(PanicMessage::caught(&*payload)));
+                let err = TaskError::Panicked(PanicMessage::caught(&*payload));
+                this.outcome = Some(Err(err.clone()));
+                this.state.fail(err);
                 resume_unwind(payload)
             }
         }
@@ -274,11 +344,15 @@ impl<F: Future> Future for Child<F> {
 
 impl<F: Future> Drop for Child<F> {
     fn drop(&mut self) {
-        let left = self.state.running.get() - 1;
-        self.state.running.set(left);
-        if left == 0 {
-            self.state.wake();
-        }
+        // Dropped before it ended: cancelled (by the group, its handle or the loop).
+        let outcome = self.outcome.take().unwrap_or(Err(TaskError::Cancelled));
+        self.state
+            .finished
+            .borrow_mut()
+            .push_back((self.id.get(), outcome));
+        self.state.running.set(self.state.running.get() - 1);
+        // `join` waits for the last, `join_next` for each.
+        self.state.wake();
     }
 }
 
