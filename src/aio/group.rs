@@ -196,7 +196,7 @@ impl TaskGroup {
     /// `JoinSet::join_next`.
     ///
     /// ```
-    /// use concur::{aio, TaskError};
+    /// use concur::aio;
     /// aio::run(async {
     ///     let group = aio::TaskGroup::new();
     ///     let a = group.spawn(async { 1 });

@@ -398,9 +398,9 @@ impl ProcessPoolExecutor {
 
     /// Stops every worker now, politely first: `SIGTERM` to each, then, after a grace
     /// period of one second for those still alive, `SIGKILL` (Python 3.14's
-    /// `terminate_workers`). The pool is shut down with them: a task that was running
-    /// resolves as its worker's death or [`TaskError::Shutdown`], one not yet started
-    /// as `Shutdown`; nothing is left pending. Returns once the workers are reaped.
+    /// `terminate_workers`). The pool is shut down with them: every task not finished,
+    /// running or queued, resolves [`TaskError::Shutdown`] at once, and none starts any
+    /// more. Returns once the workers are reaped.
     ///
     /// ```
     /// use concur::ProcessPoolExecutor;

@@ -140,8 +140,24 @@ impl Slot {
     fn kill(&mut self, why: Kill) {
         if self.killed.is_none() {
             self.killed = Some(why);
-            let _ = self.child.kill();
         }
+        // Again after a gentler signal: `kill` is the last word.
+        let _ = self.child.kill();
+    }
+
+    /// Sends the worker `signal`, as `kill` does `SIGKILL`; returns a descriptor that
+    /// becomes readable when it exits, if `pidfd_open` works here.
+    fn signal(&mut self, why: Kill, signal: rustix::process::Signal) -> Option<OwnedFd> {
+        if self.killed.is_none() {
+            self.killed = Some(why);
+        }
+        // While its slot exists the child is not reaped (the pool's thread waits for it
+        // only after taking the slot out, under the state lock, which the caller
+        // holds), so the pid is still this worker's: no stranger gets the signal.
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).ok()?)?;
+        let exit = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+        let _ = rustix::process::kill_process(pid, signal);
+        exit
     }
 }
 
@@ -414,32 +430,12 @@ impl Shared {
     /// Takes no more tasks; with `cancel_pending`, fails the queued ones; with `kill`, also
     /// kills the workers (their running tasks fail with `Shutdown`). Then waits for the
     /// pool's thread to finish everything and exit (unless called on that thread).
-    /// Asks every worker to stop (`SIGTERM`), gives them `grace` to exit, then ends the
-    /// pool as [`shutdown`](Self::shutdown) with `kill` does: whatever still runs is
-    /// killed (`SIGKILL`), every unfinished handle resolves, the thread is joined.
+    /// Asks every worker to stop (`SIGTERM`), gives them `grace` to exit, kills those
+    /// still alive (`SIGKILL`), and ends the pool as [`shutdown`](Self::shutdown) with
+    /// `kill` does: no task starts any more, every unfinished handle resolves
+    /// [`TaskError::Shutdown`] at once, the thread is joined.
     pub(crate) fn terminate_workers(&self, grace: std::time::Duration) {
-        let mut exits = Vec::new();
-        {
-            let mut st = self.lock();
-            st.closed = true;
-            for (_, slot) in st.workers.iter_mut() {
-                let Ok(pid) = i32::try_from(slot.child.id()) else {
-                    continue;
-                };
-                let Some(pid) = rustix::process::Pid::from_raw(pid) else {
-                    continue;
-                };
-                // While its slot is here the child is not reaped (the pool's thread waits
-                // for it only after taking the slot out, under this lock), so the pid is
-                // still this worker's: no stranger can get the signal.
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-                if let Ok(fd) =
-                    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
-                {
-                    exits.push(fd);
-                }
-            }
-        }
+        let exits = self.end_now(Some(rustix::process::Signal::TERM));
         let deadline = Instant::now() + grace;
         for fd in &exits {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -468,30 +464,56 @@ impl Shared {
         self.shutdown(false, false);
     }
 
-    pub(crate) fn shutdown(&self, cancel_pending: bool, kill: bool) {
-        let mut failed = Vec::new();
+    /// Closes the pool, fails every queued and running task with `Shutdown`, and sends
+    /// every worker `signal` (`SIGKILL` with `None`); returns descriptors that become
+    /// readable as each signalled worker exits (where `pidfd_open` works).
+    fn end_now(&self, signal: Option<rustix::process::Signal>) -> Vec<OwnedFd> {
+        let mut exits = Vec::new();
         let mut running = Vec::new();
-        {
+        let failed: Vec<Job> = {
             let mut st = self.lock();
             st.closed = true;
-            if cancel_pending || kill {
-                failed.extend(st.pending.drain(..));
-            }
-            if kill {
-                for (_, slot) in st.workers.iter_mut() {
-                    for f in slot.flights.iter_mut().filter(|f| !f.done) {
-                        f.done = true;
-                        running.push(f.job.task.clone());
+            for (_, slot) in st.workers.iter_mut() {
+                for f in slot.flights.iter_mut().filter(|f| !f.done) {
+                    f.done = true;
+                    running.push(f.job.task.clone());
+                }
+                match signal {
+                    None => slot.kill(Kill::Shutdown),
+                    Some(signal) => {
+                        if let Some(fd) = slot.signal(Kill::Shutdown, signal) {
+                            exits.push(fd);
+                        }
                     }
-                    slot.kill(Kill::Shutdown);
                 }
             }
-        }
+            st.pending.drain(..).collect()
+        };
         for job in failed {
             job.fail(TaskError::Shutdown);
         }
         for task in running {
             task.finish(Outcome::Failed(TaskError::Shutdown));
+        }
+        exits
+    }
+
+    pub(crate) fn shutdown(&self, cancel_pending: bool, kill: bool) {
+        if kill {
+            self.end_now(None);
+        } else {
+            let failed: Vec<Job> = {
+                let mut st = self.lock();
+                st.closed = true;
+                if cancel_pending {
+                    st.pending.drain(..).collect()
+                } else {
+                    Vec::new()
+                }
+            };
+            for job in failed {
+                job.fail(TaskError::Shutdown);
+            }
         }
         self.wake();
         if *relock(&self.thread_id) == Some(thread::current().id()) {
