@@ -13,7 +13,7 @@ mod queue;
 mod semaphore;
 mod waiters;
 
-pub use barrier::Barrier;
+pub use barrier::{Barrier, BrokenBarrier};
 pub use condition::Condition;
 pub use event::Event;
 pub use mutex::{Lock, Mutex, MutexGuard};
