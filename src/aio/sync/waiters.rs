@@ -105,6 +105,15 @@ impl Waiters {
             .collect()
     }
 
+    /// Takes the first waiter out of the line, wakes it and returns its ticket.
+    pub(crate) fn pop_wake_ticket(&self) -> Option<u64> {
+        let first = self.inner.borrow_mut().queue.pop_front();
+        first.map(|(t, w)| {
+            w.wake();
+            t
+        })
+    }
+
     /// Takes the first `n` waiters out of the line and wakes them; returns how many.
     pub(crate) fn pop_wake(&self, n: usize) -> usize {
         let woken: Vec<Waker> = {
