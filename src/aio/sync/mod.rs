@@ -11,6 +11,7 @@ mod event;
 mod mutex;
 mod notify;
 mod once_cell;
+pub mod oneshot;
 mod queue;
 mod semaphore;
 mod waiters;
