@@ -13,6 +13,7 @@ mod notify;
 mod once_cell;
 pub mod oneshot;
 mod queue;
+mod rwlock;
 mod semaphore;
 mod waiters;
 
@@ -23,4 +24,5 @@ pub use mutex::{Lock, Mutex, MutexGuard};
 pub use notify::{Notified, Notify};
 pub use once_cell::{OnceCell, SetError};
 pub use queue::{Queue, QueueFull};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{BoundedSemaphore, ReleasedTooManyTimes, Semaphore, SemaphorePermit};
