@@ -28,6 +28,30 @@ impl<T> fmt::Display for QueueFull<T> {
 
 impl<T: fmt::Debug> std::error::Error for QueueFull<T> {}
 
+/// The error of [`Queue::send`] and [`Queue::recv`] on a queue that was
+/// [shut down](Queue::shutdown): asyncio's `QueueShutDown`. [`send`](Queue::send) hands its
+/// value back in it.
+///
+/// ```
+/// use concur::aio::{self, sync::{Queue, QueueShutDown}};
+/// aio::run(async {
+///     let q = Queue::new();
+///     q.shutdown();
+///     assert_eq!(q.send(1).await, Err(QueueShutDown(1)));
+///     assert_eq!(q.recv().await, Err(QueueShutDown(())));
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueShutDown<T = ()>(pub T);
+
+impl<T> fmt::Display for QueueShutDown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the queue was shut down")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for QueueShutDown<T> {}
+
 /// A FIFO queue between tasks of one loop: `asyncio.Queue`. [`get`](Self::get) waits
 /// while it is empty; on a bounded queue [`put`](Self::put) waits while it is full.
 ///
@@ -61,6 +85,7 @@ pub struct Queue<T> {
     putters: Waiters,
     unfinished: Cell<usize>,
     all_done: Waiters,
+    shut_down: Cell<bool>,
 }
 
 impl<T> Queue<T> {
@@ -122,6 +147,7 @@ impl<T> Queue<T> {
             putters: Waiters::default(),
             unfinished: Cell::new(0),
             all_done: Waiters::default(),
+            shut_down: Cell::new(false),
         }
     }
 
@@ -188,7 +214,8 @@ impl<T> Queue<T> {
         self.capacity.is_some_and(|c| self.len() >= c)
     }
 
-    /// Adds `value` if there is room, or hands it back.
+    /// Adds `value` if there is room, or hands it back (also once the queue is
+    /// [shut down](Self::shutdown): it takes no more).
     ///
     /// ```
     /// use concur::aio::{self, sync::Queue};
@@ -206,7 +233,7 @@ impl<T> Queue<T> {
     /// });
     /// ```
     pub fn put_nowait(&self, value: T) -> Result<(), QueueFull<T>> {
-        if self.is_full() || !self.putters.is_empty() {
+        if self.shut_down.get() || self.is_full() || !self.putters.is_empty() {
             return Err(QueueFull(value));
         }
         self.push(value);
@@ -236,24 +263,60 @@ impl<T> Queue<T> {
     ///     assert!(Queue::<u8>::new().is_empty());
     /// });
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the queue was [shut down](Self::shutdown); [`send`](Self::send) reports that as
+    /// an error instead.
     pub async fn put(&self, value: T) {
+        if self.send(value).await.is_err() {
+            panic!("concur::aio::sync::Queue::put on a queue that was shut down (use send to get the value back)");
+        }
+    }
+
+    /// Like [`put`](Self::put), but a queue that is shut down (before or while this waits)
+    /// hands the value back.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueShutDown`] with the value, if the queue was shut down.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::{Queue, QueueShutDown}};
+    /// aio::run(async {
+    ///     let q = Queue::bounded(1);
+    ///     assert_eq!(q.send(1).await, Ok(()));
+    ///     q.shutdown();
+    ///     assert_eq!(q.send(2).await, Err(QueueShutDown(2)));
+    ///     assert_eq!(q.recv().await, Ok(1)); // drained after shutdown
+    /// });
+    /// ```
+    pub async fn send(&self, value: T) -> Result<(), QueueShutDown<T>> {
         let ticket = Ticket::new(&self.putters);
-        poll_fn(|cx| {
+        let open = poll_fn(|cx| {
             if poll_budget(cx).is_pending() {
                 return Poll::Pending;
             }
+            if self.shut_down.get() {
+                ticket.done();
+                return Poll::Ready(false);
+            }
             if !self.is_full() && ticket.is_first() {
                 ticket.done();
-                return Poll::Ready(());
+                return Poll::Ready(true);
             }
             ticket.wait(cx.waker());
             Poll::Pending
         })
         .await;
+        if !open {
+            return Err(QueueShutDown(value));
+        }
         self.push(value);
         if !self.is_full() {
             self.putters.wake_first();
         }
+        Ok(())
     }
 
     /// Takes the oldest item, if any.
@@ -303,7 +366,37 @@ impl<T> Queue<T> {
     ///     assert!(Queue::<u8>::new().is_empty());
     /// });
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the queue was [shut down](Self::shutdown) and is empty; [`recv`](Self::recv)
+    /// reports that as an error instead.
     pub async fn get(&self) -> T {
+        match self.recv().await {
+            Ok(v) => v,
+            Err(_) => panic!("concur::aio::sync::Queue::get on a queue that was shut down and is empty (use recv to handle it)"),
+        }
+    }
+
+    /// Like [`get`](Self::get), but a queue that is shut down and empty (before or while
+    /// this waits) is an error: after [`shutdown`](Self::shutdown) the items left are
+    /// still handed out, then every `recv` fails.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueShutDown`] if the queue was shut down and holds no item.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::{Queue, QueueShutDown}};
+    /// aio::run(async {
+    ///     let q = Queue::new();
+    ///     q.put(1).await;
+    ///     q.shutdown();
+    ///     assert_eq!(q.recv().await, Ok(1));
+    ///     assert_eq!(q.recv().await, Err(QueueShutDown(())));
+    /// });
+    /// ```
+    pub async fn recv(&self) -> Result<T, QueueShutDown> {
         let ticket = Ticket::new(&self.getters);
         poll_fn(|cx| {
             if poll_budget(cx).is_pending() {
@@ -315,13 +408,98 @@ impl<T> Queue<T> {
                     if !self.is_empty() {
                         self.getters.wake_first();
                     }
-                    return Poll::Ready(v);
+                    return Poll::Ready(Ok(v));
                 }
+            }
+            if self.shut_down.get() && self.is_empty() {
+                ticket.done();
+                return Poll::Ready(Err(QueueShutDown(())));
+            }
+            if ticket.was_served() {
+                ticket.reset(); // taken out of line by the shutdown's broadcast: queue again
             }
             ticket.wait(cx.waker());
             Poll::Pending
         })
         .await
+    }
+
+    /// Shuts the queue down (asyncio's `Queue.shutdown()`): every put, waiting or later,
+    /// fails ([`send`](Self::send) hands its value back); the items left are still handed
+    /// out, then every get fails. Waiting putters and getters are woken.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::{Queue, QueueShutDown}};
+    /// aio::run(async {
+    ///     let q = Queue::new();
+    ///     q.put("left").await;
+    ///     q.shutdown();
+    ///     assert!(q.is_shutdown());
+    ///     assert_eq!(q.send("late").await, Err(QueueShutDown("late")));
+    ///     assert_eq!(q.recv().await, Ok("left"));
+    ///     assert!(q.recv().await.is_err());
+    /// });
+    /// ```
+    pub fn shutdown(&self) {
+        self.shut_down.set(true);
+        self.getters.drain_wake();
+        self.putters.drain_wake();
+    }
+
+    /// Shuts the queue down at once (asyncio's `Queue.shutdown(immediate=True)`): as
+    /// [`shutdown`](Self::shutdown), and the items left are dropped and counted as done,
+    /// so every get fails now and [`join`](Self::join) returns once the items already
+    /// taken are marked done.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::Queue};
+    /// aio::run(async {
+    ///     let q = Queue::new();
+    ///     q.put(1).await;
+    ///     q.put(2).await;
+    ///     q.shutdown_now();
+    ///     assert!(q.is_empty());
+    ///     assert!(q.recv().await.is_err());
+    ///     q.join().await; // the dropped items count as done
+    /// });
+    /// ```
+    pub fn shutdown_now(&self) {
+        self.shut_down.set(true);
+        let dropped: VecDeque<T> = std::mem::take(&mut *self.items.borrow_mut());
+        let n = self.unfinished.get().saturating_sub(dropped.len());
+        self.unfinished.set(n);
+        drop(dropped);
+        if n == 0 {
+            self.all_done.drain_wake();
+        }
+        self.getters.drain_wake();
+        self.putters.drain_wake();
+    }
+
+    /// `true` once [`shutdown`](Self::shutdown) or [`shutdown_now`](Self::shutdown_now)
+    /// was called.
+    ///
+    /// ```
+    /// use concur::aio::sync::Queue;
+    /// let q = Queue::<u8>::new();
+    /// assert!(!q.is_shutdown());
+    /// q.shutdown();
+    /// assert!(q.is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        self.shut_down.get()
+    }
+
+    /// The most items the queue holds: `Some(n)` for [`bounded(n)`](Self::bounded), `None`
+    /// for an unbounded queue (asyncio's `maxsize`, where 0 means unbounded).
+    ///
+    /// ```
+    /// use concur::aio::sync::Queue;
+    /// assert_eq!(Queue::<u8>::bounded(3).maxsize(), Some(3));
+    /// assert_eq!(Queue::<u8>::new().maxsize(), None);
+    /// ```
+    pub fn maxsize(&self) -> Option<usize> {
+        self.capacity
     }
 
     /// Marks one item taken with `get` as processed (`Queue.task_done`).
