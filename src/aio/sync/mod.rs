@@ -23,6 +23,6 @@ pub use event::Event;
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use notify::{Notified, Notify};
 pub use once_cell::{OnceCell, SetError};
-pub use queue::{Queue, QueueFull, QueueShutDown};
+pub use queue::{LifoQueue, PriorityQueue, Queue, QueueFull, QueueOrder, QueueShutDown};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{BoundedSemaphore, ReleasedTooManyTimes, Semaphore, SemaphorePermit};

@@ -1,9 +1,11 @@
 //! [`Queue`]: asyncio's `Queue`, unbounded or bounded.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::future::poll_fn;
+use std::ops::Deref;
 use std::task::Poll;
 
 use super::waiters::{Ticket, Waiters};
@@ -78,8 +80,9 @@ impl<T: fmt::Debug> std::error::Error for QueueShutDown<T> {}
 /// });
 /// assert_eq!(got, [0, 1, 2, 3, 4]);
 /// ```
-pub struct Queue<T> {
-    items: RefCell<VecDeque<T>>,
+pub struct Queue<T, S = VecDeque<T>> {
+    items: RefCell<S>,
+    marker: std::marker::PhantomData<fn(T) -> T>,
     capacity: Option<usize>,
     getters: Waiters,
     putters: Waiters,
@@ -138,10 +141,13 @@ impl<T> Queue<T> {
         );
         Self::with_capacity(Some(capacity))
     }
+}
 
-    fn with_capacity(capacity: Option<usize>) -> Self {
+impl<T, S: QueueOrder<T>> Queue<T, S> {
+    pub(crate) fn with_capacity(capacity: Option<usize>) -> Self {
         Queue {
-            items: RefCell::new(VecDeque::new()),
+            items: RefCell::new(S::default()),
+            marker: std::marker::PhantomData,
             capacity,
             getters: Waiters::default(),
             putters: Waiters::default(),
@@ -169,7 +175,7 @@ impl<T> Queue<T> {
     /// });
     /// ```
     pub fn len(&self) -> usize {
-        self.items.borrow().len()
+        self.items.borrow().count()
     }
 
     /// `true` if the queue holds no item.
@@ -190,7 +196,7 @@ impl<T> Queue<T> {
     /// });
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.items.borrow().is_empty()
+        self.items.borrow().count() == 0
     }
 
     /// `true` if a bounded queue is at capacity.
@@ -241,7 +247,7 @@ impl<T> Queue<T> {
     }
 
     fn push(&self, value: T) {
-        self.items.borrow_mut().push_back(value);
+        self.items.borrow_mut().push(value);
         self.unfinished.set(self.unfinished.get() + 1);
         self.getters.wake_first();
     }
@@ -344,7 +350,7 @@ impl<T> Queue<T> {
     }
 
     fn pop(&self) -> Option<T> {
-        let v = self.items.borrow_mut().pop_front()?;
+        let v = self.items.borrow_mut().pop()?;
         self.putters.wake_first();
         Some(v)
     }
@@ -465,8 +471,8 @@ impl<T> Queue<T> {
     /// ```
     pub fn shutdown_now(&self) {
         self.shut_down.set(true);
-        let dropped: VecDeque<T> = std::mem::take(&mut *self.items.borrow_mut());
-        let n = self.unfinished.get().saturating_sub(dropped.len());
+        let dropped: S = std::mem::take(&mut *self.items.borrow_mut());
+        let n = self.unfinished.get().saturating_sub(dropped.count());
         self.unfinished.set(n);
         drop(dropped);
         if n == 0 {
@@ -575,11 +581,223 @@ impl<T> Default for Queue<T> {
     }
 }
 
-impl<T> fmt::Debug for Queue<T> {
+impl<T, S: QueueOrder<T>> fmt::Debug for Queue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("len", &self.len())
             .field("capacity", &self.capacity)
             .finish()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The order a [`Queue`] hands its items out in: its storage. Implemented by
+/// `VecDeque<T>` (FIFO, [`Queue`]), `Vec<T>` (LIFO, [`LifoQueue`]) and
+/// `BinaryHeap<Reverse<T>>` (smallest first, [`PriorityQueue`]); sealed.
+///
+/// ```
+/// use concur::aio::sync::{LifoQueue, PriorityQueue, Queue};
+/// let (fifo, lifo, prio) = (Queue::new(), LifoQueue::new(), PriorityQueue::new());
+/// for v in [2, 1, 3] {
+///     fifo.put_nowait(v).unwrap();
+///     lifo.put_nowait(v).unwrap();
+///     prio.put_nowait(v).unwrap();
+/// }
+/// assert_eq!(fifo.get_nowait(), Some(2));
+/// assert_eq!(lifo.get_nowait(), Some(3));
+/// assert_eq!(prio.get_nowait(), Some(1));
+/// ```
+pub trait QueueOrder<T>: Default + sealed::Sealed {
+    /// Stores an item.
+    #[doc(hidden)]
+    fn push(&mut self, value: T);
+    /// Takes the next item out, in this order.
+    #[doc(hidden)]
+    fn pop(&mut self) -> Option<T>;
+    /// How many items are stored.
+    #[doc(hidden)]
+    fn count(&self) -> usize;
+}
+
+impl<T> sealed::Sealed for VecDeque<T> {}
+impl<T> QueueOrder<T> for VecDeque<T> {
+    fn push(&mut self, value: T) {
+        self.push_back(value);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.pop_front()
+    }
+    fn count(&self) -> usize {
+        VecDeque::len(self)
+    }
+}
+
+impl<T> sealed::Sealed for Vec<T> {}
+impl<T> QueueOrder<T> for Vec<T> {
+    fn push(&mut self, value: T) {
+        Vec::push(self, value);
+    }
+    fn pop(&mut self) -> Option<T> {
+        Vec::pop(self)
+    }
+    fn count(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+impl<T: Ord> sealed::Sealed for BinaryHeap<Reverse<T>> {}
+impl<T: Ord> QueueOrder<T> for BinaryHeap<Reverse<T>> {
+    fn push(&mut self, value: T) {
+        BinaryHeap::push(self, Reverse(value));
+    }
+    fn pop(&mut self) -> Option<T> {
+        BinaryHeap::pop(self).map(|Reverse(v)| v)
+    }
+    fn count(&self) -> usize {
+        BinaryHeap::len(self)
+    }
+}
+
+/// A last-in, first-out [`Queue`]: `asyncio.LifoQueue`. Every method of `Queue` (through
+/// `Deref`): the same waiting, shutdown and join, only the order differs.
+///
+/// ```
+/// use concur::aio::{self, sync::LifoQueue};
+/// aio::run(async {
+///     let q = LifoQueue::new();
+///     for v in 1..=3 {
+///         q.put(v).await;
+///     }
+///     assert_eq!(q.get().await, 3);
+///     assert_eq!(q.get().await, 2);
+/// });
+/// ```
+pub struct LifoQueue<T>(Queue<T, Vec<T>>);
+
+impl<T> LifoQueue<T> {
+    /// An unbounded LIFO queue.
+    ///
+    /// ```
+    /// use concur::aio::sync::LifoQueue;
+    /// let q = LifoQueue::new();
+    /// q.put_nowait(1).unwrap();
+    /// q.put_nowait(2).unwrap();
+    /// assert_eq!(q.get_nowait(), Some(2));
+    /// ```
+    pub fn new() -> Self {
+        LifoQueue(Queue::with_capacity(None))
+    }
+
+    /// A LIFO queue of at most `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    ///
+    /// ```
+    /// use concur::aio::sync::LifoQueue;
+    /// let q = LifoQueue::bounded(1);
+    /// q.put_nowait(1).unwrap();
+    /// assert!(q.put_nowait(2).is_err());
+    /// ```
+    pub fn bounded(capacity: usize) -> Self {
+        assert!(
+            capacity > 0,
+            "concur::aio::sync::LifoQueue::bounded needs a capacity of at least 1"
+        );
+        LifoQueue(Queue::with_capacity(Some(capacity)))
+    }
+}
+
+impl<T> Default for LifoQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Deref for LifoQueue<T> {
+    type Target = Queue<T, Vec<T>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for LifoQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LifoQueue").field(&self.0).finish()
+    }
+}
+
+/// A [`Queue`] that hands out the smallest item first: `asyncio.PriorityQueue` (a binary
+/// heap, as Python's `heapq`). Every method of `Queue` (through `Deref`); use
+/// `(priority, item)` tuples for prioritised work.
+///
+/// ```
+/// use concur::aio::{self, sync::PriorityQueue};
+/// aio::run(async {
+///     let q = PriorityQueue::new();
+///     for job in [(2, "later"), (0, "urgent"), (1, "soon")] {
+///         q.put(job).await;
+///     }
+///     assert_eq!(q.get().await, (0, "urgent"));
+///     assert_eq!(q.get().await, (1, "soon"));
+/// });
+/// ```
+pub struct PriorityQueue<T: Ord>(Queue<T, BinaryHeap<Reverse<T>>>);
+
+impl<T: Ord> PriorityQueue<T> {
+    /// An unbounded priority queue.
+    ///
+    /// ```
+    /// use concur::aio::sync::PriorityQueue;
+    /// let q = PriorityQueue::new();
+    /// q.put_nowait(5).unwrap();
+    /// q.put_nowait(1).unwrap();
+    /// assert_eq!(q.get_nowait(), Some(1));
+    /// ```
+    pub fn new() -> Self {
+        PriorityQueue(Queue::with_capacity(None))
+    }
+
+    /// A priority queue of at most `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    ///
+    /// ```
+    /// use concur::aio::sync::PriorityQueue;
+    /// let q = PriorityQueue::bounded(1);
+    /// q.put_nowait(1).unwrap();
+    /// assert!(q.put_nowait(0).is_err());
+    /// ```
+    pub fn bounded(capacity: usize) -> Self {
+        assert!(
+            capacity > 0,
+            "concur::aio::sync::PriorityQueue::bounded needs a capacity of at least 1"
+        );
+        PriorityQueue(Queue::with_capacity(Some(capacity)))
+    }
+}
+
+impl<T: Ord> Default for PriorityQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Ord> Deref for PriorityQueue<T> {
+    type Target = Queue<T, BinaryHeap<Reverse<T>>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: Ord> fmt::Debug for PriorityQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PriorityQueue").field(&self.0).finish()
     }
 }
