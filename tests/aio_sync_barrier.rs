@@ -19,7 +19,7 @@ fn spawn_waiters(b: &Rc<Barrier>, n: usize) -> Vec<aio::Task<Result<bool, Broken
 
 #[test]
 fn a_barrier_reports_its_parties_and_how_many_wait() {
-    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_barrier_parties_and_n_waiting (test_wait_task_multi)
+    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_filling_task_by_task
     aio::run(async {
         let b = Rc::new(Barrier::new(3));
         assert_eq!(b.parties(), 3);
@@ -37,7 +37,7 @@ fn a_barrier_reports_its_parties_and_how_many_wait() {
 
 #[test]
 fn abort_fails_every_waiter_and_later_waits_until_reset() {
-    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_abort_barrier
+    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_abort_barrier (with waiters)
     aio::run(async {
         let b = Rc::new(Barrier::new(4));
         let tasks = spawn_waiters(&b, 3);
@@ -79,7 +79,7 @@ fn reset_fails_the_present_waiters_and_the_barrier_works_again() {
 
 #[test]
 fn reset_after_abort_makes_the_barrier_whole() {
-    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_abort_and_reset
+    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_abort_barrier, then reset
     aio::run(async {
         let b = Rc::new(Barrier::new(2));
         b.abort();
@@ -105,7 +105,7 @@ fn reset_on_an_idle_barrier_changes_nothing() {
 
 #[test]
 fn a_waiter_cancelled_after_the_release_does_not_disturb_the_next_generation() {
-    // CPython Lib/test/test_asyncio/test_locks.py BarrierTests.test_filling_tasks_cancel_one
+    // cancellation after the release; before it: CPython test_locks.py BarrierTests.test_filling_tasks_cancel_one, in tests/aio_sync.rs
     aio::run(async {
         let b = Rc::new(Barrier::new(2));
         let released = spawn_waiters(&b, 1).pop().unwrap();

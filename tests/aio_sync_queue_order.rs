@@ -42,7 +42,7 @@ fn a_priority_queue_hands_out_the_smallest_item_first() {
 
 #[test]
 fn a_bounded_priority_queue_makes_putters_wait() {
-    // CPython Lib/test/test_asyncio/test_queues.py QueueBasicTests.test_blocking_put (on a PriorityQueue)
+    // CPython Lib/test/test_asyncio/test_queues.py QueuePutTests.test_blocking_put (on a PriorityQueue)
     aio::run(async {
         let q = Rc::new(PriorityQueue::bounded(1));
         q.put(5).await;

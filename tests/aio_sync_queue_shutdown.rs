@@ -17,7 +17,7 @@ fn maxsize_is_the_bound_or_none() {
 
 #[test]
 fn after_shutdown_puts_fail_and_gets_drain_the_rest_then_fail() {
-    // CPython Lib/test/test_asyncio/test_queues.py _QueueShutdownTestMixin.test_shutdown_nonempty
+    // CPython Lib/test/test_asyncio/test_queues.py _QueueShutdownTestMixin.test_shutdown_nonempty (the drain)
     aio::run(async {
         let q = Queue::new();
         q.put(1).await;
@@ -54,7 +54,7 @@ fn shutdown_wakes_waiting_getters_with_the_error() {
 
 #[test]
 fn shutdown_wakes_a_blocked_putter_and_hands_its_value_back() {
-    // CPython Lib/test/test_asyncio/test_queues.py _QueueShutdownTestMixin.test_shutdown_putter
+    // CPython Lib/test/test_asyncio/test_queues.py _QueueShutdownTestMixin.test_shutdown_nonempty (the waiting put)
     aio::run(async {
         let q = Rc::new(Queue::bounded(1));
         q.put(1).await;

@@ -1,5 +1,7 @@
 //! Synchronisation between the tasks of one event loop: asyncio's `Lock` (here [`Mutex`],
-//! holding its data), [`Event`], [`Semaphore`], [`Condition`], [`Barrier`] and [`Queue`].
+//! holding its data), [`Event`], [`Semaphore`], [`BoundedSemaphore`], [`Condition`],
+//! [`Barrier`] and [`Queue`] (with [`LifoQueue`] and [`PriorityQueue`]); and tokio's
+//! [`Notify`], [`RwLock`], [`OnceCell`] and [`oneshot`] channel.
 //!
 //! They are for tasks on the same loop (they are not `Sync`): waiting on one suspends the
 //! task, never the thread. Every waiter is served in FIFO order, and a waiting future that
