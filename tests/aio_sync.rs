@@ -169,7 +169,7 @@ fn barrier_releases_in_generations_and_ignores_cancelled_waiters() {
                 .collect();
             let mut leaders = 0;
             for t in tasks {
-                leaders += u32::from(t.await.unwrap());
+                leaders += u32::from(t.await.unwrap().unwrap());
             }
             assert_eq!(leaders, 1);
         }

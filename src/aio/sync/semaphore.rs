@@ -222,3 +222,143 @@ impl fmt::Debug for SemaphorePermit<'_> {
         f.debug_struct("SemaphorePermit").finish()
     }
 }
+
+/// The error of [`BoundedSemaphore::release`] when every permit is already back: the
+/// `ValueError` of `asyncio.BoundedSemaphore`.
+///
+/// ```
+/// use concur::aio::sync::{BoundedSemaphore, ReleasedTooManyTimes};
+/// let sem = BoundedSemaphore::new(1);
+/// assert_eq!(sem.release(), Err(ReleasedTooManyTimes));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleasedTooManyTimes;
+
+impl fmt::Display for ReleasedTooManyTimes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BoundedSemaphore released too many times: every permit is already back")
+    }
+}
+
+impl std::error::Error for ReleasedTooManyTimes {}
+
+/// A [`Semaphore`] that never holds more permits than it started with:
+/// `asyncio.BoundedSemaphore`. Permits come back when their guard drops, or by
+/// [`release`](Self::release) for one kept with [`SemaphorePermit::forget`]; a release
+/// above the initial number is an error, not a silent extra permit.
+///
+/// ```
+/// use concur::aio::{self, sync::BoundedSemaphore};
+/// aio::run(async {
+///     let sem = BoundedSemaphore::new(2);
+///     sem.acquire().await.forget(); // held with no guard
+///     assert_eq!(sem.available_permits(), 1);
+///     sem.release().unwrap(); // given back by hand
+///     assert!(sem.release().is_err()); // one too many
+///     assert_eq!(sem.available_permits(), 2);
+/// });
+/// ```
+pub struct BoundedSemaphore {
+    sem: Semaphore,
+    limit: usize,
+}
+
+impl BoundedSemaphore {
+    /// A bounded semaphore with `permits` permits, the most it will ever hold.
+    ///
+    /// ```
+    /// use concur::aio::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(3);
+    /// assert_eq!(sem.available_permits(), 3);
+    /// assert_eq!(sem.limit(), 3);
+    /// ```
+    pub fn new(permits: usize) -> Self {
+        BoundedSemaphore {
+            sem: Semaphore::new(permits),
+            limit: permits,
+        }
+    }
+
+    /// The number of permits it started with (and will never exceed).
+    ///
+    /// ```
+    /// use concur::aio::sync::BoundedSemaphore;
+    /// assert_eq!(BoundedSemaphore::new(3).limit(), 3);
+    /// ```
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Permits available now.
+    ///
+    /// ```
+    /// use concur::aio::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn available_permits(&self) -> usize {
+        self.sem.available_permits()
+    }
+
+    /// Waits for a permit (FIFO); it is given back when the returned guard drops.
+    ///
+    /// ```
+    /// use concur::aio::{self, sync::BoundedSemaphore};
+    /// aio::run(async {
+    ///     let sem = BoundedSemaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert!(sem.try_acquire().is_none());
+    ///     drop(permit);
+    ///     assert!(sem.try_acquire().is_some());
+    /// });
+    /// ```
+    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+        self.sem.acquire().await
+    }
+
+    /// Takes a permit if one is free and nobody waits.
+    ///
+    /// ```
+    /// use concur::aio::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(1);
+    /// let permit = sem.try_acquire();
+    /// assert!(permit.is_some());
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.sem.try_acquire()
+    }
+
+    /// Gives one permit back (one kept with [`SemaphorePermit::forget`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ReleasedTooManyTimes`] if it already holds all its permits; nothing changes.
+    ///
+    /// ```
+    /// use concur::aio::sync::{BoundedSemaphore, ReleasedTooManyTimes};
+    /// let sem = BoundedSemaphore::new(1);
+    /// sem.try_acquire().unwrap().forget();
+    /// assert_eq!(sem.release(), Ok(()));
+    /// assert_eq!(sem.release(), Err(ReleasedTooManyTimes));
+    /// ```
+    pub fn release(&self) -> Result<(), ReleasedTooManyTimes> {
+        if self.sem.available_permits() >= self.limit {
+            return Err(ReleasedTooManyTimes);
+        }
+        self.sem.add_permits(1);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for BoundedSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundedSemaphore")
+            .field("permits", &self.sem.available_permits())
+            .field("limit", &self.limit)
+            .finish()
+    }
+}

@@ -92,6 +92,28 @@ impl Waiters {
         woken.into_iter().for_each(Waker::wake);
     }
 
+    /// Takes every waiter out of the line, wakes it, and returns the tickets taken out
+    /// (for broadcasts whose outcome each waiter must read back).
+    pub(crate) fn drain_wake_tickets(&self) -> Vec<u64> {
+        let woken: Vec<(u64, Waker)> = self.inner.borrow_mut().queue.drain(..).collect();
+        woken
+            .into_iter()
+            .map(|(t, w)| {
+                w.wake();
+                t
+            })
+            .collect()
+    }
+
+    /// Takes the first waiter out of the line, wakes it and returns its ticket.
+    pub(crate) fn pop_wake_ticket(&self) -> Option<u64> {
+        let first = self.inner.borrow_mut().queue.pop_front();
+        first.map(|(t, w)| {
+            w.wake();
+            t
+        })
+    }
+
     /// Takes the first `n` waiters out of the line and wakes them; returns how many.
     pub(crate) fn pop_wake(&self, n: usize) -> usize {
         let woken: Vec<Waker> = {
