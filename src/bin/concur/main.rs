@@ -280,6 +280,7 @@ impl Row {
     /// Why this row's figures are not those of an idle machine, if they are not: other
     /// work waited for or took the CPUs, or the row got fewer cores than it could use.
     /// Only rows whose figures CPU use explains (`expected_cores > 0`) are judged.
+    /// A row that fills every CPU is judged by the cores it got alone.
     pub(crate) fn disturbed(&self) -> Option<String> {
         if self.expected_cores <= 0.0 {
             return None;
@@ -292,7 +293,11 @@ impl Row {
                 self.expected_cores
             ));
         }
-        if let Some(p) = self.load.pressure.filter(|p| *p >= 0.10) {
+        // Waiting for a CPU says "other work" only where the row leaves CPUs free: a pool
+        // that fills every CPU makes its own threads (and the meter's) wait a little.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let own_waits = self.expected_cores >= cpus;
+        if let Some(p) = self.load.pressure.filter(|p| *p >= 0.10 && !own_waits) {
             why.push(format!(
                 "tasks waited for a CPU {:.0}% of the time",
                 p * 100.0

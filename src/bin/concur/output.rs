@@ -232,16 +232,38 @@ pub(crate) fn machine_note(report: &Report) -> String {
     out
 }
 
+/// Why the speed-up of `mechanism` on `workload` cannot be trusted, if it cannot: its own
+/// row or the sequential baseline it is divided by was disturbed.
+fn untrusted(report: &Report, workload: &str, mechanism: &str) -> Option<String> {
+    let own = row(report, workload, mechanism).and_then(Row::disturbed);
+    let base = row(report, workload, "sequential")
+        .filter(|_| mechanism != "sequential")
+        .and_then(Row::disturbed)
+        .map(|why| format!("the sequential baseline was disturbed: {why}"));
+    match (own, base) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(b),
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+    }
+}
+
 /// The conclusions about computing in parallel, from the CPU-bound rows.
 fn conclusions(report: &Report) -> String {
     let mut out = String::new();
     if let Some(r) = row(report, "cpu", "event_loop") {
-        let _ = writeln!(
-            out,
-            "The event loop ran the CPU-bound work at {:.1}x on one thread: it overlaps waiting (I/O-bound {:.1}x), not computing.",
-            Report::speedup(&report.rows, r),
-            speedup(report, "io", "event_loop")
-        );
+        let sp = Report::speedup(&report.rows, r);
+        let io = speedup(report, "io", "event_loop");
+        let sentence = match untrusted(report, "cpu", "event_loop") {
+            Some(why) => format!(
+                "The event loop's {sp:.1}x on CPU-bound work says little ({why}); it ran on one thread, {:.1} cores busy: it overlaps waiting (I/O-bound {io:.1}x), not computing.",
+                r.cores()
+            ),
+            None => format!(
+                "The event loop ran the CPU-bound work at {sp:.1}x on one thread: it overlaps waiting (I/O-bound {io:.1}x), not computing."
+            ),
+        };
+        let _ = writeln!(out, "{sentence}");
     }
     for (m, name) in [
         ("thread_pool", "thread pool"),
@@ -252,7 +274,12 @@ fn conclusions(report: &Report) -> String {
         };
         let sp = Report::speedup(&report.rows, r);
         let usable = r.expected_cores;
-        let sentence = if sp >= 1.5 {
+        let sentence = if let Some(why) = untrusted(report, "cpu", m).filter(|_| usable >= 2.0) {
+            format!(
+                "The {name}'s {sp:.1}x on CPU-bound work says little: the machine was contended ({why}); it kept {:.1} cores busy; on {usable:.0} free cores expect up to {usable:.0}x.",
+                r.cores()
+            )
+        } else if sp >= 1.5 {
             format!(
                 "The {name} ran CPU-bound work in parallel: {sp:.1}x, {:.1} cores busy of {usable:.0} usable{}.",
                 r.cores(),
@@ -287,9 +314,20 @@ fn parallelism_measured(report: &Report, mechanism: &str, workers: usize) -> Str
     };
     let sp = Report::speedup(&report.rows, r);
     if workers == 0 {
+        if untrusted(report, "cpu", mechanism).is_some() {
+            return format!(
+                "No, one thread ({:.1} cores busy; {sp:.1}x, contended)",
+                r.cores()
+            );
+        }
         return parallelism(sp, 0, report.cpus);
     }
-    if sp >= 1.5 {
+    if r.expected_cores >= 2.0 && untrusted(report, "cpu", mechanism).is_some() {
+        format!(
+            "Cannot tell: machine contended ({sp:.1}x with {:.1} cores)",
+            r.cores()
+        )
+    } else if sp >= 1.5 {
         format!("Yes ({sp:.1}x on CPU-bound work)")
     } else if r.expected_cores < 2.0 {
         format!(
@@ -316,7 +354,7 @@ fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
         .map(|m| (*m, speedup(report, workload, m)))
         .fold(("sequential", 0.0), |a, b| if b.1 > a.1 { b } else { a });
     let name = workload_name(workload);
-    let contended = row(report, workload, mechanism).is_some_and(|r| r.disturbed().is_some());
+    let contended = untrusted(report, workload, mechanism).is_some();
     let verdict = verdict_of(name, s, winner, best);
     if contended {
         format!("{verdict}, contended")
