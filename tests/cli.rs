@@ -31,8 +31,9 @@ const ROWS: [(&str, &[&str]); 3] = [
 ];
 
 /// `--quick`, with sizes that keep a debug build's run short.
-const QUICK: [&str; 7] = [
+const QUICK: [&str; 8] = [
     "--quick",
+    "--markdown",
     "--data-mib",
     "4",
     "--primes-below",
@@ -262,7 +263,7 @@ fn help_explains_every_option() {
 fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     let path = std::env::temp_dir().join(format!("concur-cli-{}.svg", std::process::id()));
     let mut args = SMALL.to_vec();
-    args.extend(["--svg", path.to_str().unwrap()]);
+    args.extend(["--markdown", "--svg", path.to_str().unwrap()]);
     let out = concur(&args);
     assert!(
         out.status.success(),

@@ -53,6 +53,8 @@ OPTIONS:
                          (default 64, --quick 16)
     --json               print the measurements as one JSON object on stdout instead of
                          the tables
+    --markdown           print the tables as markdown (the default fits them to the
+                         terminal's width, $COLUMNS or 80)
     --svg FILE           also write a bar chart of the speed-ups (SVG) to FILE
     --python             also run python/cheatsheet.py (the same workloads with CPython's
                          asyncio, ThreadPoolExecutor and ProcessPoolExecutor, against the
@@ -85,6 +87,7 @@ const IO_PROCESSES: usize = 16;
 struct Options {
     sizes: Sizes,
     json: bool,
+    markdown: bool,
     svg: Option<PathBuf>,
     python: bool,
 }
@@ -121,6 +124,7 @@ fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut quick = false;
     let mut json = false;
+    let mut markdown = false;
     let mut python = false;
     let mut svg = None;
     let (mut primes_below, mut pages, mut latency_ms, mut workers) = (None, None, None, None);
@@ -136,6 +140,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
         match name.as_str() {
             "--quick" => quick = true,
             "--json" => json = true,
+            "--markdown" => markdown = true,
             "--python" => python = true,
             "-h" | "--help" => return Ok(Parsed::Help),
             "--primes-below" => {
@@ -194,6 +199,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
     Ok(Parsed::Run(Options {
         sizes,
         json,
+        markdown,
         svg,
         python,
     }))
@@ -226,8 +232,15 @@ fn main() -> ExitCode {
     }
     let text = if options.json {
         output::json(&report)
-    } else {
+    } else if options.markdown {
         output::tables(&report)
+    } else {
+        // The terminal's width, 80 columns when unknown.
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(80);
+        output::terminal(&report, width)
     };
     let mut stdout = std::io::stdout().lock();
     if stdout
@@ -829,6 +842,23 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Yes (1.9x on CPU-bound work)"), "{text}");
+    }
+
+    #[test]
+    fn the_terminal_layout_fits_80_columns_and_keeps_every_row() {
+        // Issue 16: markdown lines of up to 310 characters wrapped in an 80-column terminal.
+        let r = report(vec![
+            cpu_row("sequential", 1.0, 1.0, 1.0),
+            cpu_row("thread_pool", 0.83, 0.83, 2.0),
+            cpu_row("process_pool", 0.6, 1.0, 2.0),
+        ]);
+        let text = output::terminal(&r, 80);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?} in:\n{text}");
+        }
+        assert!(text.contains("cpu  thread pool"), "{text}");
+        assert!(text.contains("was CONTENDED"), "{text}");
+        assert!(!text.contains("|---"), "{text}");
     }
 
     #[test]

@@ -755,3 +755,130 @@ pub(crate) fn svg(report: &Report) -> String {
     out.push_str("</svg>\n");
     out
 }
+
+/// `text` wrapped at `width` columns, continuation lines indented by `indent` spaces.
+fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let lead = text.len() - text.trim_start().len();
+    let mut line = " ".repeat(lead);
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if !line.trim().is_empty() && len + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = " ".repeat(indent);
+        } else if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// A row's mechanism, short enough for a terminal column.
+fn short_label(r: &Row) -> String {
+    r.label
+        .replace(" workers)", ")")
+        .replace(" thread)", ")")
+        .replace("shared memory", "shm")
+        .replace("serialized", "serial.")
+        .replace("shared slices", "slices")
+}
+
+/// The tables for a terminal `width` columns wide: the measurements aligned in columns,
+/// the prose wrapped, each cheat-sheet row a block of its cells. The numbers are those of
+/// [`tables`] (which it is made from, but for the measurements).
+pub(crate) fn terminal(report: &Report, width: usize) -> String {
+    let width = width.max(40);
+    let markdown = tables(report);
+    let mut out = String::new();
+    let mut lines = markdown.lines().peekable();
+    let mut header: Vec<String> = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with("| workload |") {
+            // The measurements: replace the markdown rows with aligned columns.
+            while lines.peek().is_some_and(|l| l.starts_with('|')) {
+                lines.next();
+            }
+            let _ = writeln!(
+                out,
+                "{:<5}{:<26}{:>8} {:>7} {:>6} {:>4} {:>9} {:>9}",
+                "", "mechanism", "wall", "speed", "CPU s", "use", "peak mem", "serial."
+            );
+            let mut notes = Vec::new();
+            for r in &report.rows {
+                let star = if r.tries.len() > 1 {
+                    let worst = r.tries.iter().copied().fold(0.0, f64::max);
+                    notes.push(format!(
+                        "{} {}: best of {} tries, worst {worst:.3} s",
+                        r.workload,
+                        short_label(r),
+                        r.tries.len()
+                    ));
+                    "*"
+                } else {
+                    " "
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<5}{:<26}{:>7.3}s{star}{:>6.1}x {:>6.3} {:>4.1} {:>9} {:>9}",
+                    r.workload,
+                    short_label(r),
+                    r.wall.as_secs_f64(),
+                    Report::speedup(&report.rows, r),
+                    r.cpu.as_secs_f64(),
+                    r.cores(),
+                    size(r.peak_bytes),
+                    size(r.serialized_bytes),
+                );
+            }
+            for n in notes {
+                out.push_str(&wrap(&format!("* {n}"), width, 2));
+            }
+            continue;
+        }
+        if line.starts_with('|') {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect();
+            if lines.peek().is_some_and(|l| l.starts_with("|---")) {
+                lines.next();
+                header = cells;
+                continue;
+            }
+            let mut block = cells.first().cloned().unwrap_or_default();
+            block.push('\n');
+            for (h, c) in header.iter().zip(&cells).skip(1) {
+                block.push_str(&wrap(&format!("  {h}: {c}"), width, 4));
+            }
+            out.push_str(&block);
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') || line.starts_with("  - ") {
+            if line.starts_with("  - ") {
+                out.push_str(&wrap(line, width, 4));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+            continue;
+        }
+        // Prose: join the paragraph's lines, then wrap it.
+        let mut para = line.to_string();
+        while lines.peek().is_some_and(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.starts_with("  - ") && !l.starts_with('#')
+        }) {
+            if para.ends_with(':') || para.ends_with('.') {
+                break;
+            }
+            para.push(' ');
+            para.push_str(lines.next().unwrap_or_default());
+        }
+        out.push_str(&wrap(&para, width, 0));
+    }
+    out
+}
