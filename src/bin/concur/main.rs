@@ -299,7 +299,7 @@ impl Row {
             return None;
         }
         let mut why = Vec::new();
-        if self.expected_cores > 0.0 && self.cores() < 0.8 * self.expected_cores {
+        if self.expected_cores > 0.0 && self.cores() < 0.9 * self.expected_cores {
             why.push(format!(
                 "it got {:.1} of the {:.0} cores it could use",
                 self.cores(),

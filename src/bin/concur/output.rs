@@ -291,7 +291,7 @@ fn conclusions(report: &Report) -> String {
             format!(
                 "The {name}'s {sp:.1}x on CPU-bound work says little: the machine was contended ({why}); on {usable:.0} free cores expect up to {usable:.0}x."
             )
-        } else if r.cores() >= 1.5 {
+        } else if r.cores() >= 1.5 && sp < 0.75 * r.cores() {
             format!(
                 "The {name} kept {:.1} cores busy for only {sp:.1}x: these CPUs do not give a core's worth each (hyperthreads sharing a core?).",
                 r.cores()
@@ -339,7 +339,7 @@ fn parallelism_measured(report: &Report, mechanism: &str, workers: usize) -> Str
             "Cannot tell: machine contended ({sp:.1}x with {:.1} cores)",
             r.cores()
         )
-    } else if r.cores() >= 1.5 {
+    } else if r.cores() >= 1.5 && sp < 0.75 * r.cores() {
         format!("Yes, {:.1} cores busy, but only {sp:.1}x", r.cores())
     } else {
         format!("No ({sp:.1}x on CPU-bound work)")
