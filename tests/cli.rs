@@ -50,10 +50,10 @@ fn quick_run_prints_every_mechanism_for_all_three_workloads() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        out.stderr.is_empty(),
-        "stderr is not a terminal: no progress"
-    );
+    // stderr is not a terminal: one plain line per step, and nothing else.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 12, "{err}");
+    assert!(err.lines().all(|l| l.starts_with("concur: [")), "{err}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("| CPU time | CPU use | peak memory | serialized |"),

@@ -61,7 +61,7 @@ OPTIONS:
                          same server) with python3, and show its times side by side
     -h, --help           print this help
 
-Progress goes to stderr while it runs (only when stderr is a terminal).
+Progress goes to stderr while it runs: a bar on a terminal, else one line per step.
 Exit codes: 0 success, 1 a measurement failed, 2 a bad option.
 ";
 
