@@ -29,8 +29,72 @@
 //! assert_eq!(sizes, [1, 2, 3]);
 //! ```
 //!
-//! Where Rust differs from Python: there is no GIL, so threads speed up CPU-bound work
-//! too, and shared memory is checked by the compiler (`Send`, `Sync`, `Mutex`).
+//! The event loop runs futures on one thread, with asyncio's toolkit (`sleep`, `gather`,
+//! `TaskGroup`, `Queue`, sockets, subprocesses, signals); a pool's handle can be awaited
+//! inside it:
+//!
+//! ```
+//! use std::time::Duration;
+//! use concur::{aio, ThreadPoolExecutor};
+//!
+//! let pool = ThreadPoolExecutor::new(2);
+//! let total = aio::run(async {
+//!     let a = aio::spawn(async { aio::sleep(Duration::from_millis(1)).await; 1 });
+//!     let b = aio::spawn(async { 2 });
+//!     let c = pool.submit(|| 3); // a thread pool's JoinHandle, awaited on the loop
+//!     a.await.unwrap() + b.await.unwrap() + c.await.unwrap()
+//! });
+//! assert_eq!(total, 6);
+//! ```
+//!
+//! The process pool runs a plain `fn(A) -> R` in worker processes (arguments and results
+//! are serde values; large data crosses as a [`SharedBuffer`] without a copy). No setup
+//! line is needed: a hook that runs before `main` turns a process the pool started into a
+//! worker.
+//!
+//! ```
+//! # #[cfg(feature = "process-pool")] {
+//! use concur::ProcessPoolExecutor;
+//!
+//! fn square(n: u64) -> u64 {
+//!     n * n
+//! }
+//!
+//! let pool = ProcessPoolExecutor::new(2).unwrap();
+//! let handle = pool.submit(square, 7); // the same JoinHandle as the thread pool's
+//! assert_eq!(handle.join().unwrap(), 49);
+//! let squares: Vec<u64> = pool.map(square, [1, 2, 3]).map(Result::unwrap).collect();
+//! assert_eq!(squares, [1, 4, 9]);
+//! # }
+//! ```
+//!
+//! Where Rust differs from Python: there is no GIL, so threads can run CPU-bound work in
+//! parallel (as far as the machine has free cores: `cargo run --release` measures it), and
+//! shared memory is checked by the compiler (`Send`, `Sync`, `Mutex`).
+//!
+//! ## Platform
+//!
+//! concur targets Linux: the process pool and the event loop's signals and subprocesses
+//! use its APIs (memfd, pidfd, eventfd, `PR_SET_PDEATHSIG`).
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `process-pool` | yes | [`ProcessPoolExecutor`], [`SharedBuffer`] and the worker hook (without it, no code that makes a process a worker is compiled in) |
+//! | `hyper` | yes | hyper 1.x on the loop: `hyper::rt::{Read, Write}` for concur's streams, an executor and a timer (module `aio::hyper`) |
+//! | `tokio-io` | no | concur's streams also implement `tokio::io::{AsyncRead, AsyncWrite}` |
+//! | `tokio-runtime` | no | futures that need a tokio reactor (tokio's sockets, timers) run inside [`aio::run`]; implies `tokio-io` |
+//!
+//! ## Where to go next
+//!
+//! - [`ThreadPoolExecutor`] and [`ThreadPoolBuilder`]: bounded queues, scoped tasks, `map`.
+//! - [`aio`]: the event loop, its tasks, time, sync primitives, sockets and subprocesses.
+//! - [`ProcessPoolExecutor`] and [`ProcessPoolBuilder`]: limits, recycling, shutdown, and
+//!   what each failure of a worker does.
+//! - [`JoinHandle`] and [`TaskError`]: one handle and one error for all three.
+//! - The repository's README (`cargo run --release` prints the cheat sheet measured on
+//!   your machine) and RELIABILITY.md.
 
 #![doc(test(attr(deny(warnings))))]
 

@@ -31,8 +31,9 @@ const ROWS: [(&str, &[&str]); 3] = [
 ];
 
 /// `--quick`, with sizes that keep a debug build's run short.
-const QUICK: [&str; 7] = [
+const QUICK: [&str; 8] = [
     "--quick",
+    "--markdown",
     "--data-mib",
     "4",
     "--primes-below",
@@ -49,10 +50,10 @@ fn quick_run_prints_every_mechanism_for_all_three_workloads() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        out.stderr.is_empty(),
-        "stderr is not a terminal: no progress"
-    );
+    // stderr is not a terminal: one plain line per step, and nothing else.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 12, "{err}");
+    assert!(err.lines().all(|l| l.starts_with("concur: [")), "{err}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("| CPU time | CPU use | peak memory | serialized |"),
@@ -262,7 +263,7 @@ fn help_explains_every_option() {
 fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     let path = std::env::temp_dir().join(format!("concur-cli-{}.svg", std::process::id()));
     let mut args = SMALL.to_vec();
-    args.extend(["--svg", path.to_str().unwrap()]);
+    args.extend(["--markdown", "--svg", path.to_str().unwrap()]);
     let out = concur(&args);
     assert!(
         out.status.success(),

@@ -112,10 +112,10 @@ pub(crate) fn tables(report: &Report) -> String {
     for r in &report.rows {
         let _ = write!(
             out,
-            "| {} | {} | {:.3} s | {:.1}x | {:.3} s | {:.1} cores | {} | {} |",
+            "| {} | {} | {} | {:.1}x | {:.3} s | {:.1} cores | {} | {} |",
             r.workload,
             r.label,
-            r.wall.as_secs_f64(),
+            wall_cell(r),
             Report::speedup(&report.rows, r),
             r.cpu.as_secs_f64(),
             cores(r),
@@ -133,28 +133,15 @@ pub(crate) fn tables(report: &Report) -> String {
         }
         out.push('\n');
     }
+    out.push('\n');
+    out.push_str(&machine_note(report));
+    out.push_str(&conclusions(report));
     let _ = writeln!(
         out,
-        "\nThe event loop overlaps waiting (I/O) on one thread but cannot speed up computing.\n\
-         No GIL in Rust: the thread pool speeds up CPU-bound work too (up to the {} CPUs here);\n\
-         the process pool does as well, after paying to start its workers (timed above, with\n\
-         their shutdown). CPU time counts every thread and worker process of the run (the\n\
-         local page server's thread excepted); CPU use is CPU time over wall time; peak memory\n\
-         is the most resident memory of this process plus its workers, sampled every 2 ms.",
-        report.cpus
+        "CPU time counts every thread and worker process of the run (the local page server's\n\
+         thread excepted); CPU use is CPU time over wall time; peak memory is the most resident\n\
+         memory of this process plus its workers, sampled every 2 ms."
     );
-    // Busy cores that did not turn into speed: the columns say why the gain is missing.
-    if let Some(r) = row(report, "cpu", "thread_pool") {
-        let sp = Report::speedup(&report.rows, r);
-        if cores(r) >= 1.5 && sp < 1.3 {
-            let _ = writeln!(
-                out,
-                "Here the CPU-bound thread pool kept {:.1} cores busy for {sp:.1}x: these CPUs do not give\n\
-                 a core's worth each (other work on the machine, or hyperthreads sharing a core).",
-                cores(r)
-            );
-        }
-    }
     if let Some((ser, shm)) = data_rows(report) {
         let _ = writeln!(
             out,
@@ -189,6 +176,176 @@ pub(crate) fn tables(report: &Report) -> String {
     out
 }
 
+/// A row's wall time, with the spread of its tries when it was measured more than once.
+fn wall_cell(r: &Row) -> String {
+    if r.tries.len() > 1 {
+        let worst = r.tries.iter().copied().fold(0.0, f64::max);
+        format!(
+            "{:.3} s (best of {}, worst {worst:.3} s)",
+            r.wall.as_secs_f64(),
+            r.tries.len()
+        )
+    } else {
+        format!("{:.3} s", r.wall.as_secs_f64())
+    }
+}
+
+/// Whether other work on the machine disturbed the CPU-bound rows, and what it did to
+/// each: every sentence from the rows' own figures.
+pub(crate) fn machine_note(report: &Report) -> String {
+    let mut out = String::new();
+    let disturbed: Vec<(&Row, String)> = report
+        .rows
+        .iter()
+        .filter_map(|r| r.disturbed().map(|why| (r, why)))
+        .collect();
+    let retried = report.rows.iter().filter(|r| r.tries.len() > 1).count();
+    if disturbed.is_empty() {
+        let _ = writeln!(
+            out,
+            "The machine ({} CPUs) was not contended: every CPU-bound row got the cores it could use, and no task waited long for a CPU{}.",
+            report.cpus,
+            if retried > 0 {
+                format!(" (after {retried} row(s) were measured again)")
+            } else {
+                String::new()
+            }
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "The machine ({} CPUs) was CONTENDED: other work held CPUs during the run, so these rows\n\
+         are slower than on an idle machine (each kept at its best of up to {} tries):",
+        report.cpus,
+        crate::TRIES
+    );
+    for (r, why) in disturbed {
+        let _ = writeln!(
+            out,
+            "  - {} {} (best of {} tries): {why}.",
+            r.workload,
+            r.label,
+            r.tries.len()
+        );
+    }
+    out
+}
+
+/// Why the speed-up of `mechanism` on `workload` cannot be trusted, if it cannot: its own
+/// row or the sequential baseline it is divided by was disturbed.
+fn untrusted(report: &Report, workload: &str, mechanism: &str) -> Option<String> {
+    let own = row(report, workload, mechanism).and_then(Row::disturbed);
+    let base = row(report, workload, "sequential")
+        .filter(|_| mechanism != "sequential")
+        .and_then(Row::disturbed)
+        .map(|why| format!("the sequential baseline was disturbed: {why}"));
+    match (own, base) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(b),
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+    }
+}
+
+/// The conclusions about computing in parallel, from the CPU-bound rows.
+fn conclusions(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(r) = row(report, "cpu", "event_loop") {
+        let sp = Report::speedup(&report.rows, r);
+        let io = speedup(report, "io", "event_loop");
+        let sentence = match untrusted(report, "cpu", "event_loop") {
+            Some(why) => format!(
+                "The event loop's {sp:.1}x on CPU-bound work says little ({why}); it ran on one thread, {:.1} cores busy: it overlaps waiting (I/O-bound {io:.1}x), not computing.",
+                r.cores()
+            ),
+            None => format!(
+                "The event loop ran the CPU-bound work at {sp:.1}x on one thread: it overlaps waiting (I/O-bound {io:.1}x), not computing."
+            ),
+        };
+        let _ = writeln!(out, "{sentence}");
+    }
+    for (m, name) in [
+        ("thread_pool", "thread pool"),
+        ("process_pool", "process pool"),
+    ] {
+        let Some(r) = row(report, "cpu", m) else {
+            continue;
+        };
+        let sp = Report::speedup(&report.rows, r);
+        let usable = r.expected_cores;
+        let sentence = if let Some(why) = untrusted(report, "cpu", m).filter(|_| usable >= 2.0) {
+            format!(
+                "The {name}'s {sp:.1}x on CPU-bound work says little: the machine was contended ({why}); it kept {:.1} cores busy; on {usable:.0} free cores expect up to {usable:.0}x.",
+                r.cores()
+            )
+        } else if sp >= 1.5 {
+            format!(
+                "The {name} ran CPU-bound work in parallel: {sp:.1}x, {:.1} cores busy of {usable:.0} usable{}.",
+                r.cores(),
+                if m == "thread_pool" { " (no GIL in Rust)" } else { ", after starting its workers (timed, with their shutdown)" }
+            )
+        } else if usable < 2.0 {
+            format!("The {name} had {usable:.0} usable core(s): {sp:.1}x, no parallel gain was possible here.")
+        } else if let Some(why) = r.disturbed() {
+            format!(
+                "The {name}'s {sp:.1}x on CPU-bound work says little: the machine was contended ({why}); on {usable:.0} free cores expect up to {usable:.0}x."
+            )
+        } else if r.cores() >= 1.5 && sp < 0.75 * r.cores() {
+            format!(
+                "The {name} kept {:.1} cores busy for only {sp:.1}x: these CPUs do not give a core's worth each (hyperthreads sharing a core?).",
+                r.cores()
+            )
+        } else {
+            format!(
+                "The {name} gained only {sp:.1}x on CPU-bound work with {:.1} cores busy.",
+                r.cores()
+            )
+        };
+        let _ = writeln!(out, "{sentence}");
+    }
+    out
+}
+
+/// The "Real parallelism?" cell of one of concur's mechanisms, from its CPU-bound row.
+fn parallelism_measured(report: &Report, mechanism: &str, workers: usize) -> String {
+    let Some(r) = row(report, "cpu", mechanism) else {
+        return "-".into();
+    };
+    let sp = Report::speedup(&report.rows, r);
+    if workers == 0 {
+        if untrusted(report, "cpu", mechanism).is_some() {
+            return format!(
+                "No, one thread ({:.1} cores busy; {sp:.1}x, contended)",
+                r.cores()
+            );
+        }
+        return parallelism(sp, 0, report.cpus);
+    }
+    if r.expected_cores >= 2.0 && untrusted(report, "cpu", mechanism).is_some() {
+        format!(
+            "Cannot tell: machine contended ({sp:.1}x with {:.1} cores)",
+            r.cores()
+        )
+    } else if sp >= 1.5 {
+        format!("Yes ({sp:.1}x on CPU-bound work)")
+    } else if r.expected_cores < 2.0 {
+        format!(
+            "Cannot tell with {:.0} usable core(s) ({sp:.1}x)",
+            r.expected_cores
+        )
+    } else if r.disturbed().is_some() {
+        format!(
+            "Cannot tell: machine contended ({sp:.1}x with {:.1} cores)",
+            r.cores()
+        )
+    } else if r.cores() >= 1.5 && sp < 0.75 * r.cores() {
+        format!("Yes, {:.1} cores busy, but only {sp:.1}x", r.cores())
+    } else {
+        format!("No ({sp:.1}x on CPU-bound work)")
+    }
+}
+
 /// What the measurements say about using `mechanism` for `workload`.
 fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
     let s = speedup(report, workload, mechanism);
@@ -197,6 +354,16 @@ fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
         .map(|m| (*m, speedup(report, workload, m)))
         .fold(("sequential", 0.0), |a, b| if b.1 > a.1 { b } else { a });
     let name = workload_name(workload);
+    let contended = untrusted(report, workload, mechanism).is_some();
+    let verdict = verdict_of(name, s, winner, best);
+    if contended {
+        format!("{verdict}, contended")
+    } else {
+        verdict
+    }
+}
+
+fn verdict_of(name: &str, s: f64, winner: &str, best: f64) -> String {
     if s < 0.9 {
         format!("{name}: slower ({s:.1}x)")
     } else if s < 1.2 {
@@ -326,7 +493,6 @@ fn cheat_sheet(report: &Report) -> String {
         ),
     ];
     for (name, m, workers, note) in entries {
-        let cpu = speedup(report, "cpu", m);
         let io = speedup(report, "io", m);
         let data = if m == "process_pool" {
             data_note(true)
@@ -336,7 +502,7 @@ fn cheat_sheet(report: &Report) -> String {
         let _ = write!(
             out,
             "| {name} | {} | {note} I/O-bound {io:.1}x.{data} |",
-            parallelism(cpu, workers, cpus)
+            parallelism_measured(report, m, workers)
         );
         if python.is_some() {
             match python_speedup(report, "cpu", m) {
@@ -587,5 +753,132 @@ pub(crate) fn svg(report: &Report) -> String {
         );
     }
     out.push_str("</svg>\n");
+    out
+}
+
+/// `text` wrapped at `width` columns, continuation lines indented by `indent` spaces.
+fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let lead = text.len() - text.trim_start().len();
+    let mut line = " ".repeat(lead);
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if !line.trim().is_empty() && len + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = " ".repeat(indent);
+        } else if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// A row's mechanism, short enough for a terminal column.
+fn short_label(r: &Row) -> String {
+    r.label
+        .replace(" workers)", ")")
+        .replace(" thread)", ")")
+        .replace("shared memory", "shm")
+        .replace("serialized", "serial.")
+        .replace("shared slices", "slices")
+}
+
+/// The tables for a terminal `width` columns wide: the measurements aligned in columns,
+/// the prose wrapped, each cheat-sheet row a block of its cells. The numbers are those of
+/// [`tables`] (which it is made from, but for the measurements).
+pub(crate) fn terminal(report: &Report, width: usize) -> String {
+    let width = width.max(40);
+    let markdown = tables(report);
+    let mut out = String::new();
+    let mut lines = markdown.lines().peekable();
+    let mut header: Vec<String> = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with("| workload |") {
+            // The measurements: replace the markdown rows with aligned columns.
+            while lines.peek().is_some_and(|l| l.starts_with('|')) {
+                lines.next();
+            }
+            let _ = writeln!(
+                out,
+                "{:<5}{:<26}{:>8} {:>7} {:>6} {:>4} {:>9} {:>9}",
+                "", "mechanism", "wall", "speed", "CPU s", "use", "peak mem", "serial."
+            );
+            let mut notes = Vec::new();
+            for r in &report.rows {
+                let star = if r.tries.len() > 1 {
+                    let worst = r.tries.iter().copied().fold(0.0, f64::max);
+                    notes.push(format!(
+                        "{} {}: best of {} tries, worst {worst:.3} s",
+                        r.workload,
+                        short_label(r),
+                        r.tries.len()
+                    ));
+                    "*"
+                } else {
+                    " "
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<5}{:<26}{:>7.3}s{star}{:>6.1}x {:>6.3} {:>4.1} {:>9} {:>9}",
+                    r.workload,
+                    short_label(r),
+                    r.wall.as_secs_f64(),
+                    Report::speedup(&report.rows, r),
+                    r.cpu.as_secs_f64(),
+                    r.cores(),
+                    size(r.peak_bytes),
+                    size(r.serialized_bytes),
+                );
+            }
+            for n in notes {
+                out.push_str(&wrap(&format!("* {n}"), width, 2));
+            }
+            continue;
+        }
+        if line.starts_with('|') {
+            let cells: Vec<String> = line
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect();
+            if lines.peek().is_some_and(|l| l.starts_with("|---")) {
+                lines.next();
+                header = cells;
+                continue;
+            }
+            let mut block = cells.first().cloned().unwrap_or_default();
+            block.push('\n');
+            for (h, c) in header.iter().zip(&cells).skip(1) {
+                block.push_str(&wrap(&format!("  {h}: {c}"), width, 4));
+            }
+            out.push_str(&block);
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') || line.starts_with("  - ") {
+            if line.starts_with("  - ") {
+                out.push_str(&wrap(line, width, 4));
+            } else {
+                out.push_str(line);
+                out.push('\n');
+            }
+            continue;
+        }
+        // Prose: join the paragraph's lines, then wrap it.
+        let mut para = line.to_string();
+        while lines.peek().is_some_and(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.starts_with("  - ") && !l.starts_with('#')
+        }) {
+            if para.ends_with(':') || para.ends_with('.') {
+                break;
+            }
+            para.push(' ');
+            para.push_str(lines.next().unwrap_or_default());
+        }
+        out.push_str(&wrap(&para, width, 0));
+    }
     out
 }

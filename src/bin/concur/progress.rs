@@ -1,6 +1,7 @@
 //! Progress on stderr while the measurements run: one bar over all the steps, with the
-//! current step's name and how long it has run. Only when stderr is a terminal; nothing
-//! at all otherwise, so a redirected run's stderr holds only errors.
+//! current step's name and how long it has run, fitted to the terminal's width. When
+//! stderr is not a terminal, one plain line per step (`concur: [3/12] cpu: thread pool`),
+//! so a redirected run is never silent for long.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 /// The bar, and when the current step started.
 pub(crate) struct Progress {
     bar: ProgressBar,
+    /// Not a terminal: the step count for plain lines (`None` on a terminal).
+    plain: Option<(usize, std::cell::Cell<usize>)>,
     step_started: Arc<Mutex<Instant>>,
 }
 
@@ -29,29 +32,37 @@ impl Progress {
             let bar =
                 ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr());
             let started = Arc::clone(&step_started);
-            let style = ProgressStyle::with_template(
-                "{bar:24.cyan/blue} {pos}/{len} {msg} ({step} this step, {elapsed} in all)",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ")
-            .with_key(
-                "step",
-                move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let secs = started.lock().map_or(0.0, |t| t.elapsed().as_secs_f64());
-                    let _ = write!(w, "{secs:.1} s");
-                },
-            );
+            let style =
+                ProgressStyle::with_template("{bar:20.cyan/blue} {pos}/{len} {step} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ")
+                    .with_key(
+                        "step",
+                        move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                            let secs = started.lock().map_or(0.0, |t| t.elapsed().as_secs_f64());
+                            let _ = write!(w, "{secs:.1} s");
+                        },
+                    );
             bar.set_style(style);
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         } else {
             ProgressBar::hidden()
         };
-        Progress { bar, step_started }
+        let plain = (!std::io::stderr().is_terminal()).then(|| (steps, std::cell::Cell::new(0)));
+        Progress {
+            bar,
+            plain,
+            step_started,
+        }
     }
 
     /// Starts the next step, named `what`.
     pub(crate) fn step(&self, what: &str) {
+        if let Some((steps, done)) = &self.plain {
+            done.set(done.get() + 1);
+            eprintln!("concur: [{}/{steps}] {what}", done.get());
+        }
         if let Ok(mut t) = self.step_started.lock() {
             *t = Instant::now();
         }
