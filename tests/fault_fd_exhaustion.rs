@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 use concur::{aio, ProcessPoolExecutor, TaskError, ThreadPoolExecutor};
 
+mod common;
+
 static TURN: Mutex<()> = Mutex::new(());
 
 /// Holds every free descriptor below a lowered soft limit; dropping it frees them and
@@ -240,14 +242,6 @@ fn a_process_pool_cannot_be_created_without_descriptors_and_says_why() {
     }
 }
 
-/// Blocks until a byte can be read from the FIFO at `path`.
-fn wait_for_fifo(path: String) -> u8 {
-    use std::io::Read;
-    let mut b = [0u8];
-    File::open(path).unwrap().read_exact(&mut b).unwrap();
-    b[0]
-}
-
 fn first_bytes(bufs: Vec<concur::SharedBuffer>) -> Vec<u8> {
     bufs.iter().map(|b| b[0]).collect()
 }
@@ -259,9 +253,7 @@ fn a_task_whose_buffers_cannot_all_be_duplicated_fails_alone_and_the_next_gets_i
     let dir = std::env::temp_dir().join(format!("concur-fifo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("gate");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    common::make_fifo(&fifo);
     let pool = ProcessPoolExecutor::builder()
         .max_workers(1)
         .tasks_in_flight_per_worker(1)
@@ -273,7 +265,7 @@ fn a_task_whose_buffers_cannot_all_be_duplicated_fails_alone_and_the_next_gets_i
             .collect()
     };
     // The worker waits on the FIFO, so the next task stays queued in the parent.
-    let gate = pool.submit(wait_for_fifo, fifo.to_str().unwrap().to_owned());
+    let gate = pool.submit(common::after_fifo_opens, fifo.to_str().unwrap().to_owned());
     let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let three = buffers(10);
     let mut exhausted = Exhausted::now();

@@ -1,17 +1,12 @@
 //! The process pool's `shutdown(wait=False)`: concurrent.futures parity.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use concur::{ProcessPoolExecutor, TaskError};
 
-/// Blocks until a byte can be read from the FIFO at `path`; returns it.
-fn wait_for_fifo(path: String) -> u8 {
-    let mut b = [0u8];
-    File::open(path).unwrap().read_exact(&mut b).unwrap();
-    b[0]
-}
+mod common;
 
 /// A descriptor that becomes readable when process `pid` exits.
 fn pidfd(pid: u32) -> OwnedFd {
@@ -39,19 +34,17 @@ fn shutdown_nowait_returns_at_once_runs_the_work_then_every_worker_exits() {
     let dir = std::env::temp_dir().join(format!("concur-nowait-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("gate");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    common::make_fifo(&fifo);
 
     let pool = ProcessPoolExecutor::new(2).unwrap();
-    let blocked = pool.submit(wait_for_fifo, fifo.to_str().unwrap().to_owned());
+    let blocked = pool.submit(common::after_fifo_opens, fifo.to_str().unwrap().to_owned());
     let mut gate = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let workers: Vec<OwnedFd> = pool.worker_pids().into_iter().map(pidfd).collect();
     assert!(!workers.is_empty());
 
     pool.shutdown_nowait(); // returns though a task cannot finish yet
     assert_eq!(
-        pool.submit(wait_for_fifo, String::new()).join(),
+        pool.submit(common::after_fifo_opens, String::new()).join(),
         Err(TaskError::Shutdown)
     );
     drop(pool); // nor does this wait: the task still waits for the byte below
@@ -77,9 +70,7 @@ fn new_fifo(name: &str) -> (std::path::PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("concur-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("gate");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    common::make_fifo(&fifo);
     (dir, fifo.to_str().unwrap().to_owned())
 }
 

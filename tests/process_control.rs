@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use concur::{ProcessPoolExecutor, TaskError};
 
+mod common;
+use common::{after_fifo_opens, make_fifo};
+
 fn add_one(x: u64) -> u64 {
     x + 1
 }
@@ -335,23 +338,6 @@ fn a_cancelled_task_queued_on_a_worker_never_runs() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(cancelled > 0, "no round cancelled anything");
-}
-
-/// Blocks until something opens the FIFO at `path` for writing; returns the byte sent.
-fn after_fifo_opens(path: String) -> u8 {
-    use std::io::Read;
-    let mut byte = [0u8; 1];
-    std::fs::File::open(&path)
-        .unwrap()
-        .read_exact(&mut byte)
-        .unwrap();
-    byte[0]
-}
-
-fn make_fifo(path: &std::path::Path) {
-    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) with a valid C string.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
 fn release_fifo(path: &std::path::Path, byte: u8) {

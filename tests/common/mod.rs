@@ -20,3 +20,22 @@ pub(crate) fn children() -> Vec<u32> {
     }
     out
 }
+
+/// Makes a FIFO at `path`: a gate a test holds a task at, without sleeping.
+pub(crate) fn make_fifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// Blocks until something opens the FIFO at `path` for writing; returns the byte sent.
+/// (A task: it runs in a worker process too.)
+pub(crate) fn after_fifo_opens(path: String) -> u8 {
+    use std::io::Read;
+    let mut byte = [0u8; 1];
+    std::fs::File::open(&path)
+        .unwrap()
+        .read_exact(&mut byte)
+        .unwrap();
+    byte[0]
+}
