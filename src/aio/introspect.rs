@@ -398,7 +398,11 @@ fn dump(l: &Local) -> String {
     );
     for t in &tasks {
         let m = t.meta();
-        let _ = write!(out, "  task {}", t.id());
+        if t.id() == MAIN_ID {
+            out.push_str("  main task");
+        } else {
+            let _ = write!(out, "  task {}", t.id());
+        }
         if let Some(name) = m.name() {
             let _ = write!(out, " {name:?}");
         }
