@@ -27,7 +27,7 @@ use super::task::Task;
 /// [`dump_tasks`]: super::dump_tasks
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
-    name: Option<Box<str>>,
+    name: Option<Box<String>>,
     driver: Driver,
 }
 
@@ -52,7 +52,7 @@ impl Builder {
     /// });
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into().into_boxed_str());
+        self.name = Some(Box::new(name.into()));
         self
     }
 
