@@ -61,10 +61,12 @@ impl Record {
         }
     }
 
-    /// Counts a poll that starts at loop time `now_ms`.
+    /// Counts a poll that starts at loop time `now_ms`; what it waits for is unknown
+    /// until one of its leaf futures says.
     pub(super) fn polled(&mut self, now_ms: u64) {
         self.polls += 1;
         self.last_poll_ms = now_ms;
+        self.awaiting = Awaiting::Unknown;
     }
 }
 

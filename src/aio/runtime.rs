@@ -151,9 +151,6 @@ pub(super) struct Local {
     turn_ms: Cell<u64>,
     /// The task being polled now (`MAIN`, or `NOBODY`).
     polling: Cell<u64>,
-    /// What the poll in progress waits for, as its leaf futures noted it; moved into
-    /// the task's record when the poll returns.
-    awaiting: Cell<Awaiting>,
     /// `run`'s own future, as a task.
     main: Rc<MainTask>,
     /// The I/O driver this loop runs on.
@@ -194,7 +191,6 @@ impl Local {
             clock: Clock::new(),
             turn_ms: Cell::new(0),
             polling: Cell::new(NOBODY),
-            awaiting: Cell::new(Awaiting::Unknown),
             main: Rc::new(MainTask {
                 name: options.name.map_or_else(|| "main".to_owned(), |n| *n),
                 record: Cell::new(Record::new(options.called_at, 0)),
@@ -221,7 +217,27 @@ impl Local {
 
     /// Records what the poll in progress waits for.
     pub(super) fn note_awaiting(&self, on: Awaiting) {
-        self.awaiting.set(on);
+        // Looked up here rather than kept at hand: polls that note nothing (a yield, a
+        // future of another crate) then cost nothing more.
+        match self.polling.get() {
+            NOBODY => {}
+            MAIN => {
+                let mut record = self.main.record.get();
+                record.awaiting = on;
+                self.main.record.set(record);
+            }
+            id => {
+                let key = (id & u64::from(u32::MAX)) as usize;
+                // Not borrowed during a poll (`run_task` lets go before polling); a note
+                // from code that runs while it is (a drop inside the slab's own
+                // bookkeeping) is skipped.
+                if let Ok(mut tasks) = self.tasks.try_borrow_mut() {
+                    if let Some(e) = tasks.get_mut(key) {
+                        e.record.awaiting = on;
+                    }
+                }
+            }
+        }
     }
 
     /// The task being polled now, if any.
@@ -318,6 +334,7 @@ impl Local {
                 Some(e) if e.task.header().id == id => {
                     // Polled even if not woken (a stale duplicate id): a spurious poll.
                     e.task.header().state.begin_poll();
+                    e.record.polled(self.turn_ms.get());
                     (Arc::as_ptr(&e.task), e.record.spawned_at)
                 }
                 _ => return, // finished meanwhile: a stale wake
@@ -332,7 +349,6 @@ impl Local {
         // reference count; the slab may grow meanwhile, which moves the `Arc`, not the cell.)
         let cell = unsafe { &*task };
         self.polling.set(id);
-        self.awaiting.set(Awaiting::Unknown);
         // SAFETY: `task` is `Arc::as_ptr` of the slab's `Arc` of this cell, alive (above).
         let finished = unsafe { cell.poll_task(task.cast()) };
         self.polling.set(NOBODY);
@@ -351,10 +367,6 @@ impl Local {
             let removed = self.tasks.borrow_mut().remove(key);
             // Dropped outside the borrow: a future's drop may spawn or wake.
             drop(removed);
-        } else if let Some(e) = self.tasks.borrow_mut().get_mut(key) {
-            // Counted once the poll is over: one look-up for the whole record.
-            e.record.polled(self.turn_ms.get());
-            e.record.awaiting = self.awaiting.get();
         }
     }
 
@@ -452,14 +464,12 @@ impl Local {
                         self.budget.set(BUDGET);
                         let mut record = self.main.record.get();
                         record.polled(self.turn_ms.get());
+                        self.main.record.set(record);
                         self.polling.set(MAIN);
-                        self.awaiting.set(Awaiting::Unknown);
                         self.main.running.set(true);
                         let polled = future.as_mut().poll(&mut cx);
                         self.main.running.set(false);
                         self.polling.set(NOBODY);
-                        record.awaiting = self.awaiting.get();
-                        self.main.record.set(record);
                         if let Poll::Ready(out) = polled {
                             self.main.finished.set(true);
                             return out;

@@ -303,7 +303,6 @@ impl<F: Future + 'static> TaskCell<F> {
             }
         }
     }
-
 }
 
 /// What a task group or `wait` needs of a task, whatever its output type.
