@@ -36,6 +36,11 @@ pub(crate) enum Awaiting {
     PoolTask,
 }
 
+/// A task's name, boxed where it is kept (one pointer in a task's cell: a name is rare,
+/// and a cell's size decides the allocator's path).
+#[derive(Debug, Clone)]
+pub(super) struct TaskName(pub(super) String);
+
 /// A task's record, beside it in the loop's slab (not in its cell, whose size decides
 /// the allocator's path): where and when it was spawned, when it was last polled and how
 /// often, and what its last poll said it waits for.

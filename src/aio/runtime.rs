@@ -32,7 +32,7 @@ use slab::Slab;
 
 use super::clock::Clock;
 use super::driver::Driver;
-use super::introspect::{Awaiting, MainTask, Record, TaskRef, MAIN_ID};
+use super::introspect::{Awaiting, MainTask, Record, TaskName, TaskRef, MAIN_ID};
 use super::reactor::Reactor;
 use super::schedule::{RemoteQueue, ScheduleState};
 use super::signal::CtrlC;
@@ -192,7 +192,7 @@ impl Local {
             turn_ms: Cell::new(0),
             polling: Cell::new(NOBODY),
             main: Rc::new(MainTask {
-                name: options.name.map_or_else(|| "main".to_owned(), |n| *n),
+                name: options.name.map_or_else(|| "main".to_owned(), |n| n.0),
                 record: Cell::new(Record::new(options.called_at, 0)),
                 finished: Cell::new(false),
                 running: Cell::new(false),
@@ -297,7 +297,7 @@ impl Local {
     pub(super) fn spawn<F: Future + 'static>(
         &self,
         future: F,
-        name: Option<Box<String>>,
+        name: Option<Box<TaskName>>,
         spawned_at: &'static Location<'static>,
     ) -> Task<F::Output> {
         let mut tasks = self.tasks.borrow_mut();
@@ -562,7 +562,7 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// How a loop is started: [`run`]'s defaults, or a [`Builder`](super::Builder)'s.
 pub(super) struct Options {
     /// The main task's name (`"main"` if `None`).
-    pub(super) name: Option<Box<String>>,
+    pub(super) name: Option<Box<TaskName>>,
     pub(super) driver: Driver,
     pub(super) called_at: &'static Location<'static>,
 }

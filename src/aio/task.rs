@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::introspect::TaskName;
 use super::runtime::Header;
 use crate::handle::TaskError;
 
@@ -54,7 +55,7 @@ pub(super) trait Runnable: Control {
 pub(super) struct TaskCell<F: Future> {
     header: Header,
     /// Its name, if it has one (the rest of its record is in the loop's slab).
-    name: Option<Box<String>>,
+    name: Option<Box<TaskName>>,
     stage: ManuallyDrop<RefCell<Stage<F>>>,
     /// The waker of whoever awaits the `Task` handle.
     join_waker: Cell<Option<Waker>>,
@@ -66,7 +67,7 @@ pub(super) struct TaskCell<F: Future> {
 
 impl<F: Future + 'static> TaskCell<F> {
     /// A new task cell, in its one allocation.
-    pub(super) fn new(header: Header, name: Option<Box<String>>, future: F) -> Arc<Self> {
+    pub(super) fn new(header: Header, name: Option<Box<TaskName>>, future: F) -> Arc<Self> {
         // `TaskCell` is neither `Send` nor `Sync`: only its wakers (our vtable below) and
         // their last reference may reach other threads, and that is argued there.
         #[allow(clippy::arc_with_non_send_sync)]
@@ -365,7 +366,7 @@ impl<F: Future> Control for TaskCell<F> {
     }
 
     fn name(&self) -> Option<&str> {
-        self.name.as_deref().map(String::as_str)
+        self.name.as_deref().map(|n| n.0.as_str())
     }
 
     fn request_cancel(&self) -> bool {
