@@ -89,6 +89,7 @@ mod builder;
 mod clock;
 mod combinators;
 mod driver;
+mod dump_server;
 pub mod fs;
 mod group;
 #[cfg(feature = "hyper")]
@@ -113,6 +114,7 @@ mod wheel;
 pub use builder::Builder;
 pub use combinators::{gather, to_thread, yield_now, YieldNow};
 pub use driver::{driver, Driver};
+pub use dump_server::{fetch_task_dump, serve_task_dumps};
 pub use group::{as_completed, shield, wait, AsCompleted};
 pub use introspect::{all_tasks, current_task, dump_tasks, TaskRef};
 pub(crate) use introspect::{note_awaiting, Awaiting};

@@ -361,6 +361,9 @@ impl Local {
                      loop for {took:?} in one poll (more than {limit:?}): move blocking work \
                      to aio::to_thread"
                 );
+                if log::log_enabled!(log::Level::Debug) {
+                    log::debug!("{}", super::introspect::dump_tasks());
+                }
             }
         }
         if finished {
