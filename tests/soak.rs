@@ -187,7 +187,13 @@ fn checked(i: u64) -> u64 {
 }
 
 fn process_pool(batches: u64, per_batch: u64) {
-    let pool = ProcessPoolExecutor::new(2).unwrap();
+    // Its tasks panic on purpose: their workers say so in one line, not a backtrace each
+    // (the environment may set RUST_BACKTRACE), so a real failure stands out.
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .env("RUST_BACKTRACE", "0")
+        .build()
+        .unwrap();
     let mut samples = Samples::new("process pool");
     let (mut values, mut panics) = (0u64, 0u64);
     for b in 0..batches {
