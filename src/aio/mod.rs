@@ -35,6 +35,7 @@ pub mod fs;
 mod group;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+pub mod io;
 #[cfg(all(test, concur_loom))]
 mod loom_tests;
 pub mod net;
