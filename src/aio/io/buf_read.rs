@@ -111,9 +111,10 @@ pub trait AsyncBufReadExt: AsyncBufRead {
     /// [`next_segment`](Split::next_segment).
     ///
     /// ```
-    /// use concur::aio::{self, io::AsyncBufReadExt};
+    /// use concur::aio::{self, io::{AsyncBufReadExt, BufReader}};
     /// aio::run(async {
-    ///     let mut parts = (&b"a,b,,c"[..]).split(b',');
+    ///     // (`&[u8]` has a `split` of its own: a BufReader, or the trait's path, avoids it)
+    ///     let mut parts = BufReader::new(&b"a,b,,c"[..]).split(b',');
     ///     let mut got = Vec::new();
     ///     while let Some(p) = parts.next_segment().await.unwrap() {
     ///         got.push(p);
@@ -386,9 +387,9 @@ impl<R> Lines<R> {
 /// [`next_segment`](Self::next_segment).
 ///
 /// ```
-/// use concur::aio::{self, io::AsyncBufReadExt};
+/// use concur::aio::{self, io::{AsyncBufReadExt, BufReader}};
 /// aio::run(async {
-///     let mut s = (&b"1 2"[..]).split(b' ');
+///     let mut s = BufReader::new(&b"1 2"[..]).split(b' ');
 ///     assert_eq!(s.next_segment().await.unwrap(), Some(b"1".to_vec()));
 ///     assert_eq!(s.next_segment().await.unwrap(), Some(b"2".to_vec()));
 ///     assert_eq!(s.next_segment().await.unwrap(), None);
@@ -407,9 +408,9 @@ impl<R: AsyncBufRead + Unpin> Split<R> {
     /// safe, as [`Lines::next_line`].
     ///
     /// ```
-    /// use concur::aio::{self, io::AsyncBufReadExt};
+    /// use concur::aio::{self, io::{AsyncBufReadExt, BufReader}};
     /// aio::run(async {
-    ///     let mut s = (&b"a\0b\0"[..]).split(0);
+    ///     let mut s = BufReader::new(&b"a\0b\0"[..]).split(0);
     ///     assert_eq!(s.next_segment().await.unwrap(), Some(b"a".to_vec()));
     ///     assert_eq!(s.next_segment().await.unwrap(), Some(b"b".to_vec()));
     ///     assert_eq!(s.next_segment().await.unwrap(), None);
@@ -424,9 +425,9 @@ impl<R: AsyncBufRead + Unpin> Split<R> {
     /// ```
     /// use std::future::poll_fn;
     /// use std::pin::Pin;
-    /// use concur::aio::{self, io::AsyncBufReadExt};
+    /// use concur::aio::{self, io::{AsyncBufReadExt, BufReader}};
     /// aio::run(async {
-    ///     let mut s = (&b"q"[..]).split(b'|');
+    ///     let mut s = BufReader::new(&b"q"[..]).split(b'|');
     ///     let seg = poll_fn(|cx| Pin::new(&mut s).poll_next_segment(cx)).await;
     ///     assert_eq!(seg.unwrap(), Some(b"q".to_vec()));
     /// });

@@ -190,7 +190,8 @@ impl<R: AsyncRead + Unpin + ?Sized> Future for ReadExact<'_, R> {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!(
-                        "read_exact: the stream ended after {} of the {} bytes asked for",
+                        "read_exact: the stream ended: {} bytes read on a total of {} \
+                         expected bytes",
                         this.filled,
                         this.buf.len()
                     ),

@@ -315,7 +315,9 @@ impl TcpStream {
     /// Waits until the socket may be read: data arrived, the peer closed its side, or an
     /// error is pending. The readiness can be spurious: a [`try_read`](Self::try_read)
     /// after it may still say [`WouldBlock`](io::ErrorKind::WouldBlock), and then the
-    /// next `readable()` waits for the next event. Cancel safe.
+    /// next `readable()` waits for the next event. A new stream starts out "ready" in both
+    /// directions (the loop tries the OS first, and waits only after a "would block"),
+    /// so its first `readable()` returns at once. Cancel safe.
     ///
     /// ```
     /// use std::io::ErrorKind;
@@ -506,7 +508,7 @@ impl TcpStream {
     /// Outside of an event loop.
     ///
     /// ```
-    /// use concur::aio::{self, io::{AsyncReadExt, AsyncWriteExt}, net::TcpStream};
+    /// use concur::aio::{self, io::AsyncWriteExt, net::TcpStream};
     /// aio::run(async {
     ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     ///     let std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
