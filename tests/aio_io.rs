@@ -6,6 +6,7 @@ use std::io::{self, ErrorKind, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use concur::aio::{
     self,
@@ -171,7 +172,7 @@ fn cancelled_read_line_keeps_the_partial_line() {
         b.write_all(b"partial ").await.unwrap();
         let mut r = BufReader::new(a);
         let mut line = String::new();
-        let t = aio::timeout(std::time::Duration::ZERO, r.read_line(&mut line)).await;
+        let t = aio::timeout(Duration::ZERO, r.read_line(&mut line)).await;
         assert!(t.is_err(), "the line is not complete: the read must wait");
         assert_eq!(line, "partial ");
         b.write_all(b"line\n").await.unwrap();
@@ -200,7 +201,7 @@ fn lines_next_line_is_cancel_safe() {
         let (a, mut b) = UnixStream::pair().unwrap();
         let mut lines = BufReader::new(a).lines();
         b.write_all(b"first ha").await.unwrap();
-        let t = aio::timeout(std::time::Duration::ZERO, lines.next_line()).await;
+        let t = aio::timeout(Duration::ZERO, lines.next_line()).await;
         assert!(t.is_err(), "half a line: next_line must wait");
         b.write_all(b"lf\nsecond\n").await.unwrap();
         drop(b);
@@ -334,7 +335,10 @@ fn copy_flushes_when_the_reader_waits() {
         };
         wd.write_all(&[0x42; 512]).await.unwrap();
         wd.flush().await.unwrap();
-        assert_eq!(aio_io::copy(&mut rd, &mut wd).await.unwrap(), 1024);
+        // A guard against the deadlock, not a timing assertion: it finishes at once.
+        let copied = aio::timeout(Duration::from_secs(30), aio_io::copy(&mut rd, &mut wd)).await;
+        let copied = copied.expect("copy deadlocked: it did not flush when the reader waited");
+        assert_eq!(copied.unwrap(), 1024);
     });
 }
 

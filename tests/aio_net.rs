@@ -844,3 +844,130 @@ fn udp_from_std_and_into_std() {
         assert_eq!(&buf[..n], MSG);
     });
 }
+
+// tokio/tests/udp.rs: send_to_recv_from
+#[test]
+fn udp_send_to_recv_from() {
+    aio::run(async {
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sender
+            .send_to(MSG, receiver.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 32];
+        let (n, addr) = receiver.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], addr), (MSG, sender.local_addr().unwrap()));
+    });
+}
+
+// tokio/tests/udp.rs: send_to_recv_closed_returns_err
+#[test]
+fn udp_recv_after_sending_to_a_closed_port_is_refused() {
+    aio::run(async {
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver_addr = receiver.local_addr().unwrap();
+        drop(receiver);
+        sender.connect(receiver_addr).await.unwrap();
+        sender.send(MSG).await.unwrap();
+        let mut buf = [0u8; 32];
+        // A guard against a hang, not a timing assertion: the error comes at once.
+        let r = aio::timeout(Duration::from_secs(30), sender.recv(&mut buf)).await;
+        let err = r
+            .expect("recv waited instead of reporting the refused port")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    });
+}
+
+// tokio/tests/udp.rs: peek_sender
+#[test]
+fn udp_peek_sender_then_recv() {
+    aio::run(async {
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sender
+            .send_to(MSG, receiver.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            receiver.peek_sender().await.unwrap(),
+            sender.local_addr().unwrap()
+        );
+        let mut buf = [0u8; 32];
+        let (n, addr) = receiver.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], addr), (MSG, sender.local_addr().unwrap()));
+    });
+}
+
+// tokio/tests/udp.rs: try_peek_sender
+#[test]
+fn udp_try_peek_sender() {
+    aio::run(async {
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sender
+            .send_to(MSG, receiver.local_addr().unwrap())
+            .await
+            .unwrap();
+        let from = loop {
+            match receiver.try_peek_sender() {
+                Ok(a) => break a,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => receiver.readable().await.unwrap(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(from, sender.local_addr().unwrap());
+        let mut buf = [0u8; 32];
+        assert_eq!(receiver.recv_from(&mut buf).await.unwrap().0, MSG.len());
+    });
+}
+
+// tokio/tests/udp.rs: split (one socket shared by two tasks: an Rc here, the loop being
+// single-threaded)
+#[test]
+fn udp_socket_shared_by_two_tasks() {
+    aio::run(async {
+        let s = std::rc::Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let r = s.clone();
+        let addr = s.local_addr().unwrap();
+        aio::spawn(async move {
+            s.send_to(MSG, addr).await.unwrap();
+        });
+        let mut buf = [0u8; 32];
+        let (n, _) = r.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], MSG);
+    });
+}
+
+// tokio/tests/udp.rs: try_send_spawn (without its last step, a send from another thread:
+// concur's sockets belong to their loop's thread)
+#[test]
+fn udp_try_send_to_then_try_send_connected() {
+    const MSG2: &[u8] = b"world!";
+    aio::run(async {
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let receiver = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        receiver
+            .connect(sender.local_addr().unwrap())
+            .await
+            .unwrap();
+        sender.writable().await.unwrap();
+        assert_eq!(
+            sender
+                .try_send_to(MSG, receiver.local_addr().unwrap())
+                .unwrap(),
+            MSG.len()
+        );
+        let mut buf = [0u8; 32];
+        let mut received = receiver.recv(&mut buf).await.unwrap();
+        sender
+            .connect(receiver.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(sender.try_send(MSG2).unwrap(), MSG2.len());
+        received += receiver.recv(&mut buf).await.unwrap();
+        assert_eq!(received, MSG.len() + MSG2.len());
+    });
+}

@@ -1,9 +1,10 @@
 //! Sockets on the loop: TCP, UDP and Unix-domain, with `futures_io::{AsyncRead, AsyncWrite}`.
 //!
-//! Addresses are given as anything that implements [`ToSocketAddrs`]: a [`SocketAddr`],
-//! `"127.0.0.1:8080"`, `("localhost", 8080)`, ... A host name is looked up on the default
-//! thread pool (the system resolver blocks), so the loop keeps serving other tasks
-//! meanwhile; an address that is already numeric costs no trip to the pool.
+//! Addresses are given as anything that implements [`ToSocketAddrs`]: a
+//! [`SocketAddr`](std::net::SocketAddr), `"127.0.0.1:8080"`, `("localhost", 8080)`, ...
+//! A host name is looked up on the default thread pool (the system resolver blocks), so
+//! the loop keeps serving other tasks meanwhile; an address that is already numeric
+//! costs no trip to the pool.
 
 //!
 //! | type | what it is | tokio's name |

@@ -17,7 +17,7 @@ use super::split_owned::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::aio::reactor::{Direction, Registered};
 
 /// A TCP connection: `asyncio.open_connection`'s stream. Implements
-/// [`AsyncRead`] and [`AsyncWrite`]; see [`TcpListener`] for an example.
+/// [`AsyncRead`] and [`AsyncWrite`]; see [`TcpListener`](super::TcpListener) for an example.
 ///
 /// ```
 /// use concur::aio::{self, net::{TcpListener, TcpStream}};

@@ -212,6 +212,47 @@ impl UdpSocket {
         poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))).await
     }
 
+    /// The sender of the next datagram, without receiving it (tokio's `peek_sender`).
+    /// Cancel safe.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     a.send_to(b"who", b.local_addr().unwrap()).await.unwrap();
+    ///     assert_eq!(b.peek_sender().await.unwrap(), a.local_addr().unwrap());
+    ///     let mut buf = [0u8; 3];
+    ///     assert_eq!(b.recv_from(&mut buf).await.unwrap(), (3, a.local_addr().unwrap()));
+    /// });
+    /// ```
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        poll_fn(|cx| {
+            self.io.poll_io(cx, Direction::Read, |s| {
+                s.peek_from(&mut []).map(|(_, a)| a)
+            })
+        })
+        .await
+    }
+
+    /// [`peek_sender`](Self::peek_sender) without waiting.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use concur::aio::{self, net::UdpSocket};
+    /// aio::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     assert_eq!(b.try_peek_sender().unwrap_err().kind(), ErrorKind::WouldBlock);
+    ///     a.send_to(b"who", b.local_addr().unwrap()).await.unwrap();
+    ///     b.readable().await.unwrap();
+    ///     assert_eq!(b.try_peek_sender().unwrap(), a.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        self.try_io(Direction::Read, |s| s.peek_from(&mut []).map(|(_, a)| a))
+    }
+
     /// Waits until a datagram may be received. The readiness can be spurious: a
     /// `try_recv*` after it may still say [`WouldBlock`](io::ErrorKind::WouldBlock), and
     /// then the next `readable()` waits for the next event. Cancel safe.
