@@ -1065,3 +1065,179 @@ impl AsyncWrite for Zero {
         Poll::Ready(Ok(()))
     }
 }
+
+// test_streams.py: test_read_zero
+#[test]
+fn read_into_an_empty_buffer_reads_nothing() {
+    aio::run(async {
+        let mut r = BufReader::new(Mock::new([Data(DATA)]));
+        assert_eq!(r.read(&mut []).await.unwrap(), 0);
+        let mut all = Vec::new();
+        r.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, DATA);
+    });
+}
+
+// test_streams.py: test_read (the read waits for the data)
+#[test]
+fn read_waits_for_data() {
+    aio::run(async {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let feeder = aio::spawn(async move { b.write_all(DATA).await.unwrap() });
+        let mut buf = [0u8; 30];
+        let n = a.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &DATA[..n]);
+        assert!(n > 0);
+        feeder.await.unwrap();
+    });
+}
+
+// test_streams.py: test_read_line_breaks
+#[test]
+fn read_stops_at_the_buffer_size_not_at_lines() {
+    aio::run(async {
+        let mut r = Mock::new([Data(b"line1line2")]);
+        let mut five = [0u8; 5];
+        assert_eq!(r.read(&mut five).await.unwrap(), 5);
+        assert_eq!(&five, b"line1");
+    });
+}
+
+// test_streams.py: test_read_eof
+#[test]
+fn read_at_eof_is_zero() {
+    aio::run(async {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        assert_eq!(a.read(&mut [0u8; 1024]).await.unwrap(), 0);
+    });
+}
+
+// test_streams.py: test_read_until_eof
+#[test]
+fn read_to_end_gathers_every_chunk() {
+    aio::run(async {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let feeder = aio::spawn(async move {
+            b.write_all(b"chunk1\n").await.unwrap();
+            b.write_all(b"chunk2").await.unwrap();
+        }); // dropping `b` ends the stream
+        let mut all = Vec::new();
+        a.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"chunk1\nchunk2");
+        feeder.await.unwrap();
+    });
+}
+
+// test_streams.py: test_read_exception
+#[test]
+fn read_reports_the_reader_error() {
+    aio::run(async {
+        let mut r = BufReader::new(Mock::new([
+            Data(b"line\n"),
+            Step::Err(ErrorKind::InvalidInput, "ValueError"),
+        ]));
+        let mut two = [0u8; 2];
+        assert_eq!(r.read(&mut two).await.unwrap(), 2);
+        assert_eq!(&two, b"li");
+        let mut rest = [0u8; 3];
+        r.read_exact(&mut rest).await.unwrap(); // "ne\n" was buffered already
+        assert_eq!(
+            r.read(&mut two).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    });
+}
+
+/// test_streams.py's `MyServer.handle_client`: read a line, write it back, close.
+async fn echo_one_line<S: AsyncRead + AsyncWrite + Unpin>(conn: S) {
+    let mut conn = BufReader::new(conn);
+    let mut line = String::new();
+    conn.read_line(&mut line).await.unwrap();
+    conn.write_all(line.as_bytes()).await.unwrap();
+    conn.close().await.unwrap();
+}
+
+// test_streams.py: test_start_server
+#[test]
+fn line_echo_server_over_tcp() {
+    use concur::aio::net::{TcpListener, TcpStream};
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = aio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            echo_one_line(conn).await;
+        });
+        let (r, mut w) = TcpStream::connect(addr).await.unwrap().into_split();
+        w.write_all(b"hello world!\n").await.unwrap();
+        let mut back = String::new();
+        BufReader::new(r).read_line(&mut back).await.unwrap();
+        assert_eq!(back, "hello world!\n");
+        server.await.unwrap();
+    });
+}
+
+// test_streams.py: test_start_unix_server
+#[test]
+fn line_echo_server_over_a_unix_socket() {
+    use concur::aio::net::UnixListener;
+    let dir = std::env::temp_dir().join(format!("concur-io-echo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let _ = std::fs::remove_file(&path);
+    aio::run(async {
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = aio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            echo_one_line(conn).await;
+        });
+        let mut c = BufReader::new(UnixStream::connect(&path).await.unwrap());
+        c.write_all(b"hello world!\n").await.unwrap();
+        let mut back = String::new();
+        c.read_line(&mut back).await.unwrap();
+        assert_eq!(back, "hello world!\n");
+        server.await.unwrap();
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// test_streams.py: test_drain_raises (writing to a peer that closed ends in an error, not
+// in a loop that never gives up)
+#[test]
+fn writing_to_a_closed_peer_fails() {
+    use concur::aio::net::TcpStream;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || drop(listener.accept().unwrap()));
+    let err = aio::run(async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        peer.join().unwrap(); // the peer has closed
+        loop {
+            if let Err(e) = s.write_all(b"foo\n").await {
+                break e;
+            }
+        }
+    });
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+        ),
+        "{err}"
+    );
+}
+
+// test_streams.py: test_eof_feed_when_closing_writer (after closing our write side, a read
+// sees the peer's end once the peer closes too)
+#[test]
+fn read_after_close_sees_the_end() {
+    aio::run(async {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        a.close().await.unwrap();
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap(); // b sees a's end
+        b.close().await.unwrap();
+        assert_eq!(a.read(&mut [0u8; 8]).await.unwrap(), 0);
+    });
+}
