@@ -1241,3 +1241,250 @@ fn read_after_close_sees_the_end() {
         assert_eq!(a.read(&mut [0u8; 8]).await.unwrap(), 0);
     });
 }
+
+// ---- seeking through the buffers (tokio's io_buf_reader.rs and io_buf_writer.rs) ----
+
+use std::io::SeekFrom;
+
+use concur::aio::io::{AsyncSeek, AsyncSeekExt};
+
+/// An in-memory seekable reader and writer (`std::io::Cursor<Vec<u8>>`); with `pending`,
+/// every write and every seek is `Pending` once first (tokio's `MaybePendingSeek`).
+#[derive(Default)]
+struct Cursor {
+    data: Vec<u8>,
+    pos: u64,
+    pending: bool,
+    ready_write: bool,
+    ready_seek: bool,
+}
+
+impl Cursor {
+    fn new(data: &[u8]) -> Self {
+        Cursor {
+            data: data.to_vec(),
+            ..Cursor::default()
+        }
+    }
+
+    fn pending(data: &[u8]) -> Self {
+        Cursor {
+            pending: true,
+            ..Cursor::new(data)
+        }
+    }
+
+    /// `Pending` once (waking the task) if this cursor pends, and `flag` says it is its turn.
+    fn pend(pending: bool, flag: &mut bool, cx: &mut Context<'_>) -> bool {
+        if !pending {
+            return false;
+        }
+        *flag = !*flag;
+        if *flag {
+            cx.waker().wake_by_ref();
+        }
+        *flag
+    }
+}
+
+impl AsyncRead for Cursor {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let start = (self.pos as usize).min(self.data.len());
+        let n = (self.data.len() - start).min(buf.len());
+        buf[..n].copy_from_slice(&self.data[start..start + n]);
+        self.pos += n as u64;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for Cursor {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if Cursor::pend(this.pending, &mut this.ready_write, cx) {
+            return Poll::Pending;
+        }
+        let start = this.pos as usize;
+        if this.data.len() < start + buf.len() {
+            this.data.resize(start + buf.len(), 0);
+        }
+        this.data[start..start + buf.len()].copy_from_slice(buf);
+        this.pos += buf.len() as u64;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncSeek for Cursor {
+    fn poll_seek(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        let this = self.get_mut();
+        if Cursor::pend(this.pending, &mut this.ready_seek, cx) {
+            return Poll::Pending;
+        }
+        let (base, offset) = match pos {
+            SeekFrom::Start(n) => {
+                this.pos = n;
+                return Poll::Ready(Ok(n));
+            }
+            SeekFrom::End(n) => (this.data.len() as u64, n),
+            SeekFrom::Current(n) => (this.pos, n),
+        };
+        match base.checked_add_signed(offset) {
+            Some(p) => {
+                this.pos = p;
+                Poll::Ready(Ok(p))
+            }
+            None => Poll::Ready(Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "invalid seek to a negative or overflowing position",
+            ))),
+        }
+    }
+}
+
+/// `poll_fill_buf` once through, as an owned copy (tokio's `run_fill_buf!`).
+async fn fill_buf<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> {
+    std::future::poll_fn(|cx| Pin::new(&mut *r).poll_fill_buf(cx).map_ok(<[u8]>::to_vec)).await
+}
+
+/// tokio's `test_buffered_reader_seek` steps, on a cursor over `[5, 6, 7, 0, 1, 2, 3, 4]`.
+async fn buffered_reader_seek_steps(inner: Cursor) {
+    let mut reader = BufReader::with_capacity(2, inner);
+    assert_eq!(reader.seek(SeekFrom::Start(3)).await.unwrap(), 3);
+    assert_eq!(fill_buf(&mut reader).await.unwrap(), [0, 1]);
+    assert!(reader.seek(SeekFrom::Current(i64::MIN)).await.is_err());
+    assert_eq!(fill_buf(&mut reader).await.unwrap(), [0, 1]);
+    assert_eq!(reader.seek(SeekFrom::Current(1)).await.unwrap(), 4);
+    assert_eq!(fill_buf(&mut reader).await.unwrap(), [1, 2]);
+    Pin::new(&mut reader).consume(1);
+    assert_eq!(reader.seek(SeekFrom::Current(-2)).await.unwrap(), 3);
+}
+
+// tokio/tests/io_buf_reader.rs: test_buffered_reader_seek
+#[test]
+fn buf_reader_seek_counts_from_what_was_consumed() {
+    aio::run(buffered_reader_seek_steps(Cursor::new(&[
+        5, 6, 7, 0, 1, 2, 3, 4,
+    ])));
+}
+
+// tokio/tests/io_buf_reader.rs: maybe_pending_seek
+#[test]
+fn buf_reader_seek_over_a_seeker_that_is_pending_first() {
+    aio::run(buffered_reader_seek_steps(Cursor::pending(&[
+        5, 6, 7, 0, 1, 2, 3, 4,
+    ])));
+}
+
+// tokio/tests/io_buf_reader.rs: test_buffered_reader_seek_underflow
+#[test]
+fn buf_reader_seek_beyond_i64_takes_two_steps() {
+    /// Yields its position modulo 256 for each byte; positions wrap.
+    struct PositionReader {
+        pos: u64,
+    }
+    impl AsyncRead for PositionReader {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            for x in buf.iter_mut() {
+                *x = self.pos as u8;
+                self.pos = self.pos.wrapping_add(1);
+            }
+            Poll::Ready(Ok(buf.len()))
+        }
+    }
+    impl AsyncSeek for PositionReader {
+        fn poll_seek(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            pos: SeekFrom,
+        ) -> Poll<io::Result<u64>> {
+            self.pos = match pos {
+                SeekFrom::Start(n) => n,
+                SeekFrom::Current(n) => self.pos.wrapping_add(n as u64),
+                SeekFrom::End(n) => u64::MAX.wrapping_add(n as u64),
+            };
+            Poll::Ready(Ok(self.pos))
+        }
+    }
+    aio::run(async {
+        let mut reader = BufReader::with_capacity(5, PositionReader { pos: 0 });
+        assert_eq!(fill_buf(&mut reader).await.unwrap(), [0, 1, 2, 3, 4]);
+        assert_eq!(reader.seek(SeekFrom::End(-5)).await.unwrap(), u64::MAX - 5);
+        assert_eq!(fill_buf(&mut reader).await.unwrap().len(), 5);
+        // This seek needs two seeks of the inner reader.
+        let expected = 9_223_372_036_854_775_802;
+        assert_eq!(
+            reader.seek(SeekFrom::Current(i64::MIN)).await.unwrap(),
+            expected
+        );
+        assert_eq!(fill_buf(&mut reader).await.unwrap().len(), 5);
+        // Seeking by 0 empties the buffer.
+        assert_eq!(reader.seek(SeekFrom::Current(0)).await.unwrap(), expected);
+        assert_eq!(reader.get_ref().pos, expected);
+    });
+}
+
+/// tokio's `buf_writer_seek` steps.
+async fn buf_writer_seek_steps(inner: Cursor) {
+    let mut w = BufWriter::with_capacity(3, inner);
+    w.write_all(&[0, 1, 2, 3, 4, 5]).await.unwrap();
+    w.write_all(&[6, 7]).await.unwrap();
+    assert_eq!(w.seek(SeekFrom::Current(0)).await.unwrap(), 8);
+    assert_eq!(w.get_ref().data, [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(w.seek(SeekFrom::Start(2)).await.unwrap(), 2);
+    w.write_all(&[8, 9]).await.unwrap();
+    w.flush().await.unwrap();
+    assert_eq!(w.into_inner().data, [0, 1, 8, 9, 4, 5, 6, 7]);
+}
+
+// tokio/tests/io_buf_writer.rs: buf_writer_seek
+#[test]
+fn buf_writer_seek_writes_the_buffer_out_first() {
+    aio::run(buf_writer_seek_steps(Cursor::new(&[])));
+}
+
+// tokio/tests/io_buf_writer.rs: maybe_pending_buf_writer_seek
+#[test]
+fn buf_writer_seek_over_a_writer_that_is_pending_first() {
+    aio::run(buf_writer_seek_steps(Cursor::pending(&[])));
+}
+
+// tokio/tests/io_buf_writer.rs: maybe_pending_buf_writer_inner_flushes
+#[test]
+fn buf_writer_flush_reaches_a_pending_writer() {
+    aio::run(async {
+        let mut w = BufWriter::with_capacity(
+            3,
+            PendingWriter {
+                inner: Vec::new(),
+                ready: false,
+            },
+        );
+        assert_eq!(w.write(&[0, 1]).await.unwrap(), 2);
+        assert!(w.get_ref().inner.is_empty());
+        w.flush().await.unwrap();
+        assert_eq!(w.into_inner().inner, [0, 1]);
+    });
+}

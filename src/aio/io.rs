@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | read some, exactly n, to the end, to a string | [`AsyncReadExt`] | `AsyncReadExt` |
 //! | write some, all, flush, close | [`AsyncWriteExt`] | `AsyncWriteExt` |
+//! | move in a seekable object | [`AsyncSeekExt`] | `AsyncSeekExt` |
 //! | a line, up to a byte, every line | [`AsyncBufReadExt`], [`Lines`], [`Split`] | `AsyncBufReadExt` |
 //! | buffering | [`BufReader`], [`BufWriter`] | the same |
 //! | pump a reader into a writer | [`copy`], [`copy_buf`] | the same |
@@ -50,13 +51,14 @@
 //! |---|---|
 //! | [`read`](AsyncReadExt::read), [`write`](AsyncWriteExt::write), [`flush`](AsyncWriteExt::flush), [`Lines::next_line`], [`Split::next_segment`], [`read_until`](AsyncBufReadExt::read_until) (the bytes read so far are in the buffer), [`read_to_end`](AsyncReadExt::read_to_end) (likewise) | [`read_exact`](AsyncReadExt::read_exact) (how much was read is unknown), [`write_all`](AsyncWriteExt::write_all) (how much was written is unknown), [`read_line`](AsyncBufReadExt::read_line) and [`read_to_string`](AsyncReadExt::read_to_string) (the bytes read so far are kept only if they are valid UTF-8), [`copy`], [`copy_buf`] |
 
-pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
 
 mod buf_read;
 mod buf_reader;
 mod buf_writer;
 mod copy;
 mod read;
+mod seek;
 mod split;
 mod write;
 
@@ -65,6 +67,7 @@ pub use buf_reader::BufReader;
 pub use buf_writer::BufWriter;
 pub use copy::{copy, copy_buf, Copy, CopyBuf};
 pub use read::{AsyncReadExt, Read, ReadExact, ReadToEnd, ReadToString};
+pub use seek::{AsyncSeekExt, Seek};
 pub use split::{split, ReadHalf, WriteHalf};
 pub use write::{AsyncWriteExt, Close, Flush, Write, WriteAll, WriteVectored};
 

@@ -6,7 +6,9 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+use std::io::SeekFrom;
+
+use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
 
 use super::DEFAULT_BUF_SIZE;
 
@@ -34,6 +36,9 @@ pub struct BufReader<R> {
     /// The unread bytes are `buf[pos..filled]`.
     pos: usize,
     filled: usize,
+    /// A seek by more than `i64` can say in one step went back over the buffer first;
+    /// this is the second step, still to do.
+    seek_second: Option<i64>,
 }
 
 impl<R> BufReader<R> {
@@ -61,6 +66,7 @@ impl<R> BufReader<R> {
             buf: vec![0; capacity].into_boxed_slice(),
             pos: 0,
             filled: 0,
+            seek_second: None,
         }
     }
 
@@ -162,6 +168,43 @@ impl<R: AsyncRead + Unpin> AsyncBufRead for BufReader<R> {
 
     fn consume(mut self: Pin<&mut Self>, amt: usize) {
         self.pos = (self.pos + amt).min(self.filled);
+    }
+}
+
+/// Seeking discards the buffer. `SeekFrom::Current(n)` is counted from the position of
+/// the reader as its user sees it (the buffered bytes not yet consumed are taken into
+/// account), as std's `BufReader` does.
+impl<R: AsyncRead + AsyncSeek + Unpin> AsyncSeek for BufReader<R> {
+    fn poll_seek(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        let this = self.get_mut();
+        if let Some(n) = this.seek_second {
+            let r = ready!(Pin::new(&mut this.inner).poll_seek(cx, SeekFrom::Current(n)));
+            this.seek_second = None;
+            return Poll::Ready(r);
+        }
+        let SeekFrom::Current(n) = pos else {
+            let r = ready!(Pin::new(&mut this.inner).poll_seek(cx, pos))?;
+            this.discard_buffer();
+            return Poll::Ready(Ok(r));
+        };
+        // The reader is `remainder` bytes ahead of what the user has consumed.
+        let remainder = (this.filled - this.pos) as i64;
+        if let Some(offset) = n.checked_sub(remainder) {
+            let r = ready!(Pin::new(&mut this.inner).poll_seek(cx, SeekFrom::Current(offset)))?;
+            this.discard_buffer();
+            return Poll::Ready(Ok(r));
+        }
+        // `n - remainder` does not fit an i64: go back over the buffer, then by `n`.
+        ready!(Pin::new(&mut this.inner).poll_seek(cx, SeekFrom::Current(-remainder)))?;
+        this.discard_buffer();
+        this.seek_second = Some(n);
+        let r = ready!(Pin::new(&mut this.inner).poll_seek(cx, SeekFrom::Current(n)));
+        this.seek_second = None;
+        Poll::Ready(r)
     }
 }
 

@@ -5,7 +5,9 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+use std::io::SeekFrom;
+
+use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
 
 use super::DEFAULT_BUF_SIZE;
 
@@ -201,6 +203,18 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for BufWriter<W> {
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_flush_buf(cx))?;
         Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+/// Seeking writes the buffer out first.
+impl<W: AsyncWrite + AsyncSeek + Unpin> AsyncSeek for BufWriter<W> {
+    fn poll_seek(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        ready!(self.poll_flush_buf(cx))?;
+        Pin::new(&mut self.inner).poll_seek(cx, pos)
     }
 }
 
