@@ -191,3 +191,167 @@ fn join_next_reports_each_child_as_it_finishes_with_how_it_ended() {
         assert_eq!(early.await, Ok(7));
     });
 }
+
+#[test]
+fn a_child_failure_cancels_the_scope_body_and_every_failure_is_reported() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_07
+    // (the body is cancelled when a child fails; the error group reaches the caller)
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let tg = group.spawner();
+        let body_reached_the_end = Rc::new(Cell::new(false));
+        let body_dropped = Rc::new(Cell::new(false));
+        let (reached, dropped) = (body_reached_the_end.clone(), body_dropped.clone());
+        let out = group
+            .scope(async move {
+                struct OnDrop(Rc<Cell<bool>>);
+                impl Drop for OnDrop {
+                    fn drop(&mut self) {
+                        self.0.set(true);
+                    }
+                }
+                let _guard = OnDrop(dropped);
+                tg.spawn(async {
+                    aio::yield_now().await;
+                    panic!("child failed");
+                });
+                aio::sleep(Duration::from_secs(3600)).await;
+                reached.set(true);
+            })
+            .await;
+        let err = out.unwrap_err();
+        assert_eq!(err.errors(), [TaskError::Panicked("child failed".into())]);
+        assert!(body_dropped.get(), "the body was cancelled");
+        assert!(!body_reached_the_end.get());
+    });
+}
+
+#[test]
+fn a_scope_returns_its_body_value_once_every_child_has_finished() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_01
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let tg = group.spawner();
+        let finished = Rc::new(Cell::new(0));
+        let f = finished.clone();
+        let out = group
+            .scope(async move {
+                for i in 1..=3u64 {
+                    let f = f.clone();
+                    tg.spawn(async move {
+                        aio::sleep(Duration::from_millis(i)).await;
+                        f.set(f.get() + 1);
+                    });
+                }
+                "body done"
+            })
+            .await;
+        assert_eq!(out, Ok("body done"));
+        assert_eq!(finished.get(), 3, "scope waited for the children");
+    });
+}
+
+#[test]
+fn a_panicking_scope_body_cancels_the_children_and_unwinds() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_09
+    // (an error in the body cancels the children, then propagates)
+    struct OnDrop(Rc<Cell<bool>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    aio::run(async {
+        let child_dropped = Rc::new(Cell::new(false));
+        let d = child_dropped.clone();
+        let group = aio::TaskGroup::new();
+        let tg = group.spawner();
+        let scope = aio::spawn(group.scope(async move {
+            tg.spawn(async move {
+                let _guard = OnDrop(d);
+                std::future::pending::<()>().await
+            });
+            aio::yield_now().await;
+            panic!("body failed");
+        }));
+        // The scope's task ends with the body's panic, after the child was cancelled
+        // (the loop is still running: only the group can have dropped the child).
+        assert_eq!(scope.await, Err(TaskError::Panicked("body failed".into())));
+        assert!(child_dropped.get());
+    });
+}
+
+#[test]
+fn children_add_tasks_to_their_own_group_and_join_waits_for_them() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_20
+    // (tasks created by tasks of the group belong to it)
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let spawner = group.spawner();
+        let depth_reached = Rc::new(Cell::new(0));
+        fn grow(s: aio::GroupSpawner, depth: u32, seen: Rc<Cell<u32>>) {
+            let s2 = s.clone();
+            s.spawn(async move {
+                aio::yield_now().await;
+                seen.set(seen.get().max(depth));
+                if depth < 5 {
+                    grow(s2, depth + 1, seen);
+                }
+            });
+        }
+        grow(spawner, 1, depth_reached.clone());
+        group.join().await.unwrap();
+        assert_eq!(depth_reached.get(), 5);
+    });
+}
+
+#[test]
+fn a_task_added_after_the_group_was_joined_is_cancelled_at_once() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_08
+    // (create_task on a finished group is refused)
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let spawner = group.spawner();
+        group.join().await.unwrap();
+        let late = spawner.spawn(async { 1 });
+        assert_eq!(late.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn a_nested_group_failure_reaches_the_outer_group_with_its_message() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_13
+    // (nested groups: the inner error group is reported by the outer one)
+    aio::run(async {
+        let outer = aio::TaskGroup::new();
+        outer.spawn_fallible(async {
+            let inner = aio::TaskGroup::new();
+            inner.spawn_fallible(async { Err::<(), _>("inner disk full") });
+            inner.join().await
+        });
+        let err = outer.join().await.unwrap_err();
+        assert_eq!(err.errors().len(), 1);
+        let TaskError::Failed(msg) = &err.errors()[0] else {
+            panic!("{err}");
+        };
+        assert!(
+            msg.contains("1 task of the group failed") && msg.contains("inner disk full"),
+            "{msg}"
+        );
+    });
+}
+
+#[test]
+fn a_child_cancelled_by_its_own_handle_is_not_a_group_failure() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_11
+    // (a child's own cancellation does not fail the group)
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        let child = group.spawn(std::future::pending::<()>());
+        let other = group.spawn(async { 3 });
+        child.cancel();
+        assert_eq!(group.join().await, Ok(()));
+        assert_eq!(child.await, Err(TaskError::Cancelled));
+        assert_eq!(other.await, Ok(3));
+    });
+}

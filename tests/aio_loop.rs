@@ -373,3 +373,54 @@ fn many_tasks_woken_from_many_threads_all_finish() {
     });
     assert_eq!(total, 2 * (1999 * 2000 / 2));
 }
+
+#[test]
+fn the_driver_asked_for_by_name_is_the_one_the_loop_runs_on() {
+    let d = aio::Builder::new()
+        .driver(aio::Driver::Epoll)
+        .run(async { aio::driver() });
+    assert_eq!(d, aio::Driver::Epoll);
+    let auto = aio::run(async { aio::driver() });
+    assert_ne!(
+        auto,
+        aio::Driver::Auto,
+        "the driver chosen is reported, never Auto"
+    );
+}
+
+/// Prints the driver a loop gets (run by the test below, in a child process).
+#[test]
+#[ignore = "a probe run in a child process by the_environment_chooses_the_driver_but_cannot_break_the_loop"]
+fn driver_probe() {
+    let d = aio::run(async { aio::driver() });
+    println!("driver={d}");
+}
+
+#[test]
+fn the_environment_chooses_the_driver_but_cannot_break_the_loop() {
+    // An unknown value, an empty one, or a driver the kernel may refuse: the loop starts
+    // all the same, on a driver that works.
+    for (value, expect) in [
+        ("epoll", Some("epoll")),
+        ("io_uring", None),
+        ("nonsense", None),
+        ("", None),
+        ("\u{1b}[31mred", None),
+    ] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "driver_probe", "--ignored", "--nocapture"])
+            .env("CONCUR_AIO_DRIVER", value)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "CONCUR_AIO_DRIVER={value:?}: {out:?}");
+        let got = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("driver="))
+            .unwrap_or_else(|| panic!("the probe did not run: {stdout}"));
+        match expect {
+            Some(e) => assert_eq!(got, e, "CONCUR_AIO_DRIVER={value:?}"),
+            None => assert!(got == "epoll" || got == "io_uring", "{got}"),
+        }
+    }
+}

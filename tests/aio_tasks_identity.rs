@@ -59,3 +59,198 @@ fn live_tasks_have_distinct_ids() {
         }
     });
 }
+
+#[test]
+fn a_task_is_named_by_its_builder_and_unnamed_by_default() {
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_task_set_name_pylong
+    // and test_create_task_with_noncoroutine (names given at creation)
+    aio::run(async {
+        let named = aio::Builder::new().name("fetch-42").spawn(async {});
+        let unnamed = aio::spawn(async {});
+        assert_eq!(named.name(), Some("fetch-42"));
+        assert_eq!(unnamed.name(), None);
+        assert!(format!("{named:?}").contains("fetch-42"), "{named:?}");
+        named.await.unwrap();
+        unnamed.await.unwrap();
+    });
+}
+
+#[test]
+fn current_task_is_the_task_being_polled_and_main_inside_run() {
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_current_task
+    assert!(aio::current_task().is_none(), "no loop, no current task");
+    aio::Builder::new().name("entry").run(async {
+        let main = aio::current_task().expect("run's future is a task");
+        assert_eq!(main.name(), Some("entry"));
+        let inner = aio::Builder::new().name("inner").spawn(async {
+            let me = aio::current_task().unwrap();
+            aio::yield_now().await;
+            // Still itself after a suspension.
+            (
+                me.id(),
+                aio::current_task().unwrap().id(),
+                me.name().map(str::to_owned),
+            )
+        });
+        let id = inner.id();
+        let (before, after, name) = inner.await.unwrap();
+        assert_eq!((before, after), (id, id));
+        assert_eq!(name.as_deref(), Some("inner"));
+        assert_eq!(aio::current_task().unwrap(), main);
+    });
+    assert!(aio::current_task().is_none(), "the loop has ended");
+}
+
+#[test]
+fn all_tasks_lists_the_unfinished_tasks_and_main() {
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_all_tasks (via
+    // asyncio.all_tasks: only tasks not done)
+    aio::run(async {
+        let waiting: Vec<_> = (0..3)
+            .map(|i| {
+                aio::Builder::new()
+                    .name(format!("w{i}"))
+                    .spawn(std::future::pending::<()>())
+            })
+            .collect();
+        let done = aio::spawn(async {});
+        aio::yield_now().await;
+        assert!(done.is_finished());
+        let mut names: Vec<String> = aio::all_tasks()
+            .iter()
+            .map(|t| t.name().unwrap_or("?").to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["main", "w0", "w1", "w2"]);
+        let ids: Vec<u64> = aio::all_tasks().iter().map(|t| t.id()).collect();
+        assert!(!ids.contains(&done.id()));
+        for t in &waiting {
+            assert!(t.as_ref().cancel());
+        }
+        for t in waiting {
+            assert_eq!(t.await, Err(TaskError::Cancelled));
+        }
+        assert_eq!(aio::all_tasks().len(), 1, "only main is left");
+    });
+    assert!(aio::all_tasks().is_empty(), "outside a loop");
+}
+
+#[test]
+fn a_task_ref_cancels_and_reports_as_the_task_does() {
+    // tokio-rs/tokio tokio/tests/task_abort.rs test_abort_without_panic_3157 (abort
+    // through a second handle)
+    aio::run(async {
+        let t = aio::spawn(std::future::pending::<u8>());
+        let r = t.as_ref();
+        assert!(!r.is_finished() && !r.is_cancelling());
+        assert!(r.cancel());
+        assert!(!r.cancel(), "cancelled once");
+        assert!(r.is_cancelling() && t.is_cancelling());
+        assert_eq!(t.await, Err(TaskError::Cancelled));
+        assert!(r.is_finished());
+        assert!(format!("{r:?}").contains("done"), "{r:?}");
+    });
+}
+
+#[test]
+fn the_main_task_cannot_be_cancelled_through_its_ref() {
+    // asyncio lets a main task be cancelled; here run's future returns its own value,
+    // so its TaskRef refuses (documented on TaskRef).
+    let out = aio::run(async {
+        let main = aio::current_task().unwrap();
+        assert!(!main.cancel());
+        assert!(!main.is_cancelling());
+        assert_eq!(main.id(), u64::MAX);
+        7
+    });
+    assert_eq!(out, 7);
+}
+
+#[test]
+fn a_dump_names_each_task_its_state_and_what_it_awaits() {
+    // No peer case: asyncio 3.14's `python -m asyncio ps` and tokio's unstable dumps
+    // show the same facts from outside.
+    use std::time::Duration;
+    aio::run(async {
+        aio::time::pause();
+        let lock = Rc::new(aio::sync::Mutex::new(()));
+        let held = lock.lock().await;
+        let sleeper = aio::Builder::new()
+            .name("sleeper")
+            .spawn(aio::sleep(Duration::from_secs(90)));
+        let locker = aio::Builder::new().name("locker").spawn({
+            let lock = lock.clone();
+            async move {
+                drop(lock.lock().await);
+            }
+        });
+        let joiner = aio::Builder::new().name("joiner").spawn(async move {
+            let _ = sleeper.await;
+        });
+        let queue = Rc::new(aio::sync::Queue::<u8>::new());
+        let getter = aio::Builder::new().name("getter").spawn({
+            let q = queue.clone();
+            async move { q.get().await }
+        });
+        let pool_waiter = aio::Builder::new()
+            .name("pool-waiter")
+            .spawn(async { concur::promise::<u8>().1.await });
+        aio::yield_now().await;
+        aio::yield_now().await;
+        let dump = aio::dump_tasks();
+        let line = |name: &str| {
+            dump.lines()
+                .find(|l| l.contains(&format!("{name:?}")))
+                .unwrap_or_else(|| panic!("no line for {name} in:\n{dump}"))
+                .to_owned()
+        };
+        assert!(
+            dump.starts_with("concur::aio: 6 tasks on the loop"),
+            "{dump}"
+        );
+        assert!(line("main").contains("running"), "{dump}");
+        let s = line("sleeper");
+        assert!(s.contains("pending, 1 poll,"), "{s}");
+        assert!(s.contains("awaiting a timer (90.000 s left)"), "{s}");
+        assert!(s.contains("aio_tasks_identity.rs"), "{s}");
+        assert!(line("locker").contains("awaiting Mutex::lock"), "{dump}");
+        assert!(line("joiner").contains("awaiting task "), "{dump}");
+        assert!(line("getter").contains("awaiting Queue::get"), "{dump}");
+        assert!(line("pool-waiter").contains("JoinHandle"), "{dump}");
+        drop(held);
+        queue.put_nowait(1).unwrap();
+        assert_eq!(getter.await, Ok(1));
+        locker.await.unwrap();
+        joiner.cancel();
+        pool_waiter.cancel();
+        let _ = (joiner.await, pool_waiter.await);
+    });
+    assert!(aio::dump_tasks().contains("no event loop"));
+}
+
+#[test]
+fn a_socket_wait_shows_its_direction_in_the_dump() {
+    aio::run(async {
+        let listener = aio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = aio::Builder::new().name("acceptor").spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1];
+            futures_lite::AsyncReadExt::read(&mut s, &mut buf)
+                .await
+                .unwrap()
+        });
+        let client = aio::net::TcpStream::connect(addr).await.unwrap();
+        // The acceptor waits to read from its accepted stream.
+        loop {
+            aio::yield_now().await;
+            let dump = aio::dump_tasks();
+            let line = dump.lines().find(|l| l.contains("\"acceptor\"")).unwrap();
+            if line.contains("awaiting I/O (to read)") {
+                break;
+            }
+        }
+        drop(client);
+        assert_eq!(acceptor.await, Ok(0));
+    });
+}

@@ -30,11 +30,15 @@
 //!
 //! [`JoinHandle`]: crate::JoinHandle
 
+mod builder;
+mod clock;
 mod combinators;
+mod driver;
 pub mod fs;
 mod group;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+mod introspect;
 pub mod io;
 #[cfg(all(test, concur_loom))]
 mod loom_tests;
@@ -46,14 +50,20 @@ mod schedule;
 pub mod signal;
 pub mod sync;
 mod task;
+mod task_group;
 pub mod time;
 #[cfg(feature = "tokio-io")]
 pub mod tokio;
 mod wheel;
 
+pub use builder::Builder;
 pub use combinators::{gather, to_thread, yield_now, YieldNow};
-pub use group::{as_completed, shield, wait, AsCompleted, TaskGroup};
+pub use driver::{driver, Driver};
+pub use group::{as_completed, shield, wait, AsCompleted};
+pub use introspect::{all_tasks, current_task, dump_tasks, TaskRef};
+pub(crate) use introspect::{note_awaiting, Awaiting};
 pub use runtime::{run, spawn, warn_slow_polls};
 pub use task::Task;
+pub use task_group::{GroupSpawner, TaskGroup, TaskGroupError};
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
 pub use time::{timeout_at, MissedTickBehavior};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use mio::{Events, Interest, Token};
 use slab::Slab;
 
+use super::introspect::Awaiting;
 use super::runtime::{current, poll_budget, Local};
 
 /// The token of the loop's cross-thread waker.
@@ -26,7 +27,7 @@ pub(crate) struct Reactor {
 
 /// Which way an operation goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Direction {
+pub(crate) enum Direction {
     Read,
     Write,
 }
@@ -192,6 +193,7 @@ impl<S: mio::event::Source> Registered<S> {
         loop {
             if !flag.get() {
                 self.readiness.wait(dir, cx.waker());
+                self.local.note_awaiting(Awaiting::Io(dir));
                 return Poll::Pending;
             }
             match op(&self.source) {
@@ -230,6 +232,7 @@ impl<S: mio::event::Source> Registered<S> {
             Poll::Ready(())
         } else {
             self.readiness.wait(dir, cx.waker());
+            self.local.note_awaiting(Awaiting::Io(dir));
             Poll::Pending
         }
     }

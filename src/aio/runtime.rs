@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use super::clock::Clock;
+use super::driver::Driver;
+use super::introspect::{Awaiting, MainTask, Meta, TaskRef, MAIN_ID};
 use super::reactor::Reactor;
 use super::schedule::{RemoteQueue, ScheduleState};
 use super::signal::CtrlC;
@@ -42,7 +45,9 @@ const TICK: u32 = 61;
 /// Operations one task poll may perform before the loop's objects make it yield.
 const BUDGET: u32 = 128;
 /// The id of `run`'s own future (never a slab key).
-const MAIN: u64 = u64::MAX;
+const MAIN: u64 = MAIN_ID;
+/// `Local::polling` when no task is being polled.
+const NOBODY: u64 = u64::MAX - 1;
 
 /// The half of the loop that other threads may touch (through wakers).
 pub(super) struct Shared {
@@ -127,8 +132,6 @@ impl Wake for Header {
 
 struct Entry {
     task: Arc<dyn Runnable>,
-    /// Where the task was spawned, to name it in warnings.
-    spawned_at: &'static Location<'static>,
 }
 
 /// The loop's state, owned by its thread.
@@ -140,7 +143,17 @@ pub(super) struct Local {
     ready: RefCell<VecDeque<u64>>,
     main_waker: Arc<Header>,
     pub(super) timers: RefCell<Wheel>,
-    start: Instant,
+    pub(super) clock: Clock,
+    /// Loop time (ms) at the last turn: the time tasks are stamped with (born, polled).
+    turn_ms: Cell<u64>,
+    /// The task being polled now (`MAIN`, or `NOBODY`).
+    polling: Cell<u64>,
+    /// What the poll in progress said it waits for (see `introspect`).
+    awaiting: Cell<Awaiting>,
+    /// `run`'s own future, as a task.
+    main: Rc<MainTask>,
+    /// The I/O driver this loop runs on.
+    driver: Driver,
     pub(super) reactor: Reactor,
     budget: Cell<u32>,
     /// Warn about a task whose single poll takes longer (asyncio's debug mode).
@@ -159,7 +172,8 @@ fn id_of(key: usize, generation: u32) -> u64 {
 }
 
 impl Local {
-    fn new() -> std::io::Result<Self> {
+    fn new(options: Options) -> std::io::Result<Self> {
+        let driver = super::driver::resolve(options.driver);
         let reactor = Reactor::new()?;
         let shared = Arc::new(Shared {
             remote: RemoteQueue::new(),
@@ -173,7 +187,20 @@ impl Local {
             generation: Cell::new(0),
             ready: RefCell::new(VecDeque::new()),
             timers: RefCell::new(Wheel::new()),
-            start: Instant::now(),
+            clock: Clock::new(),
+            turn_ms: Cell::new(0),
+            polling: Cell::new(NOBODY),
+            awaiting: Cell::new(Awaiting::Unknown),
+            main: Rc::new(MainTask {
+                meta: Meta::new(
+                    Some(options.name.unwrap_or_else(|| "main".into())),
+                    options.called_at,
+                    0,
+                ),
+                finished: Cell::new(false),
+                running: Cell::new(false),
+            }),
+            driver,
             reactor,
             budget: Cell::new(BUDGET),
             slow_poll: Cell::new(slow_poll_from_env()),
@@ -181,15 +208,55 @@ impl Local {
         })
     }
 
-    /// Milliseconds since the loop started, rounded down.
+    /// Milliseconds since the loop started (on its clock), rounded down.
     pub(super) fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    /// The driver the loop runs on.
+    pub(super) fn driver(&self) -> Driver {
+        self.driver
+    }
+
+    /// Records what the poll in progress waits for.
+    pub(super) fn note_awaiting(&self, on: Awaiting) {
+        self.awaiting.set(on);
+    }
+
+    /// The task being polled now, if any.
+    pub(super) fn current_task(&self) -> Option<TaskRef> {
+        match self.polling.get() {
+            MAIN => Some(TaskRef::main(&self.main)),
+            NOBODY => None,
+            id => {
+                let key = (id & u64::from(u32::MAX)) as usize;
+                let tasks = self.tasks.borrow();
+                let e = tasks.get(key).filter(|e| e.task.header().id == id)?;
+                Some(TaskRef::of(e.task.clone()))
+            }
+        }
+    }
+
+    /// Every task that has not finished, the main one first.
+    pub(super) fn all_tasks(&self) -> Vec<TaskRef> {
+        let tasks = self.tasks.borrow();
+        let mut all = Vec::with_capacity(tasks.len() + 1);
+        if !self.main.finished.get() {
+            all.push(TaskRef::main(&self.main));
+        }
+        all.extend(
+            tasks
+                .iter()
+                .filter(|(_, e)| !e.task.is_finished())
+                .map(|(_, e)| TaskRef::of(e.task.clone())),
+        );
+        all
     }
 
     /// The loop time (ms, rounded up so a timer never fires early) of `deadline`,
     /// saturating for deadlines too far to count.
     pub(super) fn deadline_ms(&self, deadline: Instant) -> u64 {
-        let d = deadline.saturating_duration_since(self.start);
+        let d = deadline.saturating_duration_since(self.clock.start());
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         if Duration::from_millis(ms) < d {
             ms.saturating_add(1)
@@ -202,9 +269,10 @@ impl Local {
         self.running.get()
     }
 
-    fn spawn<F: Future + 'static>(
+    pub(super) fn spawn<F: Future + 'static>(
         &self,
         future: F,
+        name: Option<Box<str>>,
         spawned_at: &'static Location<'static>,
     ) -> Task<F::Output> {
         let mut tasks = self.tasks.borrow_mut();
@@ -212,11 +280,9 @@ impl Local {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
         let id = id_of(entry.key(), generation);
-        let cell = TaskCell::new(Header::new(id, &self.shared), future);
-        entry.insert(Entry {
-            task: cell.clone(),
-            spawned_at,
-        });
+        let meta = Meta::new(name, spawned_at, self.turn_ms.get());
+        let cell = TaskCell::new(Header::new(id, &self.shared), meta, future);
+        entry.insert(Entry { task: cell.clone() });
         self.ready.borrow_mut().push_back(id);
         Task::new(cell as Arc<dyn Output<F::Output>>)
     }
@@ -235,13 +301,13 @@ impl Local {
     /// Polls the task `id`, if it still exists.
     fn run_task(&self, id: u64) {
         let key = (id & u64::from(u32::MAX)) as usize;
-        let (task, spawned_at) = {
+        let task = {
             let tasks = self.tasks.borrow();
             match tasks.get(key) {
                 Some(e) if e.task.header().id == id => {
                     // Polled even if not woken (a stale duplicate id): a spurious poll.
                     e.task.header().state.begin_poll();
-                    (Arc::as_ptr(&e.task), e.spawned_at)
+                    Arc::as_ptr(&e.task)
                 }
                 _ => return, // finished meanwhile: a stale wake
             }
@@ -254,15 +320,22 @@ impl Local {
         // which never runs during a poll. (Polling through the pointer spares the poll a
         // reference count; the slab may grow meanwhile, which moves the `Arc`, not the cell.)
         let cell = unsafe { &*task };
+        let meta = cell.meta();
+        meta.polled(self.turn_ms.get());
+        self.polling.set(id);
         // SAFETY: `task` is `Arc::as_ptr` of the slab's `Arc` of this cell, alive (above).
         let finished = unsafe { cell.poll_task(task.cast()) };
+        self.polling.set(NOBODY);
+        meta.suspended(self.awaiting.replace(Awaiting::Unknown));
         if let (Some(limit), Some(started)) = (slow_poll, started) {
             let took = started.elapsed();
             if took > limit {
+                let spawned_at = meta.spawned_at();
+                let name = meta.name().map(|n| format!(" {n:?}")).unwrap_or_default();
                 log::warn!(
-                    "concur::aio: the task spawned at {spawned_at} blocked the event loop \
-                     for {took:?} in one poll (more than {limit:?}): move blocking work to \
-                     aio::to_thread"
+                    "concur::aio: the task{name} spawned at {spawned_at} blocked the event \
+                     loop for {took:?} in one poll (more than {limit:?}): move blocking work \
+                     to aio::to_thread"
                 );
             }
         }
@@ -285,8 +358,9 @@ impl Local {
         let mut fired = Vec::new();
         let wait = {
             let mut timers = self.timers.borrow_mut();
-            let next = timers.next_expiration()?;
             let now = self.now_ms();
+            self.turn_ms.set(now);
+            let next = timers.next_expiration()?;
             if next <= now {
                 timers.advance(now, &mut fired);
             }
@@ -305,6 +379,9 @@ impl Local {
         self.drain_remote();
         let wait = self.fire_timers();
         let block = may_block && self.ready.borrow().is_empty();
+        if block && self.clock.is_paused() {
+            return self.turn_paused();
+        }
         // Blocking with no timer armed waits for I/O or another thread's wake-up.
         let timeout = if block { wait } else { Some(Duration::ZERO) };
         self.reactor.poll(timeout);
@@ -312,6 +389,33 @@ impl Local {
         if block {
             self.fire_timers();
         }
+    }
+
+    /// A turn with nothing to run on a paused clock: what I/O is ready is taken first;
+    /// if nothing is, the clock jumps to the next timer (tokio's auto-advance); with no
+    /// timer armed, the loop blocks for I/O or another thread's wake-up.
+    fn turn_paused(&self) {
+        self.reactor.poll(Some(Duration::ZERO));
+        self.drain_remote();
+        if !self.ready.borrow().is_empty() || self.main_waker.state.is_woken() {
+            return;
+        }
+        let next = self.timers.borrow().next_expiration();
+        match next {
+            Some(ms) if ms != u64::MAX => {
+                self.clock.advance_to(Duration::from_millis(ms));
+                self.fire_timers();
+            }
+            _ => {
+                self.reactor.poll(None);
+                self.drain_remote();
+            }
+        }
+    }
+
+    /// Fires the timers that are due now, from inside a task (`time::advance`).
+    pub(super) fn fire_due_timers(&self) {
+        self.fire_timers();
     }
 
     fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -334,7 +438,17 @@ impl Local {
                     // `run`'s own future, woken on this thread: its turn in line.
                     if self.main_waker.state.begin_poll() {
                         self.budget.set(BUDGET);
-                        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                        self.main.meta.polled(self.turn_ms.get());
+                        self.polling.set(MAIN);
+                        self.main.running.set(true);
+                        let polled = future.as_mut().poll(&mut cx);
+                        self.main.running.set(false);
+                        self.polling.set(NOBODY);
+                        self.main
+                            .meta
+                            .suspended(self.awaiting.replace(Awaiting::Unknown));
+                        if let Poll::Ready(out) = polled {
+                            self.main.finished.set(true);
                             return out;
                         }
                     }
@@ -410,7 +524,28 @@ impl Local {
 ///     println!("End");
 /// });
 /// ```
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
+    run_with(
+        Options {
+            name: None,
+            driver: Driver::Auto,
+            called_at: Location::caller(),
+        },
+        future,
+    )
+}
+
+/// How a loop is started: [`run`]'s defaults, or a [`Builder`](super::Builder)'s.
+pub(super) struct Options {
+    /// The main task's name (`"main"` if `None`).
+    pub(super) name: Option<Box<str>>,
+    pub(super) driver: Driver,
+    pub(super) called_at: &'static Location<'static>,
+}
+
+/// [`run`], with `options`.
+pub(super) fn run_with<F: Future>(options: Options, future: F) -> F::Output {
     crate::handle::record_panic_locations();
     assert!(
         CURRENT.with(Cell::get).is_null(),
@@ -418,7 +553,7 @@ pub fn run<F: Future>(future: F) -> F::Output {
          await the future (or spawn it) instead"
     );
     let local =
-        Rc::new(Local::new().unwrap_or_else(|e| {
+        Rc::new(Local::new(options).unwrap_or_else(|e| {
             panic!("concur::aio::run: the event loop could not be created: {e}")
         }));
     /// Forgets the loop on the way out, however `run` ends. Installed before the loop
@@ -497,11 +632,32 @@ pub fn spawn<F: Future + 'static>(future: F) -> Task<F::Output> {
     let p = CURRENT.with(Cell::get);
     // SAFETY: see `Header::schedule`.
     match unsafe { p.as_ref() } {
-        Some(local) => local.spawn(future, Location::caller()),
+        Some(local) => local.spawn(future, None, Location::caller()),
         None => panic!(
             "concur::aio::spawn called outside of an event loop: call it inside aio::run(...)"
         ),
     }
+}
+
+/// A future that fires the timers due now and returns once the tasks they woke have
+/// had their turn (see `time::advance`).
+pub(super) async fn yield_to_timers() {
+    let mut fired = false;
+    std::future::poll_fn(|cx| {
+        if fired {
+            return Poll::Ready(());
+        }
+        fired = true;
+        with_current(|l| {
+            if let Some(l) = l {
+                l.fire_due_timers();
+            }
+        });
+        // Queued behind the tasks the timers woke.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 /// Takes one unit of the current task's budget. `Ready` if the task may go on; otherwise

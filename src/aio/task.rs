@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::introspect::Meta;
 use super::runtime::Header;
 use crate::handle::TaskError;
 
@@ -34,7 +35,7 @@ enum Stage<F: Future> {
 }
 
 /// The loop's view of a task, types erased.
-pub(super) trait Runnable {
+pub(super) trait Runnable: Control {
     /// The id, scheduling flags and loop of the task.
     fn header(&self) -> &Header;
     /// Polls the future once, with the task's own waker. `true` when the task is finished
@@ -53,6 +54,8 @@ pub(super) trait Runnable {
 /// thread touches (the rest).
 pub(super) struct TaskCell<F: Future> {
     header: Header,
+    /// Name, birth, polls, what it awaits: for `current_task`, `all_tasks`, dumps.
+    meta: Meta,
     stage: ManuallyDrop<RefCell<Stage<F>>>,
     /// The waker of whoever awaits the `Task` handle.
     join_waker: Cell<Option<Waker>>,
@@ -64,12 +67,13 @@ pub(super) struct TaskCell<F: Future> {
 
 impl<F: Future + 'static> TaskCell<F> {
     /// A new task cell, in its one allocation.
-    pub(super) fn new(header: Header, future: F) -> Arc<Self> {
+    pub(super) fn new(header: Header, meta: Meta, future: F) -> Arc<Self> {
         // `TaskCell` is neither `Send` nor `Sync`: only its wakers (our vtable below) and
         // their last reference may reach other threads, and that is argued there.
         #[allow(clippy::arc_with_non_send_sync)]
         Arc::new(TaskCell {
             header,
+            meta,
             stage: ManuallyDrop::new(RefCell::new(Stage::Running(future))),
             join_waker: Cell::new(None),
             detached: Cell::new(false),
@@ -309,6 +313,8 @@ pub(super) trait Control {
     fn id(&self) -> u64;
     /// `true` once cancellation was requested (and accepted).
     fn is_cancelling(&self) -> bool;
+    /// The task's name, birth, polls and what it awaits.
+    fn meta(&self) -> &Meta;
 }
 
 /// What a [`Task`] handle needs of its cell.
@@ -350,6 +356,10 @@ impl<F: Future> Control for TaskCell<F> {
 
     fn is_cancelling(&self) -> bool {
         self.cancel_requested.get()
+    }
+
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     fn request_cancel(&self) -> bool {
@@ -510,19 +520,36 @@ impl<T> Task<T> {
         self.cell.is_cancelling() && !self.cell.is_finished()
     }
 
-    /// Where the task is: `"pending"` (waiting to be polled or woken), `"running"` (its
-    /// own code is running now), `"cancelling"` (cancellation requested, not yet
-    /// finished) or `"done"`.
-    fn state_name(&self) -> &'static str {
-        if self.cell.is_finished() {
-            "done"
-        } else if self.cell.is_cancelling() {
-            "cancelling"
-        } else if self.cell.is_busy() {
-            "running"
-        } else {
-            "pending"
-        }
+    /// The task's name, if it was given one ([`Builder::name`](super::Builder::name)):
+    /// asyncio's `Task.get_name()`.
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let t = aio::Builder::new().name("fetcher").spawn(async {});
+    ///     assert_eq!(t.name(), Some("fetcher"));
+    ///     assert_eq!(aio::spawn(async {}).name(), None);
+    /// });
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.cell.meta().name()
+    }
+
+    /// The same task as an untyped [`TaskRef`](super::TaskRef), as
+    /// [`current_task`](super::current_task) and [`all_tasks`](super::all_tasks) give it.
+    ///
+    /// ```
+    /// use concur::aio;
+    /// aio::run(async {
+    ///     let t = aio::spawn(async {});
+    ///     assert_eq!(t.as_ref().id(), t.id());
+    /// });
+    /// ```
+    pub fn as_ref(&self) -> super::TaskRef
+    where
+        T: 'static,
+    {
+        super::TaskRef::of(self.cell.clone())
     }
 }
 
@@ -530,7 +557,11 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.cell.poll_output(cx)
+        let polled = self.cell.poll_output(cx);
+        if polled.is_pending() {
+            super::introspect::note_awaiting(super::introspect::Awaiting::Task(self.cell.id()));
+        }
+        polled
     }
 }
 
@@ -542,9 +573,6 @@ impl<T> Drop for Task<T> {
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task")
-            .field("id", &self.id())
-            .field("state", &format_args!("{}", self.state_name()))
-            .finish()
+        super::introspect::debug_task(f, &*self.cell)
     }
 }

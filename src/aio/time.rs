@@ -7,7 +7,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::introspect::{note_awaiting, Awaiting};
 use super::runtime::{current, Local};
+
+pub use super::clock::{advance, now, pause, resume};
 
 /// Waits until `deadline`: `asyncio.sleep` with an absolute time.
 ///
@@ -53,15 +56,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(
-        Instant::now()
-            .checked_add(duration)
-            .unwrap_or_else(far_future),
-    )
+    sleep_until(now().checked_add(duration).unwrap_or_else(far_future))
 }
 
 fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+    now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer (O(1)).
@@ -105,7 +104,7 @@ impl Sleep {
     /// assert!(!aio::sleep(Duration::from_secs(3600)).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        now() >= self.deadline
     }
 
     /// Moves the deadline (re-arming a sleep that already ended).
@@ -141,13 +140,16 @@ impl Future for Sleep {
                     return Poll::Ready(());
                 }
                 timers.set_waker(*key, cx.waker());
+                note_awaiting(Awaiting::Timer {
+                    due_ms: local.deadline_ms(this.deadline),
+                });
                 return Poll::Pending;
             }
             // Armed by a loop that has ended (or is not this one): arm again here.
             let (old, key) = this.timer.take().expect("just matched");
             old.timers.borrow_mut().remove(key);
         }
-        if Instant::now() >= this.deadline {
+        if now() >= this.deadline {
             if this.yielded {
                 return Poll::Ready(());
             }
@@ -159,6 +161,7 @@ impl Future for Sleep {
         let ms = local.deadline_ms(this.deadline);
         let key = local.timers.borrow_mut().insert(ms, cx.waker().clone());
         this.timer = Some((local, key));
+        note_awaiting(Awaiting::Timer { due_ms: ms });
         Poll::Pending
     }
 }
@@ -312,7 +315,7 @@ impl<F: Future> Future for Timeout<F> {
         // An expired deadline wins over a future that is not ready: the sleep's first
         // poll would yield once before reporting it (as `sleep(ZERO)` does), and the
         // future could finish meanwhile. Once armed, the wheel reports the deadline.
-        if this.sleep.timer.is_none() && Instant::now() >= this.sleep.deadline {
+        if this.sleep.timer.is_none() && now() >= this.sleep.deadline {
             return Poll::Ready(Err(Elapsed));
         }
         match Pin::new(&mut this.sleep).poll(cx) {
@@ -346,7 +349,7 @@ pub fn interval(period: Duration) -> Interval {
         "concur::aio::interval: the period must be non-zero"
     );
     Interval {
-        next: Instant::now(),
+        next: now(),
         period,
         sleep: None,
         missed: MissedTickBehavior::Skip,
@@ -419,7 +422,7 @@ impl Interval {
         if let Some(s) = &mut self.sleep {
             s.as_mut().await;
         }
-        let now = Instant::now();
+        let now = now();
         self.next = at + self.period;
         if self.next <= now {
             match self.missed {
@@ -478,7 +481,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
+        self.next = now() + self.period;
     }
 
     /// The period between ticks.

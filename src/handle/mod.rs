@@ -288,6 +288,8 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.core().poll_finished(cx).is_pending() {
+            // Awaited on concur's loop: its task dumps say what this task waits for.
+            crate::aio::note_awaiting(crate::aio::Awaiting::PoolTask);
             return Poll::Pending;
         }
         match self.core().take() {

@@ -29,9 +29,14 @@ use super::waiters::{Ticket, Waiters};
 ///     assert_eq!(consumer.await, Ok(7));
 /// });
 /// ```
-#[derive(Default)]
 pub struct Condition {
     waiters: Waiters,
+}
+
+impl Default for Condition {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Condition {
@@ -55,7 +60,9 @@ impl Condition {
     /// });
     /// ```
     pub fn new() -> Self {
-        Self::default()
+        Condition {
+            waiters: Waiters::new("Condition::wait"),
+        }
     }
 
     /// Releases `guard`'s lock, waits for a notification, then locks again.

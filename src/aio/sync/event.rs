@@ -24,10 +24,15 @@ use super::waiters::{Ticket, Waiters};
 ///     assert_eq!(waiter.await, Ok("released"));
 /// });
 /// ```
-#[derive(Default)]
 pub struct Event {
     set: Cell<bool>,
     waiters: Waiters,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Event {
@@ -45,7 +50,10 @@ impl Event {
     /// });
     /// ```
     pub fn new() -> Self {
-        Self::default()
+        Event {
+            set: Cell::new(false),
+            waiters: Waiters::new("Event::wait"),
+        }
     }
 
     /// Sets the flag and wakes every waiting task.

@@ -31,7 +31,6 @@ use super::waiters::Waiters;
 ///     assert_eq!(waiter.await, Ok("woken"));
 /// });
 /// ```
-#[derive(Default)]
 pub struct Notify {
     permit: Cell<bool>,
     /// How many times `notify_waiters` was called.
@@ -39,6 +38,12 @@ pub struct Notify {
     waiters: Waiters,
     /// Tickets taken out of line by `notify_one` that have not yet seen it.
     handed: RefCell<HashSet<u64>>,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Notify {
@@ -53,7 +58,12 @@ impl Notify {
     /// });
     /// ```
     pub fn new() -> Self {
-        Self::default()
+        Notify {
+            permit: Cell::new(false),
+            generation: Cell::new(0),
+            waiters: Waiters::new("Notify::notified"),
+            handed: RefCell::default(),
+        }
     }
 
     /// Wakes the first waiting task, or stores a permit for the next

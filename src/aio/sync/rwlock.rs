@@ -49,7 +49,7 @@ impl<T> RwLock<T> {
         RwLock {
             readers: Cell::new(0),
             writer: Cell::new(false),
-            waiters: Waiters::default(),
+            waiters: Waiters::new("RwLock::read or write"),
             value: UnsafeCell::new(value),
         }
     }

@@ -10,9 +10,19 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::task::Waker;
 
-#[derive(Debug, Default)]
+use crate::aio::{note_awaiting, Awaiting};
+
+#[derive(Debug)]
 pub(crate) struct Waiters {
     inner: RefCell<Inner>,
+    /// What its waiters wait for, for task dumps (`"Mutex::lock"`).
+    what: &'static str,
+}
+
+impl Default for Waiters {
+    fn default() -> Self {
+        Waiters::new("a primitive of aio::sync")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -28,8 +38,17 @@ impl Inner {
 }
 
 impl Waiters {
+    /// An empty line of waiters for `what` (named in task dumps).
+    pub(crate) fn new(what: &'static str) -> Self {
+        Waiters {
+            inner: RefCell::default(),
+            what,
+        }
+    }
+
     /// Puts a new waiter at the end of the line; returns its ticket.
     pub(crate) fn push(&self, waker: &Waker) -> u64 {
+        note_awaiting(Awaiting::Primitive(self.what));
         let mut inner = self.inner.borrow_mut();
         let ticket = inner.next;
         inner.next += 1;
@@ -39,6 +58,7 @@ impl Waiters {
 
     /// Refreshes the waker of a ticket still in line.
     pub(crate) fn update(&self, ticket: u64, waker: &Waker) {
+        note_awaiting(Awaiting::Primitive(self.what));
         let mut inner = self.inner.borrow_mut();
         if let Some(i) = inner.position(ticket) {
             let w = &mut inner.queue[i].1;
