@@ -971,3 +971,24 @@ fn udp_try_send_to_then_try_send_connected() {
         assert_eq!(received, MSG.len() + MSG2.len());
     });
 }
+
+// concur: poll_accept waits for a connection, and TTLs read back.
+#[test]
+fn poll_accept_and_ttl() {
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert!(
+            !ready_once(poll_fn(|cx| listener.poll_accept(cx))).await,
+            "no client yet"
+        );
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (conn, peer) = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        listener.set_ttl(33).unwrap();
+        assert_eq!(listener.ttl().unwrap(), 33);
+        conn.set_ttl(77).unwrap();
+        assert_eq!(conn.ttl().unwrap(), 77);
+    });
+}

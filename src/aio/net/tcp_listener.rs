@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::task::{ready, Context, Poll};
 
 use super::addr::{each_addr, resolve, ToSocketAddrs};
 use super::TcpStream;
@@ -138,8 +139,52 @@ impl TcpListener {
     /// });
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (s, addr) = poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |l| l.accept())).await?;
-        Ok((TcpStream::from_mio(s)?, addr))
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// [`accept`](Self::accept) as a poll function: `Pending` (with `cx`'s waker stored)
+    /// until a connection comes.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (_conn, peer) = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    ///     assert_eq!(peer, client.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (s, addr) = ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
+        Poll::Ready(Ok((TcpStream::from_mio(s)?, addr)))
+    }
+
+    /// Sets `IP_TTL` for the connections this listener accepts.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::TcpListener};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     listener.set_ttl(42).unwrap();
+    ///     assert_eq!(listener.ttl().unwrap(), 42);
+    /// });
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.source().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` setting (see [`set_ttl`](Self::set_ttl)).
+    ///
+    /// ```
+    /// use concur::aio::{self, net::TcpListener};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     assert!(listener.ttl().unwrap() > 0);
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.source().ttl()
     }
 
     /// The address this listener is bound to.

@@ -250,6 +250,35 @@ impl TcpStream {
         rustix::net::sockopt::socket_linger(self.io.source()).map_err(Into::into)
     }
 
+    /// Sets `IP_TTL`, the time-to-live of the packets this socket sends.
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     client.set_ttl(100).unwrap();
+    ///     assert_eq!(client.ttl().unwrap(), 100);
+    /// });
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.source().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` setting (see [`set_ttl`](Self::set_ttl)).
+    ///
+    /// ```
+    /// use concur::aio::{self, net::{TcpListener, TcpStream}};
+    /// aio::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     assert!(client.ttl().unwrap() > 0);
+    /// });
+    /// ```
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.source().ttl()
+    }
+
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     ///
     /// ```
