@@ -10,7 +10,7 @@
 //! | type | what it is | tokio's name |
 //! |---|---|---|
 //! | [`TcpListener`] | a TCP server socket | `tokio::net::TcpListener` |
-//! | [`TcpStream`] | a TCP connection; [`split`](TcpStream::split) and [`into_split`](TcpStream::into_split) give halves for two tasks | `tokio::net::TcpStream` |
+//! | [`TcpStream`] | a TCP connection; [`split`](TcpStream::split) and [`into_split`](TcpStream::into_split) give halves for two tasks ([`tcp`]) | `tokio::net::TcpStream` |
 //! | [`TcpSocket`] | a TCP socket to configure before it listens or connects | `tokio::net::TcpSocket` |
 //! | [`UdpSocket`] | a UDP socket | `tokio::net::UdpSocket` |
 //! | [`UnixListener`], [`UnixStream`] | Unix-domain stream sockets | `tokio::net::Unix*` |
@@ -98,8 +98,24 @@ mod udp;
 mod unix;
 
 pub use addr::ToSocketAddrs;
-pub use split::{ReadHalf, WriteHalf};
-pub use split_owned::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+
+/// The halves of a [`TcpStream`]: borrowed ([`TcpStream::split`]) and owned
+/// ([`TcpStream::into_split`]), where tokio has them (`tokio::net::tcp`).
+///
+/// ```
+/// use concur::aio::{self, net::{tcp::{OwnedReadHalf, OwnedWriteHalf}, TcpListener, TcpStream}};
+/// aio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let stream = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+///     let (r, w): (OwnedReadHalf, OwnedWriteHalf) = stream.into_split();
+///     r.reunite(w).unwrap();
+/// });
+/// ```
+pub mod tcp {
+    pub use super::split::{ReadHalf, WriteHalf};
+    pub use super::split_owned::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+}
+
 pub use tcp_listener::TcpListener;
 pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
