@@ -992,3 +992,48 @@ fn poll_accept_and_ttl() {
         assert_eq!(conn.ttl().unwrap(), 77);
     });
 }
+
+// tokio/tests/uds_stream.rs: try_read_write (compact: one WouldBlock, the wait, the data,
+// a full send buffer, the drain)
+#[test]
+fn unix_try_read_try_write_and_readiness() {
+    aio::run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        assert_eq!(
+            b.try_read(&mut [0u8; 1]).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        assert!(!ready_once(b.readable()).await);
+        a.writable().await.unwrap();
+        assert_eq!(a.try_write(b"ping").unwrap(), 4);
+        b.readable().await.unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(b.try_read(&mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"ping");
+        let chunk = [1u8; 64 * 1024];
+        let mut written = 0;
+        loop {
+            match a.try_write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(!ready_once(a.writable()).await, "writable after WouldBlock");
+        let mut read = 0;
+        let mut big = vec![0u8; 64 * 1024];
+        while read < written {
+            b.readable().await.unwrap();
+            match b.try_read(&mut big) {
+                Ok(n) => read += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        a.writable().await.unwrap();
+        assert!(a.peer_addr().unwrap().is_unnamed());
+        // Off the loop and back.
+        let a = UnixStream::from_std(a.into_std().unwrap()).unwrap();
+        assert_eq!(a.try_write(b"!").unwrap(), 1);
+    });
+}
