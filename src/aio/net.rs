@@ -5,7 +5,6 @@
 //! A host name is looked up on the default thread pool (the system resolver blocks), so
 //! the loop keeps serving other tasks meanwhile; an address that is already numeric
 //! costs no trip to the pool.
-
 //!
 //! | type | what it is | tokio's name |
 //! |---|---|---|
@@ -24,6 +23,10 @@
 //! event only after the OS said "would block". `readable`/`writable` wait for that event;
 //! `try_read`/`try_write` (and the UDP `try_*`) never wait, and a "would block" from them
 //! forgets the readiness, so the next `readable()` waits again.
+//!
+//! `from_std` takes a socket made with `std::net` (or `std::os::unix::net`) onto the loop
+//! and sets it non-blocking itself (tokio asks the caller to do that); `into_std` hands it
+//! back in blocking mode, as std makes its sockets.
 
 /// `AsyncRead`/`AsyncWrite` for a registered stream whose `&S` reads and writes.
 macro_rules! stream_io {
