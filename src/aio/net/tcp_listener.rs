@@ -15,7 +15,7 @@ use crate::aio::reactor::{Direction, Registered};
 ///
 /// ```
 /// use concur::aio::{self, net::{TcpListener, TcpStream}};
-/// use futures_lite::{AsyncReadExt, AsyncWriteExt}; // or futures::io's
+/// use concur::aio::io::{AsyncReadExt, AsyncWriteExt}; // no other crate needed
 ///
 /// aio::run(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

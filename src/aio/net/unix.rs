@@ -102,7 +102,7 @@ impl fmt::Debug for UnixListener {
 ///
 /// ```
 /// use concur::aio::{self, net::UnixStream};
-/// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+/// use concur::aio::io::{AsyncReadExt, AsyncWriteExt};
 /// aio::run(async {
 ///     let (mut a, mut b) = UnixStream::pair().unwrap();
 ///     a.write_all(b"hi").await.unwrap();
@@ -158,7 +158,7 @@ impl UnixStream {
     ///
     /// ```
     /// use concur::aio::{self, net::UnixStream};
-    /// use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    /// use concur::aio::io::{AsyncReadExt, AsyncWriteExt};
     /// aio::run(async {
     ///     let (mut a, mut b) = UnixStream::pair().unwrap();
     ///     a.write_all(b"ping").await.unwrap();
