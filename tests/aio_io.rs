@@ -296,39 +296,14 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Buffered<W> {
     }
 }
 
-/// At most `left` bytes of a reader, then its end (tokio's `AsyncReadExt::take`).
-struct Take<R> {
-    inner: R,
-    left: usize,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Take<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let max = this.left.min(buf.len());
-        if max == 0 {
-            return Poll::Ready(Ok(0));
-        }
-        let n = std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf[..max]))?;
-        this.left -= n;
-        Poll::Ready(Ok(n))
-    }
-}
-
 // tokio/tests/io_copy.rs: proxy (copy must flush its writer whenever the reader has
-// nothing ready, or a buffering writer that feeds its own reader deadlocks)
+// nothing ready, or a buffering writer that feeds its own reader deadlocks; a UnixStream
+// pair for tokio's duplex)
 #[test]
 fn copy_flushes_when_the_reader_waits() {
     aio::run(async {
         let (rd, wd) = UnixStream::pair().unwrap();
-        let mut rd = Take {
-            inner: rd,
-            left: 1024,
-        };
+        let mut rd = rd.take(1024);
         let mut wd = Buffered {
             buf: Vec::new(),
             inner: wd,
@@ -1486,5 +1461,31 @@ fn buf_writer_flush_reaches_a_pending_writer() {
         assert!(w.get_ref().inner.is_empty());
         w.flush().await.unwrap();
         assert_eq!(w.into_inner().inner, [0, 1]);
+    });
+}
+
+// concur: take limits reads and buffered reads, and leaves the rest in the reader.
+#[test]
+fn take_limits_plain_and_buffered_reads() {
+    aio::run(async {
+        let mut r: &[u8] = b"0123456789";
+        let mut head = Vec::new();
+        assert_eq!((&mut r).take(4).read_to_end(&mut head).await.unwrap(), 4);
+        assert_eq!(head, b"0123");
+        assert_eq!(r, b"456789");
+        let mut lines = BufReader::new(&b"ab\ncd\nef\n"[..]).take(5).lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ab"));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("cd"));
+        assert_eq!(
+            lines.next_line().await.unwrap(),
+            None,
+            "the limit ends the stream"
+        );
+        let mut t = lines.into_inner();
+        assert_eq!(t.limit(), 0);
+        t.set_limit(3);
+        let mut rest = String::new();
+        t.read_to_string(&mut rest).await.unwrap();
+        assert_eq!(rest, "\nef"); // "cd" ended at the limit, before its newline
     });
 }

@@ -4,7 +4,7 @@
 //!
 //! | need | here | tokio's name |
 //! |---|---|---|
-//! | read some, exactly n, to the end, to a string | [`AsyncReadExt`] | `AsyncReadExt` |
+//! | read some, exactly n, to the end, to a string, at most n | [`AsyncReadExt`], [`Take`] | `AsyncReadExt` |
 //! | write some, all, flush, close | [`AsyncWriteExt`] | `AsyncWriteExt` |
 //! | move in a seekable object | [`AsyncSeekExt`] | `AsyncSeekExt` |
 //! | a line, up to a byte, every line | [`AsyncBufReadExt`], [`Lines`], [`Split`] | `AsyncBufReadExt` |
@@ -60,6 +60,7 @@ mod copy;
 mod read;
 mod seek;
 mod split;
+mod take;
 mod write;
 
 pub use buf_read::{AsyncBufReadExt, Lines, ReadLine, ReadUntil, Split};
@@ -69,6 +70,7 @@ pub use copy::{copy, copy_buf, Copy, CopyBuf};
 pub use read::{AsyncReadExt, Read, ReadExact, ReadToEnd, ReadToString};
 pub use seek::{AsyncSeekExt, Seek};
 pub use split::{split, ReadHalf, WriteHalf};
+pub use take::Take;
 pub use write::{AsyncWriteExt, Close, Flush, Write, WriteAll, WriteVectored};
 
 /// The buffer size of [`BufReader`], [`BufWriter`] and [`copy`]: 8 KiB, as std's.

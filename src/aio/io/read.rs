@@ -7,6 +7,8 @@ use std::task::{ready, Context, Poll};
 
 use futures_io::AsyncRead;
 
+use super::Take;
+
 /// The most a [`read_to_end`](AsyncReadExt::read_to_end) hands to one read: the spare
 /// capacity it offers is zeroed first (`futures_io` reads into initialised memory), so a
 /// huge spare capacity is offered a slice at a time.
@@ -127,6 +129,24 @@ pub trait AsyncReadExt: AsyncRead {
             bytes: Vec::new(),
             read: 0,
         }
+    }
+
+    /// A reader that ends after `limit` bytes of this one (std's and tokio's `take`);
+    /// `(&mut r).take(n)` leaves `r` usable for the rest.
+    ///
+    /// ```
+    /// use concur::aio::{self, io::AsyncReadExt};
+    /// aio::run(async {
+    ///     let mut head = String::new();
+    ///     (&b"hello world"[..]).take(5).read_to_string(&mut head).await.unwrap();
+    ///     assert_eq!(head, "hello");
+    /// });
+    /// ```
+    fn take(self, limit: u64) -> Take<Self>
+    where
+        Self: Sized,
+    {
+        Take::new(self, limit)
     }
 }
 
