@@ -1489,3 +1489,32 @@ fn take_limits_plain_and_buffered_reads() {
         assert_eq!(rest, "\nef"); // "cd" ended at the limit, before its newline
     });
 }
+
+// tokio/tests/io_buf_reader.rs: test_fill_buf_wrapper (a UnixStream pair for duplex)
+#[test]
+fn fill_buf_waits_and_does_not_consume() {
+    aio::run(async {
+        let (read, mut write) = UnixStream::pair().unwrap();
+        let mut read = BufReader::new(read);
+        write.write_all(b"hello world").await.unwrap();
+        assert_eq!(read.fill_buf().await.unwrap(), b"hello world");
+        Pin::new(&mut read).consume(b"hello ".len());
+        assert_eq!(read.fill_buf().await.unwrap(), b"world");
+        assert_eq!(read.fill_buf().await.unwrap(), b"world");
+        Pin::new(&mut read).consume(b"world".len());
+        {
+            let mut fill = std::pin::pin!(read.fill_buf());
+            let first = std::future::poll_fn(|cx| {
+                Poll::Ready(std::future::Future::poll(fill.as_mut(), cx).is_ready())
+            })
+            .await;
+            assert!(!first, "nothing buffered, nothing sent: fill_buf must wait");
+            write.write_all(b"foo bar").await.unwrap();
+            assert_eq!(fill.await.unwrap(), b"foo bar");
+        }
+        drop(write);
+        assert_eq!(read.fill_buf().await.unwrap(), b"foo bar");
+        Pin::new(&mut read).consume(b"foo bar".len());
+        assert_eq!(read.fill_buf().await.unwrap(), b"");
+    });
+}

@@ -49,7 +49,7 @@
 //!
 //! | cancel safe: nothing is lost, call again | not cancel safe |
 //! |---|---|
-//! | [`read`](AsyncReadExt::read), [`write`](AsyncWriteExt::write), [`flush`](AsyncWriteExt::flush), [`Lines::next_line`], [`Split::next_segment`], [`read_until`](AsyncBufReadExt::read_until) (the bytes read so far are in the buffer), [`read_to_end`](AsyncReadExt::read_to_end) (likewise) | [`read_exact`](AsyncReadExt::read_exact) (how much was read is unknown), [`write_all`](AsyncWriteExt::write_all) (how much was written is unknown), [`read_line`](AsyncBufReadExt::read_line) and [`read_to_string`](AsyncReadExt::read_to_string) (the bytes read so far are kept only if they are valid UTF-8), [`copy`], [`copy_buf`] |
+//! | [`read`](AsyncReadExt::read), [`write`](AsyncWriteExt::write), [`flush`](AsyncWriteExt::flush), [`Lines::next_line`], [`Split::next_segment`], [`fill_buf`](AsyncBufReadExt::fill_buf), [`read_until`](AsyncBufReadExt::read_until) (the bytes read so far are in the buffer), [`read_to_end`](AsyncReadExt::read_to_end) (likewise) | [`read_exact`](AsyncReadExt::read_exact) (how much was read is unknown), [`write_all`](AsyncWriteExt::write_all) (how much was written is unknown), [`read_line`](AsyncBufReadExt::read_line) and [`read_to_string`](AsyncReadExt::read_to_string) (the bytes read so far are kept only if they are valid UTF-8), [`copy`], [`copy_buf`] |
 
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
 
@@ -63,7 +63,7 @@ mod split;
 mod take;
 mod write;
 
-pub use buf_read::{AsyncBufReadExt, Lines, ReadLine, ReadUntil, Split};
+pub use buf_read::{AsyncBufReadExt, FillBuf, Lines, ReadLine, ReadUntil, Split};
 pub use buf_reader::BufReader;
 pub use buf_writer::BufWriter;
 pub use copy::{copy, copy_buf, Copy, CopyBuf};

@@ -26,6 +26,27 @@ use super::read::invalid_utf8;
 /// });
 /// ```
 pub trait AsyncBufReadExt: AsyncBufRead {
+    /// Waits until the reader has bytes buffered (or has ended), and returns them without
+    /// consuming them; [`consume`](AsyncBufRead::consume) says how many were used. An
+    /// empty slice: the end of the stream. Cancel safe.
+    ///
+    /// ```
+    /// use std::pin::Pin;
+    /// use concur::aio::{self, io::{AsyncBufRead, AsyncBufReadExt, BufReader}};
+    /// aio::run(async {
+    ///     let mut r = BufReader::new(&b"hello world"[..]);
+    ///     assert_eq!(r.fill_buf().await.unwrap(), b"hello world");
+    ///     Pin::new(&mut r).consume(6);
+    ///     assert_eq!(r.fill_buf().await.unwrap(), b"world");
+    /// });
+    /// ```
+    fn fill_buf(&mut self) -> FillBuf<'_, Self>
+    where
+        Self: Unpin,
+    {
+        FillBuf { reader: Some(self) }
+    }
+
     /// Reads up to and including `byte` (or to the end of the stream), appending to
     /// `buf`; how many bytes were appended (0: the stream had ended). Cancel safe: the
     /// bytes read before a cancellation are in `buf`, and calling it again goes on.
@@ -136,6 +157,51 @@ pub trait AsyncBufReadExt: AsyncBufRead {
 }
 
 impl<R: AsyncBufRead + ?Sized> AsyncBufReadExt for R {}
+
+/// The future of [`AsyncBufReadExt::fill_buf`].
+///
+/// ```
+/// use concur::aio::{self, io::{AsyncBufReadExt, FillBuf}};
+/// aio::run(async {
+///     let mut r: &[u8] = b"abc";
+///     let fut: FillBuf<'_, &[u8]> = r.fill_buf();
+///     assert_eq!(fut.await.unwrap(), b"abc");
+/// });
+/// ```
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct FillBuf<'a, R: ?Sized> {
+    /// Taken out when the future completes: the slice it returns borrows the reader.
+    reader: Option<&'a mut R>,
+}
+
+impl<'a, R: AsyncBufRead + Unpin + ?Sized> Future for FillBuf<'a, R> {
+    type Output = io::Result<&'a [u8]>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&'a [u8]>> {
+        let reader = self
+            .reader
+            .take()
+            .expect("FillBuf polled again after it completed");
+        match Pin::new(&mut *reader).poll_fill_buf(cx) {
+            Poll::Ready(Ok(slice)) => {
+                let slice: *const [u8] = slice;
+                // SAFETY: `slice` borrows from `*reader`, a `&'a mut R` that this future
+                // has given up for good (taken out of `self.reader` above, never put
+                // back), so nothing else can reach the reader for the rest of `'a` and
+                // the slice may live that long. The borrow checker refuses this only
+                // because the borrow is returned from one branch (NLL's "problem case
+                // #3", which Polonius accepts); futures-util's `FillBuf` does the same.
+                Poll::Ready(Ok(unsafe { &*slice }))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                self.reader = Some(reader);
+                Poll::Pending
+            }
+        }
+    }
+}
 
 /// Reads into `buf` up to and including `byte`; `read` counts the bytes appended over
 /// the calls of one operation, and is reset when it finishes.
