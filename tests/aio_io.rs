@@ -1518,3 +1518,28 @@ fn fill_buf_waits_and_does_not_consume() {
         assert_eq!(read.fill_buf().await.unwrap(), b"");
     });
 }
+
+// concur: fill_buf's borrow outlives the future (its one unsafe block); polled by hand, no
+// loop, so that Miri can run it (`cargo +nightly miri test --test aio_io fill_buf_by_hand`).
+#[test]
+fn fill_buf_by_hand() {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut r = BufReader::with_capacity(4, MaybePending::new(b"abcdef"));
+    let slice = {
+        let mut fut = r.fill_buf();
+        loop {
+            if let Poll::Ready(s) = std::future::Future::poll(Pin::new(&mut fut), &mut cx) {
+                break s.unwrap();
+            }
+        }
+    };
+    assert_eq!(slice, b"abcd");
+    Pin::new(&mut r).consume(4);
+    let mut fut = r.fill_buf();
+    let rest = loop {
+        if let Poll::Ready(s) = std::future::Future::poll(Pin::new(&mut fut), &mut cx) {
+            break s.unwrap().to_vec();
+        }
+    };
+    assert_eq!(rest, b"ef");
+}
