@@ -335,3 +335,107 @@ fn python_comparison_runs_or_says_why_not() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// A program whose loop serves its task dump, run by `concur_ps_*` in a child process:
+/// it says "ready" on stdout, then waits for its stdin to close.
+#[test]
+#[ignore = "a child process of concur_ps_prints_the_task_dump_of_a_running_program"]
+fn serve_task_dumps_probe() {
+    use concur::aio;
+    aio::run(async {
+        let _server = aio::serve_task_dumps().unwrap();
+        let _idle = aio::Builder::new()
+            .name("waiting-for-orders")
+            .spawn(std::future::pending::<()>());
+        println!("ready");
+        aio::to_thread(|| std::io::read_to_string(std::io::stdin()))
+            .await
+            .unwrap()
+            .unwrap();
+    });
+}
+
+/// Starts the probe above; returns it once it serves, with its stdout (kept open: the
+/// test harness in it writes there to the end).
+fn start_dump_server() -> (std::process::Child, impl std::io::Read) {
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "serve_task_dumps_probe",
+            "--ignored",
+            "--nocapture",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("ready") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the probe ended early"
+        );
+    }
+    (child, out)
+}
+
+/// Ends the probe (closes its stdin) and checks that it ended well.
+fn stop_dump_server(mut child: std::process::Child, mut out: impl std::io::Read) {
+    drop(child.stdin.take());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}: {rest}");
+}
+
+#[test]
+fn concur_ps_prints_the_task_dump_of_a_running_program() {
+    let (child, probe_out) = start_dump_server();
+    let out = concur(&["ps", &child.id().to_string()]);
+    stop_dump_server(child, probe_out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("\"waiting-for-orders\": pending"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"concur-task-dumps\""), "{stdout}");
+}
+
+#[test]
+fn concur_ps_of_a_program_that_serves_no_dump_says_why() {
+    // This test's own process serves none.
+    let out = concur(&["ps", &std::process::id().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("serve_task_dumps"), "{stderr}");
+    let bad = concur(&["ps", "zero"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ps expects a whole number"));
+}
+
+#[test]
+fn a_task_dump_is_refused_to_another_user() {
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root to run the reader as another user");
+        return;
+    }
+    let (child, probe_out) = start_dump_server();
+    let out = Command::new(env!("CARGO_BIN_EXE_concur"))
+        .args(["ps", &child.id().to_string()])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    stop_dump_server(child, probe_out);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing of the dump reached another user"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serves only its own user"));
+}

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::panic::Location;
 
 use super::driver::Driver;
+use super::introspect::TaskName;
 use super::runtime::{run_with, with_current, Options};
 use super::task::Task;
 
@@ -27,7 +28,7 @@ use super::task::Task;
 /// [`dump_tasks`]: super::dump_tasks
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
-    name: Option<Box<str>>,
+    name: Option<Box<TaskName>>,
     driver: Driver,
 }
 
@@ -52,7 +53,7 @@ impl Builder {
     /// });
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into().into_boxed_str());
+        self.name = Some(Box::new(TaskName(name.into())));
         self
     }
 

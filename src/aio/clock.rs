@@ -7,9 +7,14 @@
 //! always goes the same way.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::runtime::{current, with_current};
+
+/// Set once any loop of the process has paused its clock: until then [`now`] is
+/// `Instant::now()` without a look at the loop.
+static EVER_PAUSED: AtomicBool = AtomicBool::new(false);
 
 /// The clock of one loop.
 pub(super) struct Clock {
@@ -73,6 +78,7 @@ impl Clock {
                 ms
             };
             self.base_virtual.set(at);
+            EVER_PAUSED.store(true, Ordering::Relaxed);
             self.virtualised.set(true);
             self.paused.set(true);
         }
@@ -115,6 +121,10 @@ impl Clock {
 /// });
 /// ```
 pub fn now() -> Instant {
+    if !EVER_PAUSED.load(Ordering::Relaxed) {
+        // No clock was ever paused (on this thread or any): every loop's is real time.
+        return Instant::now();
+    }
     with_current(|l| l.map_or_else(Instant::now, |l| l.clock.now()))
 }
 

@@ -1,11 +1,12 @@
 //! Looking at the loop's tasks from inside: [`TaskRef`], [`current_task`], [`all_tasks`]
 //! and [`dump_tasks`].
 //!
-//! Every task carries a small record ([`Meta`]): its name, where and when it was spawned,
-//! how often it was polled and when last, and what it awaits when the loop knows (the
-//! leaf futures of this crate say so as they return `Pending`: a sleep, a socket, a lock,
-//! another task, a pool's handle). The bookkeeping is a few plain stores per poll, on the
-//! loop's own thread; the loop's clock is read once per turn, not per poll.
+//! Every task carries a small record ([`Record`], in the loop's slab beside the task; only
+//! the name is in the task's cell): where and when it was spawned, how often it was
+//! polled and when last, and what it awaits when the loop knows (the leaf futures of this
+//! crate say so as they return `Pending`: a sleep, a socket, a lock, another task, a
+//! pool's handle). The bookkeeping is a few plain stores per poll, on the loop's own
+//! thread; the loop's clock is read once per turn, not per poll.
 
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
@@ -30,56 +31,47 @@ pub(crate) enum Awaiting {
     /// Another task of the loop, by id.
     Task(u64),
     /// A primitive of `aio::sync`: what is waited for, such as `"Mutex::lock"`.
-    Primitive(&'static str),
+    Primitive(&'static &'static str),
     /// A pool's [`JoinHandle`](crate::JoinHandle): a task on a thread or process pool.
     PoolTask,
 }
 
-/// A task's record: name, birth, polls, and what it awaits.
-pub(crate) struct Meta {
-    name: Option<Box<str>>,
-    spawned_at: &'static Location<'static>,
+/// A task's name, boxed where it is kept (one pointer in a task's cell: a name is rare,
+/// and a cell's size decides the allocator's path).
+#[derive(Debug, Clone)]
+pub(super) struct TaskName(pub(super) String);
+
+/// A task's record, beside it in the loop's slab (not in its cell, whose size decides
+/// the allocator's path): where and when it was spawned, when it was last polled and how
+/// often, and what its last poll said it waits for.
+#[derive(Clone, Copy)]
+pub(super) struct Record {
+    pub(super) spawned_at: &'static Location<'static>,
     /// Loop time (ms) when it was spawned.
-    born_ms: u64,
-    polls: Cell<u64>,
-    /// Loop time (ms) of its last poll; `None` before the first.
-    last_poll_ms: Cell<Option<u64>>,
-    awaiting: Cell<Awaiting>,
+    pub(super) born_ms: u64,
+    /// Loop time (ms) of its last poll; `NEVER` before the first.
+    pub(super) last_poll_ms: u64,
+    pub(super) polls: u64,
+    pub(super) awaiting: Awaiting,
 }
 
-impl Meta {
-    pub(super) fn new(
-        name: Option<Box<str>>,
-        spawned_at: &'static Location<'static>,
-        born_ms: u64,
-    ) -> Self {
-        Meta {
-            name,
+impl Record {
+    pub(super) fn new(spawned_at: &'static Location<'static>, born_ms: u64) -> Self {
+        Record {
             spawned_at,
             born_ms,
-            polls: Cell::new(0),
-            last_poll_ms: Cell::new(None),
-            awaiting: Cell::new(Awaiting::Unknown),
+            last_poll_ms: NEVER,
+            polls: 0,
+            awaiting: Awaiting::Unknown,
         }
     }
 
-    pub(super) fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    pub(super) fn spawned_at(&self) -> &'static Location<'static> {
-        self.spawned_at
-    }
-
-    /// Counts a poll that starts at loop time `now_ms`.
-    pub(super) fn polled(&self, now_ms: u64) {
-        self.polls.set(self.polls.get() + 1);
-        self.last_poll_ms.set(Some(now_ms));
-    }
-
-    /// Records what the poll that just returned `Pending` waits for.
-    pub(super) fn suspended(&self, on: Awaiting) {
-        self.awaiting.set(on);
+    /// Counts a poll that starts at loop time `now_ms`; what it waits for is unknown
+    /// until one of its leaf futures says.
+    pub(super) fn polled(&mut self, now_ms: u64) {
+        self.polls += 1;
+        self.last_poll_ms = now_ms;
+        self.awaiting = Awaiting::Unknown;
     }
 }
 
@@ -93,9 +85,13 @@ pub(crate) fn note_awaiting(on: Awaiting) {
     });
 }
 
+/// `Meta::last_poll_ms` before the first poll.
+const NEVER: u64 = u64::MAX;
+
 /// `run`'s own future, seen as a task: it has no cell, so its record lives here.
 pub(super) struct MainTask {
-    pub(super) meta: Meta,
+    pub(super) name: String,
+    pub(super) record: Cell<Record>,
     pub(super) finished: Cell<bool>,
     pub(super) running: Cell<bool>,
 }
@@ -147,13 +143,6 @@ impl TaskRef {
         }
     }
 
-    fn meta(&self) -> &Meta {
-        match &self.inner {
-            Inner::Task(c) => c.meta(),
-            Inner::Main(m) => &m.meta,
-        }
-    }
-
     /// The task's id, as [`Task::id`](super::Task::id) gives it.
     ///
     /// ```
@@ -183,7 +172,10 @@ impl TaskRef {
     /// });
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.meta().name()
+        match &self.inner {
+            Inner::Task(c) => c.name(),
+            Inner::Main(m) => Some(&m.name),
+        }
     }
 
     /// `true` once the task has finished.
@@ -242,35 +234,6 @@ impl TaskRef {
         }
     }
 
-    /// How many times the loop has polled the task.
-    ///
-    /// ```
-    /// use concur::aio;
-    /// aio::run(async {
-    ///     let t = aio::spawn(async { aio::yield_now().await });
-    ///     let r = t.as_ref();
-    ///     let _ = t.await;
-    ///     assert_eq!(r.polls(), 2); // once to the yield, once after it
-    /// });
-    /// ```
-    pub fn polls(&self) -> u64 {
-        self.meta().polls.get()
-    }
-
-    /// Where the task was spawned (or, for `run`'s own future, where `run` was called).
-    ///
-    /// ```
-    /// use concur::aio;
-    /// aio::run(async {
-    ///     let here = line!() + 1;
-    ///     let t = aio::spawn(async {});
-    ///     assert_eq!(t.as_ref().spawned_at().line(), here);
-    /// });
-    /// ```
-    pub fn spawned_at(&self) -> &'static Location<'static> {
-        self.meta().spawned_at()
-    }
-
     fn state(&self) -> &'static str {
         match &self.inner {
             Inner::Task(c) => state_of(&**c),
@@ -318,7 +281,7 @@ pub(super) fn state_of(c: &dyn Control) -> &'static str {
 pub(super) fn debug_task(f: &mut fmt::Formatter<'_>, c: &dyn Control) -> fmt::Result {
     let mut d = f.debug_struct("Task");
     d.field("id", &c.id());
-    if let Some(name) = c.meta().name() {
+    if let Some(name) = c.name() {
         d.field("name", &name);
     }
     d.field("state", &format_args!("{}", state_of(c))).finish()
@@ -387,7 +350,7 @@ pub fn dump_tasks() -> String {
 
 fn dump(l: &Local) -> String {
     let now = l.now_ms();
-    let tasks = l.all_tasks();
+    let tasks = l.all_tasks_with_records();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -396,35 +359,34 @@ fn dump(l: &Local) -> String {
         if tasks.len() == 1 { "" } else { "s" },
         secs(now)
     );
-    for t in &tasks {
-        let m = t.meta();
+    for (t, stats) in &tasks {
         if t.id() == MAIN_ID {
             out.push_str("  main task");
         } else {
             let _ = write!(out, "  task {}", t.id());
         }
-        if let Some(name) = m.name() {
+        if let Some(name) = t.name() {
             let _ = write!(out, " {name:?}");
         }
-        let polls = m.polls.get();
+        let polls = stats.polls;
         let _ = write!(
             out,
             ": {}, {polls} poll{}, age {}",
             t.state(),
             if polls == 1 { "" } else { "s" },
-            secs(now.saturating_sub(m.born_ms))
+            secs(now.saturating_sub(stats.born_ms))
         );
-        match m.last_poll_ms.get() {
-            Some(at) => {
+        match stats.last_poll_ms {
+            NEVER => out.push_str(", not polled yet"),
+            at => {
                 let _ = write!(out, ", last polled {} ago", secs(now.saturating_sub(at)));
             }
-            None => out.push_str(", not polled yet"),
         }
         if t.state() == "pending" && polls > 0 {
             out.push_str(", awaiting ");
-            describe(&mut out, m.awaiting.get(), now);
+            describe(&mut out, stats.awaiting, now);
         }
-        let at = m.spawned_at();
+        let at = stats.spawned_at;
         let _ = writeln!(
             out,
             ", spawned at {}:{}:{}",

@@ -32,7 +32,7 @@ use slab::Slab;
 
 use super::clock::Clock;
 use super::driver::Driver;
-use super::introspect::{Awaiting, MainTask, Meta, TaskRef, MAIN_ID};
+use super::introspect::{Awaiting, MainTask, Record, TaskName, TaskRef, MAIN_ID};
 use super::reactor::Reactor;
 use super::schedule::{RemoteQueue, ScheduleState};
 use super::signal::CtrlC;
@@ -132,6 +132,9 @@ impl Wake for Header {
 
 struct Entry {
     task: Arc<dyn Runnable>,
+    /// Birthplace, birth, polls, what it awaits (for dumps and warnings): here rather
+    /// than in the cell, whose size decides the allocator's path.
+    record: Record,
 }
 
 /// The loop's state, owned by its thread.
@@ -148,8 +151,6 @@ pub(super) struct Local {
     turn_ms: Cell<u64>,
     /// The task being polled now (`MAIN`, or `NOBODY`).
     polling: Cell<u64>,
-    /// What the poll in progress said it waits for (see `introspect`).
-    awaiting: Cell<Awaiting>,
     /// `run`'s own future, as a task.
     main: Rc<MainTask>,
     /// The I/O driver this loop runs on.
@@ -190,13 +191,9 @@ impl Local {
             clock: Clock::new(),
             turn_ms: Cell::new(0),
             polling: Cell::new(NOBODY),
-            awaiting: Cell::new(Awaiting::Unknown),
             main: Rc::new(MainTask {
-                meta: Meta::new(
-                    Some(options.name.unwrap_or_else(|| "main".into())),
-                    options.called_at,
-                    0,
-                ),
+                name: options.name.map_or_else(|| "main".to_owned(), |n| n.0),
+                record: Cell::new(Record::new(options.called_at, 0)),
                 finished: Cell::new(false),
                 running: Cell::new(false),
             }),
@@ -220,7 +217,27 @@ impl Local {
 
     /// Records what the poll in progress waits for.
     pub(super) fn note_awaiting(&self, on: Awaiting) {
-        self.awaiting.set(on);
+        // Looked up here rather than kept at hand: polls that note nothing (a yield, a
+        // future of another crate) then cost nothing more.
+        match self.polling.get() {
+            NOBODY => {}
+            MAIN => {
+                let mut record = self.main.record.get();
+                record.awaiting = on;
+                self.main.record.set(record);
+            }
+            id => {
+                let key = (id & u64::from(u32::MAX)) as usize;
+                // Not borrowed during a poll (`run_task` lets go before polling); a note
+                // from code that runs while it is (a drop inside the slab's own
+                // bookkeeping) is skipped.
+                if let Ok(mut tasks) = self.tasks.try_borrow_mut() {
+                    if let Some(e) = tasks.get_mut(key) {
+                        e.record.awaiting = on;
+                    }
+                }
+            }
+        }
     }
 
     /// The task being polled now, if any.
@@ -239,16 +256,24 @@ impl Local {
 
     /// Every task that has not finished, the main one first.
     pub(super) fn all_tasks(&self) -> Vec<TaskRef> {
+        self.all_tasks_with_records()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// [`all_tasks`](Self::all_tasks), each with its counts.
+    pub(super) fn all_tasks_with_records(&self) -> Vec<(TaskRef, Record)> {
         let tasks = self.tasks.borrow();
         let mut all = Vec::with_capacity(tasks.len() + 1);
         if !self.main.finished.get() {
-            all.push(TaskRef::main(&self.main));
+            all.push((TaskRef::main(&self.main), self.main.record.get()));
         }
         all.extend(
             tasks
                 .iter()
                 .filter(|(_, e)| !e.task.is_finished())
-                .map(|(_, e)| TaskRef::of(e.task.clone())),
+                .map(|(_, e)| (TaskRef::of(e.task.clone()), e.record)),
         );
         all
     }
@@ -272,7 +297,7 @@ impl Local {
     pub(super) fn spawn<F: Future + 'static>(
         &self,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<Box<TaskName>>,
         spawned_at: &'static Location<'static>,
     ) -> Task<F::Output> {
         let mut tasks = self.tasks.borrow_mut();
@@ -280,9 +305,11 @@ impl Local {
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
         let id = id_of(entry.key(), generation);
-        let meta = Meta::new(name, spawned_at, self.turn_ms.get());
-        let cell = TaskCell::new(Header::new(id, &self.shared), meta, future);
-        entry.insert(Entry { task: cell.clone() });
+        let cell = TaskCell::new(Header::new(id, &self.shared), name, future);
+        entry.insert(Entry {
+            task: cell.clone(),
+            record: Record::new(spawned_at, self.turn_ms.get()),
+        });
         self.ready.borrow_mut().push_back(id);
         Task::new(cell as Arc<dyn Output<F::Output>>)
     }
@@ -301,13 +328,14 @@ impl Local {
     /// Polls the task `id`, if it still exists.
     fn run_task(&self, id: u64) {
         let key = (id & u64::from(u32::MAX)) as usize;
-        let task = {
-            let tasks = self.tasks.borrow();
-            match tasks.get(key) {
+        let (task, spawned_at) = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get_mut(key) {
                 Some(e) if e.task.header().id == id => {
                     // Polled even if not woken (a stale duplicate id): a spurious poll.
                     e.task.header().state.begin_poll();
-                    Arc::as_ptr(&e.task)
+                    e.record.polled(self.turn_ms.get());
+                    (Arc::as_ptr(&e.task), e.record.spawned_at)
                 }
                 _ => return, // finished meanwhile: a stale wake
             }
@@ -320,23 +348,22 @@ impl Local {
         // which never runs during a poll. (Polling through the pointer spares the poll a
         // reference count; the slab may grow meanwhile, which moves the `Arc`, not the cell.)
         let cell = unsafe { &*task };
-        let meta = cell.meta();
-        meta.polled(self.turn_ms.get());
         self.polling.set(id);
         // SAFETY: `task` is `Arc::as_ptr` of the slab's `Arc` of this cell, alive (above).
         let finished = unsafe { cell.poll_task(task.cast()) };
         self.polling.set(NOBODY);
-        meta.suspended(self.awaiting.replace(Awaiting::Unknown));
         if let (Some(limit), Some(started)) = (slow_poll, started) {
             let took = started.elapsed();
             if took > limit {
-                let spawned_at = meta.spawned_at();
-                let name = meta.name().map(|n| format!(" {n:?}")).unwrap_or_default();
+                let name = cell.name().map(|n| format!(" {n:?}")).unwrap_or_default();
                 log::warn!(
                     "concur::aio: the task{name} spawned at {spawned_at} blocked the event \
                      loop for {took:?} in one poll (more than {limit:?}): move blocking work \
                      to aio::to_thread"
                 );
+                if log::log_enabled!(log::Level::Debug) {
+                    log::debug!("{}", super::introspect::dump_tasks());
+                }
             }
         }
         if finished {
@@ -438,15 +465,14 @@ impl Local {
                     // `run`'s own future, woken on this thread: its turn in line.
                     if self.main_waker.state.begin_poll() {
                         self.budget.set(BUDGET);
-                        self.main.meta.polled(self.turn_ms.get());
+                        let mut record = self.main.record.get();
+                        record.polled(self.turn_ms.get());
+                        self.main.record.set(record);
                         self.polling.set(MAIN);
                         self.main.running.set(true);
                         let polled = future.as_mut().poll(&mut cx);
                         self.main.running.set(false);
                         self.polling.set(NOBODY);
-                        self.main
-                            .meta
-                            .suspended(self.awaiting.replace(Awaiting::Unknown));
                         if let Poll::Ready(out) = polled {
                             self.main.finished.set(true);
                             return out;
@@ -539,7 +565,7 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// How a loop is started: [`run`]'s defaults, or a [`Builder`](super::Builder)'s.
 pub(super) struct Options {
     /// The main task's name (`"main"` if `None`).
-    pub(super) name: Option<Box<str>>,
+    pub(super) name: Option<Box<TaskName>>,
     pub(super) driver: Driver,
     pub(super) called_at: &'static Location<'static>,
 }

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::introspect::Meta;
+use super::introspect::TaskName;
 use super::runtime::Header;
 use crate::handle::TaskError;
 
@@ -54,8 +54,8 @@ pub(super) trait Runnable: Control {
 /// thread touches (the rest).
 pub(super) struct TaskCell<F: Future> {
     header: Header,
-    /// Name, birth, polls, what it awaits: for `current_task`, `all_tasks`, dumps.
-    meta: Meta,
+    /// Its name, if it has one (the rest of its record is in the loop's slab).
+    name: Option<Box<TaskName>>,
     stage: ManuallyDrop<RefCell<Stage<F>>>,
     /// The waker of whoever awaits the `Task` handle.
     join_waker: Cell<Option<Waker>>,
@@ -67,13 +67,13 @@ pub(super) struct TaskCell<F: Future> {
 
 impl<F: Future + 'static> TaskCell<F> {
     /// A new task cell, in its one allocation.
-    pub(super) fn new(header: Header, meta: Meta, future: F) -> Arc<Self> {
+    pub(super) fn new(header: Header, name: Option<Box<TaskName>>, future: F) -> Arc<Self> {
         // `TaskCell` is neither `Send` nor `Sync`: only its wakers (our vtable below) and
         // their last reference may reach other threads, and that is argued there.
         #[allow(clippy::arc_with_non_send_sync)]
         Arc::new(TaskCell {
             header,
-            meta,
+            name,
             stage: ManuallyDrop::new(RefCell::new(Stage::Running(future))),
             join_waker: Cell::new(None),
             detached: Cell::new(false),
@@ -253,6 +253,23 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
             self.abort(TaskError::Cancelled);
             return true;
         }
+        self.poll_stage(cx)
+    }
+
+    fn abort(&self, err: TaskError) {
+        let running = self
+            .stage
+            .try_borrow()
+            .is_ok_and(|s| matches!(*s, Stage::Running(_)));
+        if running {
+            self.finish(Err(err));
+        }
+    }
+}
+
+impl<F: Future + 'static> TaskCell<F> {
+    /// Polls the future once; `true` when the task is finished.
+    fn poll_stage(&self, cx: &mut Context<'_>) -> bool {
         let polled = {
             let mut stage = self.stage.borrow_mut();
             let Stage::Running(fut) = &mut *stage else {
@@ -287,16 +304,6 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
             }
         }
     }
-
-    fn abort(&self, err: TaskError) {
-        let running = self
-            .stage
-            .try_borrow()
-            .is_ok_and(|s| matches!(*s, Stage::Running(_)));
-        if running {
-            self.finish(Err(err));
-        }
-    }
 }
 
 /// What a task group or `wait` needs of a task, whatever its output type.
@@ -313,8 +320,8 @@ pub(super) trait Control {
     fn id(&self) -> u64;
     /// `true` once cancellation was requested (and accepted).
     fn is_cancelling(&self) -> bool;
-    /// The task's name, birth, polls and what it awaits.
-    fn meta(&self) -> &Meta;
+    /// The task's name, if it has one.
+    fn name(&self) -> Option<&str>;
 }
 
 /// What a [`Task`] handle needs of its cell.
@@ -358,8 +365,8 @@ impl<F: Future> Control for TaskCell<F> {
         self.cancel_requested.get()
     }
 
-    fn meta(&self) -> &Meta {
-        &self.meta
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| n.0.as_str())
     }
 
     fn request_cancel(&self) -> bool {
@@ -532,7 +539,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.cell.meta().name()
+        self.cell.name()
     }
 
     /// The same task as an untyped [`TaskRef`](super::TaskRef), as

@@ -92,7 +92,7 @@ impl Barrier {
             parties,
             arrived: Cell::new(0),
             broken: Cell::new(false),
-            waiters: Waiters::new("Barrier::wait"),
+            waiters: Waiters::new(&"Barrier::wait"),
             outcomes: RefCell::new(HashMap::new()),
         }
     }

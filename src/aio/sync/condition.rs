@@ -61,7 +61,7 @@ impl Condition {
     /// ```
     pub fn new() -> Self {
         Condition {
-            waiters: Waiters::new("Condition::wait"),
+            waiters: Waiters::new(&"Condition::wait"),
         }
     }
 

@@ -52,7 +52,7 @@ impl Event {
     pub fn new() -> Self {
         Event {
             set: Cell::new(false),
-            waiters: Waiters::new("Event::wait"),
+            waiters: Waiters::new(&"Event::wait"),
         }
     }
 

@@ -65,7 +65,7 @@ impl<T> Mutex<T> {
     pub fn new(value: T) -> Self {
         Mutex {
             locked: Cell::new(false),
-            waiters: Waiters::new("Mutex::lock"),
+            waiters: Waiters::new(&"Mutex::lock"),
             value: UnsafeCell::new(value),
         }
     }

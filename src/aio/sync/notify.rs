@@ -61,7 +61,7 @@ impl Notify {
         Notify {
             permit: Cell::new(false),
             generation: Cell::new(0),
-            waiters: Waiters::new("Notify::notified"),
+            waiters: Waiters::new(&"Notify::notified"),
             handed: RefCell::default(),
         }
     }

@@ -149,10 +149,10 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
             items: RefCell::new(S::default()),
             marker: std::marker::PhantomData,
             capacity,
-            getters: Waiters::new("Queue::get"),
-            putters: Waiters::new("Queue::put"),
+            getters: Waiters::new(&"Queue::get"),
+            putters: Waiters::new(&"Queue::put"),
             unfinished: Cell::new(0),
-            all_done: Waiters::new("Queue::join"),
+            all_done: Waiters::new(&"Queue::join"),
             shut_down: Cell::new(false),
         }
     }

@@ -49,7 +49,7 @@ impl<T> RwLock<T> {
         RwLock {
             readers: Cell::new(0),
             writer: Cell::new(false),
-            waiters: Waiters::new("RwLock::read or write"),
+            waiters: Waiters::new(&"RwLock::read or write"),
             value: UnsafeCell::new(value),
         }
     }

@@ -57,7 +57,7 @@ impl Semaphore {
     pub fn new(permits: usize) -> Self {
         Semaphore {
             permits: Cell::new(permits),
-            waiters: Waiters::new("Semaphore::acquire"),
+            waiters: Waiters::new(&"Semaphore::acquire"),
         }
     }
 

@@ -16,12 +16,12 @@ use crate::aio::{note_awaiting, Awaiting};
 pub(crate) struct Waiters {
     inner: RefCell<Inner>,
     /// What its waiters wait for, for task dumps (`"Mutex::lock"`).
-    what: &'static str,
+    what: &'static &'static str,
 }
 
 impl Default for Waiters {
     fn default() -> Self {
-        Waiters::new("a primitive of aio::sync")
+        Waiters::new(&"a primitive of aio::sync")
     }
 }
 
@@ -39,7 +39,7 @@ impl Inner {
 
 impl Waiters {
     /// An empty line of waiters for `what` (named in task dumps).
-    pub(crate) fn new(what: &'static str) -> Self {
+    pub(crate) fn new(what: &'static &'static str) -> Self {
         Waiters {
             inner: RefCell::default(),
             what,

@@ -37,6 +37,8 @@ row down.
 
 USAGE:
     concur [OPTIONS]
+    concur ps PID        print the task dump of a running program whose event loop
+                         serves one (concur::aio::serve_task_dumps), same user only
 
 OPTIONS:
     --quick              smaller workloads (a run of a few seconds); the options below
@@ -96,6 +98,8 @@ struct Options {
 enum Parsed {
     Run(Options),
     Help,
+    /// `concur ps PID`: print that program's task dump.
+    Ps(u32),
 }
 
 fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
@@ -129,7 +133,22 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
     let mut svg = None;
     let (mut primes_below, mut pages, mut latency_ms, mut workers) = (None, None, None, None);
     let mut data_mib = None;
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some("ps") {
+        args.next();
+        let pid = number(
+            "ps",
+            args.next(),
+            1,
+            i32::MAX as u32,
+            " (a process id)",
+            "4242",
+        )?;
+        if let Some(extra) = args.next() {
+            return Err(format!("ps takes one process id, got also '{extra}'"));
+        }
+        return Ok(Parsed::Ps(pid));
+    }
     while let Some(arg) = args.next() {
         // `--opt=value` is the same as `--opt value`.
         let (name, mut inline) = match arg.split_once('=') {
@@ -205,6 +224,30 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
     }))
 }
 
+/// `concur ps PID`.
+fn ps(pid: u32) -> ExitCode {
+    match aio::fetch_task_dump(pid) {
+        Ok(dump) if dump.is_empty() => {
+            eprintln!(
+                "concur ps {pid}: the process closed the connection without a dump (it \
+                 serves only its own user)"
+            );
+            ExitCode::FAILURE
+        }
+        Ok(dump) => {
+            print!("{dump}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "concur ps {pid}: no task dump from process {pid} ({e}): its event loop must \
+                 call concur::aio::serve_task_dumps()"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let options = match parse_args(std::env::args().skip(1)) {
         Ok(Parsed::Run(options)) => options,
@@ -212,6 +255,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::Ps(pid)) => return ps(pid),
         Err(message) => {
             eprintln!("concur: {message}");
             return ExitCode::from(2);
