@@ -95,6 +95,7 @@ mod group;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod introspect;
+pub mod io;
 #[cfg(all(test, concur_loom))]
 mod loom_tests;
 pub mod net;
