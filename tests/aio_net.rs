@@ -1037,3 +1037,75 @@ fn unix_try_read_try_write_and_readiness() {
         assert_eq!(a.try_write(b"!").unwrap(), 1);
     });
 }
+
+#[test]
+fn owned_buffer_io_echoes_and_hands_the_buffers_back() {
+    // compio/monoio's owned-buffer shape (no tokio peer case): read into spare capacity,
+    // write all, the same Vec reused
+    use concur::aio::net::{TcpListener, TcpStream};
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = aio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::with_capacity(4096);
+            loop {
+                buf.clear();
+                let (n, back) = s.read_owned(buf).await;
+                buf = back;
+                if n.unwrap() == 0 {
+                    return;
+                }
+                let (w, back) = s.write_all_owned(buf).await;
+                w.unwrap();
+                buf = back;
+            }
+        });
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let message: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let (w, sent) = client.write_all_owned(message.clone()).await;
+        w.unwrap();
+        assert_eq!(sent, message, "the buffer comes back as it went");
+        let mut got = Vec::with_capacity(message.len());
+        let start_ptr = got.as_ptr();
+        while got.len() < message.len() {
+            let (n, back) = client.read_owned(got).await;
+            assert!(n.unwrap() > 0);
+            got = back;
+        }
+        assert_eq!(got, message);
+        assert_eq!(
+            got.as_ptr(),
+            start_ptr,
+            "read into spare capacity: never reallocated"
+        );
+        // A full buffer reads nothing and says so, without waiting.
+        let (n, full) = client.read_owned(got).await;
+        assert_eq!(n.unwrap(), 0);
+        assert_eq!(full.len(), message.len());
+        drop(client);
+        server.await.unwrap();
+    });
+}
+
+#[test]
+fn owned_buffer_write_to_a_closed_peer_is_an_error_not_sigpipe() {
+    use concur::aio::net::{TcpListener, TcpStream};
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        server_side.set_zero_linger().unwrap();
+        drop(server_side); // RST
+        let mut failed = false;
+        for _ in 0..100 {
+            let (r, _) = client.write_all_owned(vec![7u8; 65536]).await;
+            if r.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "writing to a reset connection fails");
+    });
+}

@@ -92,6 +92,7 @@ macro_rules! stream_io {
 }
 
 mod addr;
+mod owned_io;
 mod split;
 mod split_owned;
 mod tcp_listener;
