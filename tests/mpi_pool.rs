@@ -1,0 +1,291 @@
+//! `MpiPoolExecutor` across the ranks of a real `mpirun -n 3` (oversubscribed, on this
+//! machine): each test starts `mpirun` on this very test binary, which runs the test
+//! `rank` on every rank with a scenario named in the environment. Rank 0 runs the
+//! scenario and prints what it saw; the test checks it, and that the ranks really ran
+//! (as root, `mpirun` without its permission variables exits 0 and runs nothing).
+//!
+//! Needs Open MPI (`scripts/install-mpi.sh`) and the `mpi` feature:
+//! `cargo test --features mpi --test mpi_pool`.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use concur::mpi::MpiPoolExecutor;
+use concur::{as_completed, wait, ReturnWhen, TaskError, WorkerExit};
+
+/// The variable that names the scenario the ranks run.
+const SCENARIO: &str = "CONCUR_MPI_TEST_SCENARIO";
+
+/// Runs `scenario` on 3 ranks (2 agents with 2 local workers each); returns rank 0's
+/// standard output, after checking that `mpirun` succeeded and rank 0 got its pool.
+fn mpirun(scenario: &str) -> String {
+    let out = mpirun_output(scenario, 3);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mpirun failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("rank 0: a pool of 3 ranks and 4 workers"),
+        "the ranks did not run (stdout:\n{stdout}\nstderr:\n{stderr})"
+    );
+    assert!(
+        stdout.contains(&format!("rank 0: scenario {scenario} passed")),
+        "the scenario did not finish (stdout:\n{stdout}\nstderr:\n{stderr})"
+    );
+    stdout
+}
+
+fn mpirun_output(scenario: &str, ranks: usize) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    let result = Command::new("mpirun")
+        .args(["-n", &ranks.to_string(), "-x", SCENARIO])
+        .arg(&exe)
+        .args(["--exact", "rank", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO, scenario)
+        // Open MPI as root, with more ranks than cores, its TCP kept on loopback.
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "true")
+        .env("OMPI_MCA_btl_tcp_if_include", "lo")
+        .env("OMPI_MCA_oob_tcp_if_include", "lo")
+        .output();
+    match result {
+        Ok(out) => out,
+        Err(e) => panic!(
+            "cannot run mpirun ({e}): install Open MPI with scripts/install-mpi.sh"
+        ),
+    }
+}
+
+/// The entry point of every rank under `mpirun`; outside `mpirun` it does nothing.
+#[test]
+fn rank() {
+    let Ok(scenario) = std::env::var(SCENARIO) else {
+        return;
+    };
+    // Agents never come back from `world()`.
+    let pool = MpiPoolExecutor::builder()
+        .workers_per_rank(2)
+        .world()
+        .unwrap();
+    println!(
+        "rank 0: a pool of {} ranks and {} workers",
+        pool.ranks(),
+        pool.workers()
+    );
+    match scenario.as_str() {
+        "basics" => basics(&pool),
+        "faults" => faults(&pool),
+        "leaks" => leaks(&pool),
+        other => panic!("no scenario {other}"),
+    }
+    pool.shutdown();
+    println!("rank 0: scenario {scenario} passed");
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn forever(_: ()) {
+    loop {
+        std::thread::park();
+    }
+}
+
+fn panics(n: u32) -> u32 {
+    panic!("remote task {n} gave up")
+}
+
+fn aborts(_: ()) {
+    std::process::abort()
+}
+
+fn segfaults(_: ()) {
+    // SAFETY: raising a signal is always allowed; this one kills the worker.
+    unsafe { libc::raise(libc::SIGSEGV) };
+}
+
+fn odd_panics(x: u64) -> u64 {
+    assert!(x % 2 == 0, "odd item {x}");
+    x
+}
+
+/// Where a task runs: its worker's pid and that worker's parent (the agent).
+fn whereami(_: u32) -> (u32, u32) {
+    (std::process::id(), std::os::unix::process::parent_id())
+}
+
+/// What a local worker sees of MPI: whether it is initialised, the launcher's variables
+/// it inherited, and what `world()` says there.
+fn mpi_in_a_worker(_: ()) -> (bool, Vec<String>, String) {
+    let inherited = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("OMPI_") || k.starts_with("PMIX_") || k.starts_with("PMI_"))
+        .collect();
+    let world = match MpiPoolExecutor::world() {
+        Ok(_) => "a pool".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    (mpi::environment::is_initialized(), inherited, world)
+}
+
+fn basics(pool: &MpiPoolExecutor) {
+    assert_eq!((pool.ranks(), pool.workers()), (3, 4));
+    assert_eq!(pool.submit(square, 12).join(), Ok(144));
+
+    // map: in order, 100,000 items, lazily read (an endless input works).
+    let out: Vec<u64> = pool.map(double, 0..100_000).map(Result::unwrap).collect();
+    assert_eq!(out, (0..100_000).map(|x| x * 2).collect::<Vec<_>>());
+    let first: Vec<u64> = pool.map(double, 0..).take(10).map(Result::unwrap).collect();
+    assert_eq!(first, (0..10).map(|x| x * 2).collect::<Vec<_>>());
+    let fixed: Vec<u64> = pool
+        .map(square, 0..1000)
+        .chunk_size(7)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(fixed, (0..1000).map(|x| x * x).collect::<Vec<_>>());
+    // An item that panics fails alone.
+    let mixed: Vec<_> = pool.map(odd_panics, 0..6).collect();
+    for (i, r) in mixed.iter().enumerate() {
+        match r {
+            Ok(v) => assert_eq!(*v, i as u64),
+            Err(e) => assert!(e.is_panic() && e.to_string().contains(&format!("odd item {i}"))),
+        }
+    }
+    assert_eq!(mixed.iter().filter(|r| r.is_err()).count(), 3);
+
+    // wait and as_completed over remote handles.
+    let handles: Vec<_> = (0..20).map(|i| pool.submit(square, i)).collect();
+    let waited = wait(&handles, ReturnWhen::AllCompleted, None);
+    assert_eq!(waited.done.len(), 20);
+    assert!(waited.not_done.is_empty());
+    let mut got: Vec<u64> = as_completed(handles).map(|(_, r)| r.unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (0..20).map(|i| i * i).collect::<Vec<_>>());
+
+    // A handle that never finishes: a bounded wait says so; cancel resolves it.
+    let stuck = pool.submit(forever, ());
+    let quick = pool.submit(square, 3);
+    let first = wait(
+        &[pool.submit(square, 2), pool.submit(square, 4)],
+        ReturnWhen::FirstCompleted,
+        None,
+    );
+    assert!(!first.done.is_empty());
+    assert!(!stuck.wait_timeout(Duration::from_millis(20)));
+    assert!(stuck.cancel());
+    assert_eq!(stuck.join(), Err(TaskError::Cancelled));
+    assert_eq!(quick.join(), Ok(9));
+    // The pool still serves, on every worker.
+    let out: Vec<u64> = pool.map(square, 0..100).map(Result::unwrap).collect();
+    assert_eq!(out[99], 99 * 99);
+
+    // Local workers never see MPI.
+    let (initialised, inherited, world) = pool.submit(mpi_in_a_worker, ()).join().unwrap();
+    assert!(!initialised, "MPI is initialised in a local worker");
+    assert!(inherited.is_empty(), "a worker inherited {inherited:?}");
+    assert!(world.contains("worker of an MPI agent"), "{world}");
+    println!("rank 0: basics checked");
+}
+
+fn faults(pool: &MpiPoolExecutor) {
+    let err = pool.submit(panics, 7).join().unwrap_err();
+    assert!(err.is_panic(), "{err}");
+    assert!(err.to_string().contains("remote task 7 gave up"), "{err}");
+    assert_eq!(
+        pool.submit(aborts, ()).join(),
+        Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGABRT)))
+    );
+    assert_eq!(
+        pool.submit(segfaults, ()).join(),
+        Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGSEGV)))
+    );
+    // Each failed only itself: many tasks around them all succeed.
+    let around: Vec<_> = (0..50)
+        .map(|i| {
+            if i == 25 {
+                pool.submit(aborts, ());
+            }
+            pool.submit(square, i)
+        })
+        .collect();
+    for (i, h) in around.into_iter().enumerate() {
+        assert_eq!(h.join(), Ok((i * i) as u64));
+    }
+    // A SharedBuffer does not travel to another rank: refused at submit.
+    fn len(b: concur::SharedBuffer) -> usize {
+        b.len()
+    }
+    let err = pool
+        .submit(len, concur::SharedBuffer::new(8).unwrap())
+        .join()
+        .unwrap_err();
+    assert!(matches!(&err, TaskError::Serialization(m) if m.contains("SharedBuffer")), "{err}");
+    println!("rank 0: faults checked");
+}
+
+fn leaks(pool: &MpiPoolExecutor) {
+    // Enough tasks, held long enough, that every local worker starts.
+    let places: BTreeSet<(u32, u32)> = pool
+        .map(whereami, 0..2000)
+        .chunk_size(1)
+        .map(Result::unwrap)
+        .collect();
+    let workers: BTreeSet<u32> = places.iter().map(|p| p.0).collect();
+    let agents: BTreeSet<u32> = places.iter().map(|p| p.1).collect();
+    let me = std::process::id();
+    assert!(!agents.contains(&me));
+    assert!(agents.len() <= 2, "{agents:?}");
+    let list = |s: &BTreeSet<u32>| s.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+    println!("rank 0: workers {}", list(&workers));
+    println!("rank 0: agents {}", list(&agents));
+}
+
+/// The pids a scenario printed after `label`.
+fn pids(stdout: &str, label: &str) -> Vec<u32> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("rank 0: {label} ")))
+        .unwrap_or_else(|| panic!("no {label} in {stdout}"))
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn submit_map_wait_as_completed_and_cancel_work_across_ranks() {
+    let out = mpirun("basics");
+    assert!(out.contains("rank 0: basics checked"));
+}
+
+#[test]
+fn a_remote_task_that_panics_aborts_or_segfaults_fails_only_itself() {
+    let out = mpirun("faults");
+    assert!(out.contains("rank 0: faults checked"));
+}
+
+#[test]
+fn shutdown_leaves_no_process_behind() {
+    let out = mpirun("leaks");
+    let workers = pids(&out, "workers");
+    let agents = pids(&out, "agents");
+    assert!(!workers.is_empty() && !agents.is_empty(), "{out}");
+    // mpirun has returned: it reaped the ranks, and each agent reaped its workers before
+    // it left. None of them is still there.
+    for pid in workers.iter().chain(&agents) {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+        assert!(
+            exe.as_ref().map_or(true, |e| *e != std::env::current_exe().unwrap()),
+            "process {pid} of the job is still running ({exe:?})"
+        );
+    }
+}
