@@ -41,10 +41,21 @@ fn mpirun(scenario: &str) -> String {
 
 fn mpirun_output(scenario: &str, ranks: usize) -> Output {
     let exe = std::env::current_exe().unwrap();
-    let result = Command::new("mpirun")
-        .args(["-n", &ranks.to_string(), "-x", SCENARIO])
-        .arg(&exe)
-        .args(["--exact", "rank", "--nocapture", "--test-threads=1"])
+    mpirun_command(&[(&exe, ranks)], scenario)
+}
+
+/// Runs `mpirun` with `n` ranks of each `(program, n)` (MPMD: `-n 2 a : -n 1 b`).
+fn mpirun_command(programs: &[(&std::path::Path, usize)], scenario: &str) -> Output {
+    let mut cmd = Command::new("mpirun");
+    for (i, (exe, n)) in programs.iter().enumerate() {
+        if i > 0 {
+            cmd.arg(":");
+        }
+        cmd.args(["-n", &n.to_string(), "-x", SCENARIO])
+            .arg(exe)
+            .args(["--exact", "rank", "--nocapture", "--test-threads=1"]);
+    }
+    let result = cmd
         .env(SCENARIO, scenario)
         // Open MPI as root, with more ranks than cores, its TCP kept on loopback.
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -55,9 +66,7 @@ fn mpirun_output(scenario: &str, ranks: usize) -> Output {
         .output();
     match result {
         Ok(out) => out,
-        Err(e) => panic!(
-            "cannot run mpirun ({e}): install Open MPI with scripts/install-mpi.sh"
-        ),
+        Err(e) => panic!("cannot run mpirun ({e}): install Open MPI with scripts/install-mpi.sh"),
     }
 }
 
@@ -68,10 +77,13 @@ fn rank() {
         return;
     };
     // Agents never come back from `world()`.
-    let pool = MpiPoolExecutor::builder()
-        .workers_per_rank(2)
-        .world()
-        .unwrap();
+    let pool = MpiPoolExecutor::builder().workers_per_rank(2).world();
+    if scenario == "refused" {
+        let err = pool.unwrap_err();
+        println!("rank 0: refused: {err}");
+        return;
+    }
+    let pool = pool.unwrap();
     println!(
         "rank 0: a pool of {} ranks and {} workers",
         pool.ranks(),
@@ -229,7 +241,10 @@ fn faults(pool: &MpiPoolExecutor) {
         .submit(len, concur::SharedBuffer::new(8).unwrap())
         .join()
         .unwrap_err();
-    assert!(matches!(&err, TaskError::Serialization(m) if m.contains("SharedBuffer")), "{err}");
+    assert!(
+        matches!(&err, TaskError::Serialization(m) if m.contains("SharedBuffer")),
+        "{err}"
+    );
     println!("rank 0: faults checked");
 }
 
@@ -254,7 +269,7 @@ fn leaks(pool: &MpiPoolExecutor) {
 fn pids(stdout: &str, label: &str) -> Vec<u32> {
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("rank 0: {label} ")))
+        .find_map(|l| Some(l.split_once(&format!("rank 0: {label} "))?.1))
         .unwrap_or_else(|| panic!("no {label} in {stdout}"))
         .split_whitespace()
         .map(|p| p.parse().unwrap())
@@ -284,8 +299,49 @@ fn shutdown_leaves_no_process_behind() {
     for pid in workers.iter().chain(&agents) {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
         assert!(
-            exe.as_ref().map_or(true, |e| *e != std::env::current_exe().unwrap()),
+            exe.as_ref()
+                .map_or(true, |e| *e != std::env::current_exe().unwrap()),
             "process {pid} of the job is still running ({exe:?})"
         );
     }
+}
+
+#[test]
+fn a_rank_that_runs_another_build_is_refused() {
+    // Another build: this binary with one byte of its `.comment` section (the compiler's
+    // name, never loaded) changed. It runs exactly as this one does, but its contents
+    // differ, as another build's would.
+    let exe = std::env::current_exe().unwrap();
+    let mut bytes = std::fs::read(&exe).unwrap();
+    let at = bytes
+        .windows(13)
+        .position(|w| w == b"rustc version")
+        .expect("a .comment section");
+    bytes[at] = b'R';
+    let dir = std::env::temp_dir().join(format!("concur-mpi-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let other = dir.join("other-build");
+    std::fs::write(&other, &bytes).unwrap();
+    std::fs::set_permissions(
+        &other,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = mpirun_command(&[(&exe, 2), (&other, 1)], "refused");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // (The line may follow the test harness's "test rank ... ".)
+    let refused = stdout
+        .split_once("rank 0: refused: ")
+        .and_then(|(_, rest)| rest.lines().next())
+        .unwrap_or_else(|| panic!("rank 0 was not refused:\n{stdout}\n{stderr}"));
+    assert!(
+        refused.contains("rank 2") && refused.contains("runs another build"),
+        "{refused}"
+    );
+    assert!(!refused.contains("rank 1"), "{refused}");
+    // The agents said why they do not serve, and left with code 70.
+    assert!(stderr.contains("MPI rank 2 does not serve"), "{stderr}");
+    assert!(!out.status.success(), "{}", out.status);
 }

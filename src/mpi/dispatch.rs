@@ -22,6 +22,9 @@ use crate::process::remote::Reply;
 /// next task to cross the network, few enough that a queue stays on rank 0.
 pub(crate) const CREDITS_PER_WORKER: usize = 8;
 
+/// A task and the outcome an agent sent for it, to deliver outside the lock.
+type Delivery = (Arc<dyn Remote>, Result<Reply, TaskError>);
+
 /// A task an agent holds.
 struct Flight {
     /// `None` once the task was resolved here (cancelled, shut down): the agent's result
@@ -256,7 +259,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
     let mut backoff = Backoff::default();
     let mut out = Vec::new();
     let mut unsent: Vec<Arc<dyn Remote>> = Vec::new();
-    let mut done: Vec<(Arc<dyn Remote>, Result<Reply, TaskError>)> = Vec::new();
+    let mut done: Vec<Delivery> = Vec::new();
     let mut failed = Vec::new();
     loop {
         let mut progressed = false;
@@ -333,13 +336,16 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
 fn receive(
     st: &mut State,
     m: Incoming,
-    done: &mut Vec<(Arc<dyn Remote>, Result<Reply, TaskError>)>,
+    done: &mut Vec<Delivery>,
     failed: &mut Vec<(Arc<dyn Remote>, TaskError)>,
 ) {
     let (from, bytes) = match m {
         Incoming::Message { from, bytes } => (from, bytes),
         Incoming::TooLarge { from, len } => {
-            let why = format!("a message of {len} bytes, over the limit of {}", wire::MAX_MESSAGE);
+            let why = format!(
+                "a message of {len} bytes, over the limit of {}",
+                wire::MAX_MESSAGE
+            );
             return st.lose(from, why, failed);
         }
     };

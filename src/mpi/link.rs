@@ -57,7 +57,10 @@ impl Link {
                 .comm
                 .process_at_rank(rank)
                 .immediate_matched_probe_with_tag(TAG),
-            None => self.comm.any_process().immediate_matched_probe_with_tag(TAG),
+            None => self
+                .comm
+                .any_process()
+                .immediate_matched_probe_with_tag(TAG),
         };
         let (message, status) = probed?;
         let from = status.source_rank();

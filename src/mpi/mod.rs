@@ -54,8 +54,8 @@ use std::thread;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use self::builder::MpiPoolBuilder;
 use self::builder::Config;
+pub use self::builder::MpiPoolBuilder;
 use self::dispatch::{Close, Shared};
 pub use self::map::MpiMap;
 use self::task::{Job, MpiTask, Remote};

@@ -113,13 +113,19 @@ impl<'a> Fields<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32, WireError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn i32(&mut self) -> Result<i32, WireError> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(i32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, WireError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn rest(self) -> &'a [u8] {
         self.body
@@ -175,7 +181,10 @@ pub(crate) fn shutdown(kill: bool) -> Vec<u8> {
 /// Decodes a message rank 0 sent.
 pub(crate) fn decode_to_agent(m: &[u8]) -> Result<ToAgent<'_>, WireError> {
     let (&kind, body) = m.split_first().ok_or_else(|| err("an empty message"))?;
-    let mut f = Fields { body, what: "rank 0" };
+    let mut f = Fields {
+        body,
+        what: "rank 0",
+    };
     Ok(match kind {
         START => {
             f.what = "start";
@@ -208,7 +217,11 @@ pub(crate) fn decode_to_agent(m: &[u8]) -> Result<ToAgent<'_>, WireError> {
             f.end()?;
             ToAgent::Shutdown { kill }
         }
-        other => return Err(err(format!("an unknown message kind {other:#x} from rank 0"))),
+        other => {
+            return Err(err(format!(
+                "an unknown message kind {other:#x} from rank 0"
+            )))
+        }
     })
 }
 
@@ -285,7 +298,10 @@ pub(crate) fn bye() -> Vec<u8> {
 /// Decodes a message an agent sent.
 pub(crate) fn decode_from_agent(m: &[u8]) -> Result<FromAgent, WireError> {
     let (&kind, body) = m.split_first().ok_or_else(|| err("an empty message"))?;
-    let mut f = Fields { body, what: "agent" };
+    let mut f = Fields {
+        body,
+        what: "agent",
+    };
     Ok(match kind {
         HELLO => {
             f.what = "hello";
@@ -333,7 +349,11 @@ pub(crate) fn decode_from_agent(m: &[u8]) -> Result<FromAgent, WireError> {
             f.end()?;
             FromAgent::Bye
         }
-        other => return Err(err(format!("an unknown message kind {other:#x} from an agent"))),
+        other => {
+            return Err(err(format!(
+                "an unknown message kind {other:#x} from an agent"
+            )))
+        }
     })
 }
 

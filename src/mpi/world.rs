@@ -77,7 +77,9 @@ pub(crate) fn unusable_here() -> Option<String> {
             "this process was not started by an MPI launcher (none of {} is set): run it \
              as `mpirun -n 3 {}` (or under `srun`)",
             LAUNCHED_BY.join(", "),
-            std::env::args().next().unwrap_or_else(|| "./program".to_owned())
+            std::env::args()
+                .next()
+                .unwrap_or_else(|| "./program".to_owned())
         ));
     }
     None
@@ -221,10 +223,7 @@ fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) {
         agents.push(Agent::new(rank as Rank, h.workers as usize));
     }
     if !problems.is_empty() {
-        let reason = format!(
-            "the MPI pool was refused: {}",
-            problems.join("; ")
-        );
+        let reason = format!("the MPI pool was refused: {}", problems.join("; "));
         for rank in 1..size {
             link.send(rank, wire::refuse(&reason));
         }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Weak};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub(crate) use super::call::ChunkOut;
 use super::call;
+pub(crate) use super::call::ChunkOut;
 use super::codec;
 use super::pool::Shared;
 use super::protocol::{self, Status};
