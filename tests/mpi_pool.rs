@@ -93,6 +93,7 @@ fn rank() {
         "basics" => basics(&pool),
         "faults" => faults(&pool),
         "leaks" => leaks(&pool),
+        "measure" => measure(&pool),
         other => panic!("no scenario {other}"),
     }
     pool.shutdown();
@@ -263,6 +264,72 @@ fn leaks(pool: &MpiPoolExecutor) {
     let list = |s: &BTreeSet<u32>| s.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
     println!("rank 0: workers {}", list(&workers));
     println!("rank 0: agents {}", list(&agents));
+}
+
+fn noop(x: u32) -> u32 {
+    x
+}
+
+fn echo(bytes: Vec<u8>) -> Vec<u8> {
+    bytes
+}
+
+/// CPU seconds process `pid` has used so far (user + system).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / hz
+}
+
+/// Not a test: what `CONCUR_MPI_TEST_SCENARIO=measure mpirun -n 3 <this binary> --exact
+/// rank --nocapture` prints (src/mpi/DESIGN.md, "What costs what").
+fn measure(pool: &MpiPoolExecutor) {
+    use std::time::Instant;
+    // Warm up: every worker started.
+    let agents: BTreeSet<u32> = pool.map(whereami, 0..1000).chunk_size(1).map(|r| r.unwrap().1).collect();
+    let n = 2000;
+    let began = Instant::now();
+    for i in 0..n {
+        pool.submit(noop, i).join().unwrap();
+    }
+    println!("round trip of one no-op task: {:.1} us", began.elapsed().as_secs_f64() * 1e6 / n as f64);
+    for chunk in [1, 16, 256, 0] {
+        let items = 100_000u32;
+        let began = Instant::now();
+        let it = pool.map(noop, 0..items);
+        let it = if chunk == 0 { it } else { it.chunk_size(chunk) };
+        assert_eq!(it.filter(Result::is_ok).count(), items as usize);
+        let label = if chunk == 0 { "auto".to_owned() } else { chunk.to_string() };
+        println!(
+            "map of 100,000 no-op items, chunk size {label}: {:.0} items/s",
+            items as f64 / began.elapsed().as_secs_f64()
+        );
+    }
+    for mib in [1usize, 16] {
+        let data = vec![7u8; mib << 20];
+        let began = Instant::now();
+        let rounds = 8;
+        for _ in 0..rounds {
+            assert_eq!(pool.submit(echo, data.clone()).join().unwrap().len(), data.len());
+        }
+        let secs = began.elapsed().as_secs_f64();
+        println!(
+            "echo of a {mib} MiB argument: {:.2} GB/s (both ways), {:.1} ms a round trip",
+            2.0 * rounds as f64 * data.len() as f64 / secs / 1e9,
+            secs * 1e3 / rounds as f64
+        );
+    }
+    let pids: Vec<u32> = std::iter::once(std::process::id()).chain(agents.iter().copied()).collect();
+    let before: Vec<f64> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+    std::thread::sleep(Duration::from_secs(5));
+    let used: Vec<String> = pids
+        .iter()
+        .zip(&before)
+        .map(|(&p, b)| format!("{:.3}", cpu_seconds(p) - b))
+        .collect();
+    println!("idle CPU seconds over 5 s, rank 0 then the agents: {}", used.join(" "));
 }
 
 /// The pids a scenario printed after `label`.
