@@ -47,6 +47,9 @@ fn mpirun_output(scenario: &str, ranks: usize) -> Output {
 /// Runs `mpirun` with `n` ranks of each `(program, n)` (MPMD: `-n 2 a : -n 1 b`).
 fn mpirun_command(programs: &[(&std::path::Path, usize)], scenario: &str) -> Output {
     let mut cmd = Command::new("mpirun");
+    // A safety net, not a measurement: a scenario that hangs ends the job (and fails the
+    // test) instead of the test run.
+    cmd.args(["--timeout", "300"]);
     for (i, (exe, n)) in programs.iter().enumerate() {
         if i > 0 {
             cmd.arg(":");
@@ -77,7 +80,11 @@ fn rank() {
         return;
     };
     // Agents never come back from `world()`.
-    let pool = MpiPoolExecutor::builder().workers_per_rank(2).world();
+    let mut builder = MpiPoolExecutor::builder().workers_per_rank(2);
+    if scenario == "limits" {
+        builder = builder.task_timeout(Duration::from_secs(3));
+    }
+    let pool = builder.world();
     if scenario == "refused" {
         let err = pool.unwrap_err();
         println!("rank 0: refused: {err}");
@@ -94,6 +101,7 @@ fn rank() {
         "faults" => faults(&pool),
         "leaks" => leaks(&pool),
         "measure" => measure(&pool),
+        "limits" => limits(&pool),
         other => panic!("no scenario {other}"),
     }
     pool.shutdown();
@@ -249,6 +257,19 @@ fn faults(pool: &MpiPoolExecutor) {
     println!("rank 0: faults checked");
 }
 
+fn limits(pool: &MpiPoolExecutor) {
+    // The agents' local pools enforce the time limit: the task fails, its worker is
+    // replaced, the others run.
+    let stuck = pool.submit(forever, ());
+    let quick: Vec<_> = (0..10).map(|i| pool.submit(square, i)).collect();
+    assert_eq!(stuck.join(), Err(TaskError::TimedOut));
+    for (i, h) in quick.into_iter().enumerate() {
+        assert_eq!(h.join(), Ok((i * i) as u64));
+    }
+    assert_eq!(pool.submit(square, 5).join(), Ok(25));
+    println!("rank 0: limits checked");
+}
+
 fn leaks(pool: &MpiPoolExecutor) {
     // Enough tasks, held long enough, that every local worker starts.
     let places: BTreeSet<(u32, u32)> = pool
@@ -277,7 +298,12 @@ fn echo(bytes: Vec<u8>) -> Vec<u8> {
 /// CPU seconds process `pid` has used so far (user + system).
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     // SAFETY: sysconf only reads a system constant.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / hz
@@ -288,22 +314,34 @@ fn cpu_seconds(pid: u32) -> f64 {
 fn measure(pool: &MpiPoolExecutor) {
     use std::time::Instant;
     // Warm up: every worker started.
-    let agents: BTreeSet<u32> = pool.map(whereami, 0..1000).chunk_size(1).map(|r| r.unwrap().1).collect();
-    let n = 2000;
+    let agents: BTreeSet<u32> = pool
+        .map(whereami, 0..1000)
+        .chunk_size(1)
+        .map(|r| r.unwrap().1)
+        .collect();
+    let n = 500;
     let began = Instant::now();
     for i in 0..n {
         pool.submit(noop, i).join().unwrap();
     }
-    println!("round trip of one no-op task: {:.1} us", began.elapsed().as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "round trip of one no-op task: {:.1} us",
+        began.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
     for chunk in [1, 16, 256, 0] {
-        let items = 100_000u32;
+        // Fewer items where each costs a round trip: the rate is the same.
+        let items = if chunk == 1 { 10_000u32 } else { 100_000 };
         let began = Instant::now();
         let it = pool.map(noop, 0..items);
         let it = if chunk == 0 { it } else { it.chunk_size(chunk) };
         assert_eq!(it.filter(Result::is_ok).count(), items as usize);
-        let label = if chunk == 0 { "auto".to_owned() } else { chunk.to_string() };
+        let label = if chunk == 0 {
+            "auto".to_owned()
+        } else {
+            chunk.to_string()
+        };
         println!(
-            "map of 100,000 no-op items, chunk size {label}: {:.0} items/s",
+            "map of {items} no-op items, chunk size {label}: {:.0} items/s",
             items as f64 / began.elapsed().as_secs_f64()
         );
     }
@@ -312,7 +350,10 @@ fn measure(pool: &MpiPoolExecutor) {
         let began = Instant::now();
         let rounds = 8;
         for _ in 0..rounds {
-            assert_eq!(pool.submit(echo, data.clone()).join().unwrap().len(), data.len());
+            assert_eq!(
+                pool.submit(echo, data.clone()).join().unwrap().len(),
+                data.len()
+            );
         }
         let secs = began.elapsed().as_secs_f64();
         println!(
@@ -321,7 +362,9 @@ fn measure(pool: &MpiPoolExecutor) {
             secs * 1e3 / rounds as f64
         );
     }
-    let pids: Vec<u32> = std::iter::once(std::process::id()).chain(agents.iter().copied()).collect();
+    let pids: Vec<u32> = std::iter::once(std::process::id())
+        .chain(agents.iter().copied())
+        .collect();
     let before: Vec<f64> = pids.iter().map(|&p| cpu_seconds(p)).collect();
     std::thread::sleep(Duration::from_secs(5));
     let used: Vec<String> = pids
@@ -329,7 +372,10 @@ fn measure(pool: &MpiPoolExecutor) {
         .zip(&before)
         .map(|(&p, b)| format!("{:.3}", cpu_seconds(p) - b))
         .collect();
-    println!("idle CPU seconds over 5 s, rank 0 then the agents: {}", used.join(" "));
+    println!(
+        "idle CPU seconds over 5 s, rank 0 then the agents: {}",
+        used.join(" ")
+    );
 }
 
 /// The pids a scenario printed after `label`.
@@ -353,6 +399,12 @@ fn submit_map_wait_as_completed_and_cancel_work_across_ranks() {
 fn a_remote_task_that_panics_aborts_or_segfaults_fails_only_itself() {
     let out = mpirun("faults");
     assert!(out.contains("rank 0: faults checked"));
+}
+
+#[test]
+fn a_remote_task_past_its_time_limit_times_out() {
+    let out = mpirun("limits");
+    assert!(out.contains("rank 0: limits checked"));
 }
 
 #[test]
@@ -389,11 +441,7 @@ fn a_rank_that_runs_another_build_is_refused() {
     std::fs::create_dir_all(&dir).unwrap();
     let other = dir.join("other-build");
     std::fs::write(&other, &bytes).unwrap();
-    std::fs::set_permissions(
-        &other,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = mpirun_command(&[(&exe, 2), (&other, 1)], "refused");
     std::fs::remove_dir_all(&dir).unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

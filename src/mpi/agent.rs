@@ -36,7 +36,7 @@ pub(crate) fn await_start(link: &mut Link) -> Result<(), End> {
     let mut backoff = Backoff::default();
     loop {
         match link.receive(Some(0)) {
-            None => backoff.idle(),
+            None => backoff.idle(true),
             Some(Incoming::TooLarge { len, .. }) => {
                 return Err(End::Protocol(format!("a message of {len} bytes")))
             }
@@ -144,7 +144,7 @@ pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor) -> End {
         if progressed {
             backoff.reset();
         } else {
-            backoff.idle();
+            backoff.idle(true);
         }
     }
 }

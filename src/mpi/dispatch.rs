@@ -261,6 +261,8 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
     let mut unsent: Vec<Arc<dyn Remote>> = Vec::new();
     let mut done: Vec<Delivery> = Vec::new();
     let mut failed = Vec::new();
+    // A message may come: an agent holds a task, or has been told to leave.
+    let mut expecting;
     loop {
         let mut progressed = false;
         // What arrived, under the lock once for all of it.
@@ -301,6 +303,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
                     }
                 }
             }
+            expecting = st.told_to_leave || st.agents.iter().any(|a| !a.in_flight.is_empty());
             st.told_to_leave && st.agents.iter().all(|a| a.gone || a.lost.is_some())
         };
         // Outcomes are delivered outside the lock: a handle's callbacks run here.
@@ -317,7 +320,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
             progressed = true;
             link.send(rank, message);
         }
-        link.progress();
+        expecting |= !link.progress();
         if finished {
             // Results that arrive while the last sends complete are late ones for
             // resolved tasks; nothing else can come.
@@ -327,7 +330,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
         if progressed {
             backoff.reset();
         } else {
-            backoff.idle();
+            backoff.idle(expecting);
         }
     }
 }

@@ -164,7 +164,7 @@ fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) {
                 );
                 link.abort(70);
             }
-            backoff.idle();
+            backoff.idle(true);
             continue;
         };
         backoff.reset();
