@@ -102,6 +102,7 @@ fn rank() {
         "leaks" => leaks(&pool),
         "measure" => measure(&pool),
         "limits" => limits(&pool),
+        "agent_killed" => agent_killed(&pool),
         other => panic!("no scenario {other}"),
     }
     pool.shutdown();
@@ -268,6 +269,25 @@ fn limits(pool: &MpiPoolExecutor) {
     }
     assert_eq!(pool.submit(square, 5).join(), Ok(25));
     println!("rank 0: limits checked");
+}
+
+/// A task that kills the agent it runs under (its worker's parent) with SIGKILL.
+fn kill_my_agent(_: ()) {
+    let agent = std::os::unix::process::parent_id();
+    // SAFETY: kill(2) with a pid and a signal number.
+    unsafe { libc::kill(agent as i32, libc::SIGKILL) };
+    loop {
+        std::thread::park();
+    }
+}
+
+fn agent_killed(pool: &MpiPoolExecutor) {
+    leaks(pool);
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    // Under a default mpirun, the job ends: this never returns.
+    let _ = pool.submit(kill_my_agent, ()).join();
+    println!("rank 0: still alive after an agent was killed");
 }
 
 fn leaks(pool: &MpiPoolExecutor) {
@@ -459,4 +479,28 @@ fn a_rank_that_runs_another_build_is_refused() {
     // The agents said why they do not serve, and left with code 70.
     assert!(stderr.contains("MPI rank 2 does not serve"), "{stderr}");
     assert!(!out.status.success(), "{}", out.status);
+}
+
+#[test]
+fn an_agent_killed_ends_the_job_and_leaves_no_process_behind() {
+    let out = mpirun_output("agent_killed", 3);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("rank 0: a pool of 3 ranks and 4 workers"),
+        "the ranks did not run:\n{stdout}\n{stderr}"
+    );
+    // Open MPI ends the whole job when a rank dies (rank 0 included), and says so.
+    assert!(!out.status.success(), "{}:\n{stdout}", out.status);
+    assert!(!stdout.contains("still alive"), "{stdout}");
+    let workers = pids(&stdout, "workers");
+    let agents = pids(&stdout, "agents");
+    for pid in workers.iter().chain(&agents) {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+        assert!(
+            exe.as_ref()
+                .map_or(true, |e| *e != std::env::current_exe().unwrap()),
+            "process {pid} of the job is still running ({exe:?})"
+        );
+    }
 }
