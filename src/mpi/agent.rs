@@ -14,9 +14,6 @@ use crate::handle::JoinHandle;
 use crate::process::remote::{EncodedTask, Reply};
 use crate::ProcessPoolExecutor;
 
-/// Exit code of an agent rank 0 refused (another build), as a refused process-pool
-/// worker's.
-pub(crate) const EXIT_REFUSED: i32 = 70;
 /// Exit code of an agent whose rank 0 broke the protocol.
 pub(crate) const EXIT_PROTOCOL: i32 = 71;
 

@@ -198,16 +198,28 @@ impl State {
         best
     }
 
-    /// Moves queued tasks to agents with room: the messages to send, and the tasks to fail.
-    fn dispatch(&mut self, out: &mut Vec<(Rank, Vec<u8>)>, failed: &mut Vec<Arc<dyn Remote>>) {
+    /// Moves queued tasks to agents with room: the messages to send, and the tasks that
+    /// will never be sent, with why.
+    fn dispatch(
+        &mut self,
+        out: &mut Vec<(Rank, Vec<u8>)>,
+        unsent: &mut Vec<(Arc<dyn Remote>, TaskError)>,
+    ) {
         if matches!(self.close, Some(Close::CancelPending | Close::Kill)) {
-            failed.extend(self.queue.drain(..).map(|job| job.task));
+            unsent.extend(
+                self.queue
+                    .drain(..)
+                    .map(|job| (job.task, TaskError::Shutdown)),
+            );
         }
         while !self.queue.is_empty() {
             let Some(i) = self.least_loaded() else {
                 if self.agents.iter().all(|a| a.lost.is_some()) {
                     // Nobody left to run them.
-                    failed.extend(self.queue.drain(..).map(|job| job.task));
+                    let err = TaskError::Broken(
+                        "every MPI agent broke the protocol and was dropped".to_owned(),
+                    );
+                    unsent.extend(self.queue.drain(..).map(|job| (job.task, err.clone())));
                 }
                 return;
             };
@@ -258,7 +270,7 @@ impl State {
 pub(crate) fn run(shared: &Shared, link: &mut Link) {
     let mut backoff = Backoff::default();
     let mut out = Vec::new();
-    let mut unsent: Vec<Arc<dyn Remote>> = Vec::new();
+    let mut unsent = Vec::new();
     let mut done: Vec<Delivery> = Vec::new();
     let mut failed = Vec::new();
     // A message may come: an agent holds a task, or has been told to leave.
@@ -313,8 +325,8 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
         for (task, err) in failed.drain(..) {
             task.finish(Err(err));
         }
-        for task in unsent.drain(..) {
-            task.abort(TaskError::Shutdown);
+        for (task, err) in unsent.drain(..) {
+            task.abort(err);
         }
         for (rank, message) in out.drain(..) {
             progressed = true;

@@ -98,8 +98,8 @@ impl MpiPoolExecutor {
     /// not started by an MPI launcher, or is a worker of an agent; MPI was started in this
     /// process before (one pool per process); the MPI thread cannot start; the job has
     /// only one rank; or rank 0 refused the pool because a rank runs another build or
-    /// cannot start its local pool (the message names the ranks; the agents then exit
-    /// with code 70).
+    /// cannot start its local pool (the message names the ranks; the agents print it
+    /// and exit with code 0, leaving the job's exit status to rank 0).
     ///
     /// ```no_run
     /// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();

@@ -283,7 +283,9 @@ fn serve(config: &Config, link: &mut Link, rank: Rank) -> i32 {
         End::Refused(why) => {
             eprintln!("concur: MPI rank {rank} does not serve: {why}");
             link.flush(drop);
-            agent::EXIT_REFUSED
+            // Not an error code: an agent's makes `mpirun` kill the whole job at once,
+            // rank 0 too, before it could report the error `world()` gave it.
+            0
         }
         End::Protocol(why) => {
             eprintln!("concur: MPI rank {rank}: rank 0 broke the protocol ({why}); leaving");
