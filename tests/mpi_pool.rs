@@ -103,6 +103,7 @@ fn rank() {
         "measure" => measure(&pool),
         "limits" => limits(&pool),
         "agent_killed" => agent_killed(&pool),
+        "flow" => flow(&pool),
         other => panic!("no scenario {other}"),
     }
     pool.shutdown();
@@ -290,6 +291,22 @@ fn agent_killed(pool: &MpiPoolExecutor) {
     println!("rank 0: still alive after an agent was killed");
 }
 
+fn flow(pool: &MpiPoolExecutor) {
+    // Far more tasks than the agents' credits (8 per worker): the rest wait on rank 0.
+    let n = 20_000;
+    let handles: Vec<_> = (0..n).map(|_| pool.submit(forever, ())).collect();
+    let stats = pool.stats();
+    assert_eq!(stats.queued + stats.sent, n, "{stats:?}");
+    assert!(stats.sent <= 8 * pool.workers(), "{stats:?}");
+    // Killing the pool resolves every one of them, sent or not.
+    pool.shutdown_kill();
+    for h in handles {
+        assert_eq!(h.join(), Err(TaskError::Shutdown));
+    }
+    assert_eq!(pool.submit(square, 1).join(), Err(TaskError::Shutdown));
+    println!("rank 0: flow checked");
+}
+
 fn leaks(pool: &MpiPoolExecutor) {
     // Enough tasks, held long enough, that every local worker starts.
     let places: BTreeSet<(u32, u32)> = pool
@@ -425,6 +442,12 @@ fn a_remote_task_that_panics_aborts_or_segfaults_fails_only_itself() {
 fn a_remote_task_past_its_time_limit_times_out() {
     let out = mpirun("limits");
     assert!(out.contains("rank 0: limits checked"));
+}
+
+#[test]
+fn tasks_beyond_the_agents_credits_wait_on_rank_0_and_shutdown_kill_resolves_them_all() {
+    let out = mpirun("flow");
+    assert!(out.contains("rank 0: flow checked"));
 }
 
 #[test]

@@ -64,6 +64,22 @@ use crate::handle::{JoinHandle, TaskError};
 use crate::process::remote::{self, ChunkOut, EncodedTask};
 use crate::Error;
 
+/// Counters of an MPI pool, from [`MpiPoolExecutor::stats`].
+///
+/// ```no_run
+/// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+/// assert_eq!(pool.stats().queued, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MpiPoolStats {
+    /// Tasks waiting on rank 0 for an agent with room (flow control keeps every task
+    /// beyond the agents' credits here).
+    pub queued: usize,
+    /// Tasks sent to an agent and not answered yet: at most 8 per worker of that agent.
+    pub sent: usize,
+}
+
 /// Set once `world()` has started MPI in this process: MPI cannot start twice.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -181,6 +197,18 @@ impl MpiPoolExecutor {
     /// ```
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// How many tasks wait on rank 0, and how many the agents hold.
+    ///
+    /// ```no_run
+    /// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+    /// let stats = pool.stats();
+    /// assert!(stats.sent <= 8 * pool.workers());
+    /// ```
+    pub fn stats(&self) -> MpiPoolStats {
+        let (queued, sent) = self.shared.counts();
+        MpiPoolStats { queued, sent }
     }
 
     /// Runs `f(arg)` on a worker of the least-loaded agent. The argument is encoded here
@@ -330,12 +358,10 @@ impl Drop for MpiPoolExecutor {
 
 impl fmt::Debug for MpiPoolExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (queued, held) = self.shared.counts();
         f.debug_struct("MpiPoolExecutor")
             .field("ranks", &self.ranks)
             .field("workers", &self.workers)
-            .field("queued", &queued)
-            .field("on_agents", &held)
+            .field("stats", &self.stats())
             .finish()
     }
 }
