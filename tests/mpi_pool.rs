@@ -41,15 +41,20 @@ fn mpirun(scenario: &str) -> String {
 
 fn mpirun_output(scenario: &str, ranks: usize) -> Output {
     let exe = std::env::current_exe().unwrap();
-    mpirun_command(&[(&exe, ranks)], scenario)
+    mpirun_command(&[], &[(&exe, ranks)], scenario)
 }
 
-/// Runs `mpirun` with `n` ranks of each `(program, n)` (MPMD: `-n 2 a : -n 1 b`).
-fn mpirun_command(programs: &[(&std::path::Path, usize)], scenario: &str) -> Output {
+/// Runs `mpirun` with the options `options` and `n` ranks of each `(program, n)` (MPMD:
+/// `-n 2 a : -n 1 b`).
+fn mpirun_command(
+    options: &[&str],
+    programs: &[(&std::path::Path, usize)],
+    scenario: &str,
+) -> Output {
     let mut cmd = Command::new("mpirun");
     // A safety net, not a measurement: a scenario that hangs ends the job (and fails the
     // test) instead of the test run.
-    cmd.args(["--timeout", "300"]);
+    cmd.args(["--timeout", "300"]).args(options);
     for (i, (exe, n)) in programs.iter().enumerate() {
         if i > 0 {
             cmd.arg(":");
@@ -84,6 +89,9 @@ fn rank() {
     if scenario == "limits" {
         builder = builder.task_timeout(Duration::from_secs(3));
     }
+    if scenario == "recovery" {
+        builder = builder.rank_timeout(Duration::from_secs(3));
+    }
     let pool = builder.world();
     if scenario == "refused" {
         let err = pool.unwrap_err();
@@ -104,6 +112,7 @@ fn rank() {
         "limits" => limits(&pool),
         "agent_killed" => agent_killed(&pool),
         "flow" => flow(&pool),
+        "recovery" => recovery(&pool),
         other => panic!("no scenario {other}"),
     }
     pool.shutdown();
@@ -307,6 +316,42 @@ fn flow(pool: &MpiPoolExecutor) {
     println!("rank 0: flow checked");
 }
 
+/// Item 50 kills the agent it runs under; the others are themselves.
+fn kills_its_agent_at_50(x: u64) -> u64 {
+    if x == 50 {
+        kill_my_agent(());
+    }
+    x
+}
+
+fn recovery(pool: &MpiPoolExecutor) {
+    use std::time::Instant;
+    leaks(pool);
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    let began = Instant::now();
+    let handles: Vec<_> = (0..200)
+        .map(|i| pool.submit(kills_its_agent_at_50, i))
+        .collect();
+    let mut died = 0;
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(v) => assert_eq!(v, i as u64),
+            Err(TaskError::WorkerDied(_)) => died += 1,
+            Err(e) => panic!("task {i}: {e}"),
+        }
+    }
+    println!(
+        "rank 0: every handle resolved, {died} with WorkerDied, {:.1?} after the first submit",
+        began.elapsed()
+    );
+    assert!(died >= 1, "the task that killed its agent died with it");
+    // The other agent still serves.
+    let out: Vec<u64> = pool.map(square, 0..100).map(Result::unwrap).collect();
+    assert_eq!(out[99], 99 * 99);
+    println!("rank 0: recovery checked");
+}
+
 fn leaks(pool: &MpiPoolExecutor) {
     // Enough tasks, held long enough, that every local worker starts.
     let places: BTreeSet<(u32, u32)> = pool
@@ -485,7 +530,7 @@ fn a_rank_that_runs_another_build_is_refused() {
     let other = dir.join("other-build");
     std::fs::write(&other, &bytes).unwrap();
     std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let out = mpirun_command(&[(&exe, 2), (&other, 1)], "refused");
+    let out = mpirun_command(&[], &[(&exe, 2), (&other, 1)], "refused");
     std::fs::remove_dir_all(&dir).unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -520,6 +565,35 @@ fn an_agent_killed_ends_the_job_and_leaves_no_process_behind() {
     let workers = pids(&stdout, "workers");
     let agents = pids(&stdout, "agents");
     for pid in workers.iter().chain(&agents) {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+        assert!(
+            exe.as_ref()
+                .map_or(true, |e| *e != std::env::current_exe().unwrap()),
+            "process {pid} of the job is still running ({exe:?})"
+        );
+    }
+}
+
+#[test]
+fn under_enable_recovery_a_killed_agent_fails_only_its_tasks_and_the_pool_goes_on() {
+    let exe = std::env::current_exe().unwrap();
+    let out = mpirun_command(&["--enable-recovery"], &[(&exe, 3)], "recovery");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The job survives the dead rank: rank 0 resolved every handle (those on the dead
+    // rank with WorkerDied, once it had been silent for the rank timeout), went on with
+    // the other agent, and shut down.
+    assert!(out.status.success(), "{}:\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("rank 0: every handle resolved"), "{stdout}");
+    assert!(stdout.contains("rank 0: recovery checked"), "{stdout}");
+    assert!(
+        stderr.contains("is lost: it has been silent for"),
+        "{stderr}"
+    );
+    for pid in pids(&stdout, "workers")
+        .iter()
+        .chain(&pids(&stdout, "agents"))
+    {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
         assert!(
             exe.as_ref()

@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use super::link::{Backoff, Incoming, Link};
+use super::link::{Backoff, Incoming, Link, HEARTBEAT};
 use super::wire::{self, ToAgent};
 use crate::handle::JoinHandle;
 use crate::process::remote::{EncodedTask, Reply};
@@ -16,23 +17,34 @@ use crate::ProcessPoolExecutor;
 
 /// Exit code of an agent whose rank 0 broke the protocol.
 pub(crate) const EXIT_PROTOCOL: i32 = 71;
+/// Exit code of an agent whose rank 0 went silent.
+pub(crate) const EXIT_ORPHANED: i32 = 72;
 
 /// How an agent's service ended.
 #[derive(Debug)]
 pub(crate) enum End {
-    /// Rank 0 told it to leave; it did, its pool shut down.
-    Shutdown,
+    /// Rank 0 told it to leave; it did, its pool shut down. `finalize`: MPI may be
+    /// finalised (no rank was lost).
+    Shutdown { finalize: bool },
     /// Rank 0 refused it, saying why.
     Refused(String),
     /// Rank 0 sent what it cannot understand.
     Protocol(String),
+    /// Rank 0 went silent (it died, or the network between them did): leave without
+    /// finalising MPI, which would wait for it forever.
+    Orphaned(String),
 }
 
 /// Waits for rank 0's answer to this agent's hello.
-pub(crate) fn await_start(link: &mut Link) -> Result<(), End> {
+pub(crate) fn await_start(link: &mut Link, limit: Duration) -> Result<(), End> {
     let mut backoff = Backoff::default();
     loop {
         match link.receive(Some(0)) {
+            None if link.silent_from(0) > limit => {
+                return Err(End::Orphaned(format!(
+                    "rank 0 did not answer this rank's hello within {limit:?}"
+                )))
+            }
             None => backoff.idle(true),
             Some(Incoming::TooLarge { len, .. }) => {
                 return Err(End::Protocol(format!("a message of {len} bytes")))
@@ -53,7 +65,7 @@ pub(crate) fn await_start(link: &mut Link) -> Result<(), End> {
 
 /// Serves tasks from rank 0 through `pool` until rank 0 says to leave; then shuts the pool
 /// down, sends the last results and a goodbye.
-pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor) -> End {
+pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor, silence: Duration) -> End {
     let me = std::thread::current();
     // Ids of tasks whose handles have resolved, pushed by the pool's callbacks.
     let finished: Arc<Mutex<Vec<u64>>> = Arc::default();
@@ -61,6 +73,7 @@ pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor) -> End {
     let mut backoff = Backoff::default();
     let mut leaving = None;
     let mut pool_closed = false;
+    let mut may_finalize = true;
     loop {
         let mut progressed = false;
         while leaving.is_none() {
@@ -110,7 +123,11 @@ pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor) -> End {
                         h.cancel();
                     }
                 }
-                Ok(ToAgent::Shutdown { kill }) => leaving = Some(kill),
+                Ok(ToAgent::Shutdown { kill, finalize }) => {
+                    leaving = Some(kill);
+                    may_finalize = finalize;
+                }
+                Ok(ToAgent::Heartbeat) => {}
                 Ok(other) => return End::Protocol(format!("{other:?} while serving")),
                 Err(e) => return End::Protocol(e.0),
             }
@@ -133,10 +150,21 @@ pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor) -> End {
             link.send(0, wire::done(id, &handle.join()));
         }
         link.progress();
+        if link.quiet_to(0) >= HEARTBEAT {
+            link.send(0, wire::heartbeat_from_agent());
+        }
+        if link.silent_from(0) >= silence {
+            return End::Orphaned(format!(
+                "rank 0 has been silent for {:?}",
+                link.silent_from(0)
+            ));
+        }
         if leaving.is_some() && running.is_empty() {
             link.send(0, wire::bye());
             link.flush(drop);
-            return End::Shutdown;
+            return End::Shutdown {
+                finalize: may_finalize,
+            };
         }
         if progressed {
             backoff.reset();

@@ -12,6 +12,8 @@ pub(crate) struct Config {
     pub(crate) workers_per_rank: Option<usize>,
     pub(crate) task_timeout: Option<Duration>,
     pub(crate) hello_timeout: Duration,
+    /// How long a rank may stay silent before the others count it lost.
+    pub(crate) silence: Duration,
 }
 
 /// The settings of an [`MpiPoolExecutor`], from [`MpiPoolExecutor::builder`].
@@ -40,6 +42,7 @@ impl Default for MpiPoolBuilder {
                 workers_per_rank: None,
                 task_timeout: None,
                 hello_timeout: Duration::from_secs(60),
+                silence: Duration::from_secs(10),
             },
         }
     }
@@ -91,6 +94,26 @@ impl MpiPoolBuilder {
         self
     }
 
+    /// How long a rank may be silent before the others count it lost (default 10 s;
+    /// every rank's MPI thread sends a heartbeat twice a second when it has nothing else
+    /// to send). Rank 0 then resolves every task that rank held with
+    /// [`TaskError::WorkerDied`](crate::TaskError::WorkerDied) and goes on with the
+    /// other ranks; an agent whose rank 0 is silent kills its workers and exits. This
+    /// matters only where the job survives a dead rank (`mpirun --enable-recovery`):
+    /// under a default `mpirun`, a dead rank ends the whole job within seconds.
+    ///
+    /// ```no_run
+    /// let pool = concur::mpi::MpiPoolExecutor::builder()
+    ///     .rank_timeout(std::time::Duration::from_secs(30))
+    ///     .world()
+    ///     .unwrap();
+    /// # drop(pool);
+    /// ```
+    pub fn rank_timeout(mut self, limit: Duration) -> Self {
+        self.config.silence = limit;
+        self
+    }
+
     /// Joins the ranks of this MPI job into a pool: see [`MpiPoolExecutor::world`].
     ///
     /// # Errors
@@ -103,6 +126,12 @@ impl MpiPoolBuilder {
     /// # drop(pool);
     /// ```
     pub fn world(self) -> Result<MpiPoolExecutor, Error> {
+        if self.config.silence < 2 * super::link::HEARTBEAT {
+            return Err(Error::InvalidArgument(format!(
+                "rank_timeout must be at least twice the heartbeat period ({:?})",
+                super::link::HEARTBEAT
+            )));
+        }
         if self.config.workers_per_rank == Some(0) {
             return Err(Error::InvalidArgument(
                 "workers_per_rank must be at least 1".to_owned(),
@@ -118,6 +147,7 @@ impl fmt::Debug for MpiPoolBuilder {
             .field("workers_per_rank", &self.config.workers_per_rank)
             .field("task_timeout", &self.config.task_timeout)
             .field("join_timeout", &self.config.hello_timeout)
+            .field("rank_timeout", &self.config.silence)
             .finish()
     }
 }

@@ -9,10 +9,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
+use std::time::Duration;
 
 use mpi::topology::Rank;
 
-use super::link::{Backoff, Incoming, Link};
+use super::link::{Backoff, Incoming, Link, HEARTBEAT};
 use super::task::{Job, Remote};
 use super::wire::{self, FromAgent};
 use crate::handle::TaskError;
@@ -244,13 +245,24 @@ impl State {
 
     /// Marks the agent at `rank` lost (it broke the protocol): every task it holds fails.
     fn lose(&mut self, rank: Rank, why: String, failed: &mut Vec<(Arc<dyn Remote>, TaskError)>) {
-        let Some(agent) = self.agent(rank) else {
-            return;
-        };
         log::error!("concur: MPI rank {rank} broke the protocol and is not used any more: {why}");
         let err = TaskError::Serialization(format!(
             "MPI rank {rank} broke the protocol and is not used any more: {why}"
         ));
+        self.drop_agent(rank, why, err, failed);
+    }
+
+    /// Stops using the agent at `rank`: every task it holds fails with `err`.
+    fn drop_agent(
+        &mut self,
+        rank: Rank,
+        why: String,
+        err: TaskError,
+        failed: &mut Vec<(Arc<dyn Remote>, TaskError)>,
+    ) {
+        let Some(agent) = self.agent(rank) else {
+            return;
+        };
         for (_, flight) in agent.in_flight.drain() {
             if let Some(task) = flight.task {
                 failed.push((task, err.clone()));
@@ -266,14 +278,19 @@ impl State {
 }
 
 /// Rank 0's MPI thread, from the moment every agent has started until every agent has
-/// left: sends, receives, delivers.
-pub(crate) fn run(shared: &Shared, link: &mut Link) {
+/// left: sends, receives, delivers, and checks that every agent is alive (a heartbeat
+/// each way when nothing else was sent; an agent silent for `silence` is dropped, and
+/// its tasks fail with `WorkerDied`). Returns whether MPI may be finalised: not after an
+/// agent went silent (`MPI_Finalize` would wait for it).
+pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
+    let mut silent_ranks = false;
     let mut backoff = Backoff::default();
     let mut out = Vec::new();
     let mut unsent = Vec::new();
     let mut done: Vec<Delivery> = Vec::new();
     let mut failed = Vec::new();
-    // A message may come: an agent holds a task, or has been told to leave.
+    // A result may come: an agent holds a task, or has been told to leave. (Heartbeats
+    // wait: a rank expecting nothing still looks several times per heartbeat period.)
     let mut expecting;
     loop {
         let mut progressed = false;
@@ -290,6 +307,25 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
             }
             for (rank, id) in st.cancels.drain(..).collect::<Vec<_>>() {
                 out.push((rank, wire::cancel(id)));
+            }
+            let live: Vec<Rank> = st
+                .agents
+                .iter()
+                .filter(|a| !a.gone && a.lost.is_none())
+                .map(|a| a.rank)
+                .collect();
+            for rank in live {
+                let quiet = link.silent_from(rank);
+                if quiet >= silence {
+                    let why = format!("it has been silent for {quiet:?}");
+                    log::error!("concur: MPI rank {rank} is lost: {why}; its tasks fail");
+                    eprintln!("concur: MPI rank {rank} is lost: {why}; its tasks fail");
+                    silent_ranks = true;
+                    let err = TaskError::WorkerDied(crate::WorkerExit::Unknown);
+                    st.drop_agent(rank, why, err, &mut failed);
+                } else if link.quiet_to(rank) >= HEARTBEAT {
+                    out.push((rank, wire::heartbeat_to_agent()));
+                }
             }
             st.dispatch(&mut out, &mut unsent);
             if st.close == Some(Close::Kill) {
@@ -311,7 +347,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
                 let kill = st.close == Some(Close::Kill);
                 for agent in &st.agents {
                     if !agent.gone {
-                        out.push((agent.rank, wire::shutdown(kill)));
+                        out.push((agent.rank, wire::shutdown(kill, !silent_ranks)));
                     }
                 }
             }
@@ -336,8 +372,10 @@ pub(crate) fn run(shared: &Shared, link: &mut Link) {
         if finished {
             // Results that arrive while the last sends complete are late ones for
             // resolved tasks; nothing else can come.
-            link.flush(drop);
-            return;
+            if !silent_ranks {
+                link.flush(drop);
+            }
+            return !silent_ranks;
         }
         if progressed {
             backoff.reset();
@@ -372,6 +410,9 @@ fn receive(
     let Some(agent) = st.agent(from) else {
         return; // not an agent of this pool (rank 0 itself cannot send to itself)
     };
+    if agent.lost.is_some() {
+        return; // dropped: nothing it says counts any more
+    }
     let violation = match message {
         FromAgent::Done { id, outcome } => match agent.in_flight.remove(&id) {
             Some(Flight { task: Some(task) }) => {
@@ -387,6 +428,7 @@ fn receive(
         }
         FromAgent::Bye => Some("it left before it was told to".to_owned()),
         FromAgent::Hello(_) => Some("a second hello".to_owned()),
+        FromAgent::Heartbeat => None,
     };
     if let Some(why) = violation {
         st.lose(from, why, failed);

@@ -36,14 +36,35 @@ struct Sending {
 pub(crate) struct Link {
     comm: SimpleCommunicator,
     sending: Vec<Sending>,
+    /// When this rank last sent to each rank, and last heard from it.
+    sent_at: Vec<Instant>,
+    heard_at: Vec<Instant>,
 }
 
 impl Link {
     pub(crate) fn new(comm: SimpleCommunicator) -> Link {
+        let now = Instant::now();
+        let size = comm.size().max(1) as usize;
         Link {
             comm,
             sending: Vec::new(),
+            sent_at: vec![now; size],
+            heard_at: vec![now; size],
         }
+    }
+
+    /// How long since this rank last sent anything to `rank`.
+    pub(crate) fn quiet_to(&self, rank: Rank) -> Duration {
+        self.sent_at
+            .get(rank as usize)
+            .map_or(Duration::ZERO, Instant::elapsed)
+    }
+
+    /// How long since anything arrived from `rank`.
+    pub(crate) fn silent_from(&self, rank: Rank) -> Duration {
+        self.heard_at
+            .get(rank as usize)
+            .map_or(Duration::ZERO, Instant::elapsed)
     }
 
     pub(crate) fn size(&self) -> Rank {
@@ -64,6 +85,9 @@ impl Link {
         };
         let (message, status) = probed?;
         let from = status.source_rank();
+        if let Some(at) = self.heard_at.get_mut(from as usize) {
+            *at = Instant::now();
+        }
         let len = count(&status);
         if len > MAX_MESSAGE {
             // Receiving it would mean allocating what the sender asks for. The matched
@@ -79,6 +103,9 @@ impl Link {
     /// Starts sending `bytes` to `to`; the buffer is kept until the send completes
     /// ([`progress`](Self::progress)).
     pub(crate) fn send(&mut self, to: Rank, bytes: Vec<u8>) {
+        if let Some(at) = self.sent_at.get_mut(to as usize) {
+            *at = Instant::now();
+        }
         let buf: &'static [u8] = Box::leak(bytes.into_boxed_slice());
         let request = self
             .comm
@@ -143,6 +170,9 @@ fn count(status: &Status) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
+/// How often a rank that has sent nothing else lets the others know it is alive.
+pub(crate) const HEARTBEAT: Duration = Duration::from_millis(500);
+
 /// How long a rank looks for work again at once (yielding the CPU between looks) after
 /// the last thing that happened, before it starts to sleep.
 const SPIN: Duration = Duration::from_micros(100);
@@ -160,6 +190,7 @@ const MAX_SLEEP: Duration = Duration::from_millis(5);
 /// The sleep of a rank that expects no message at all (rank 0 with no task on an agent):
 /// only another thread of its own can give it work, and that one wakes it.
 const NOTHING_EXPECTED: Duration = Duration::from_millis(100);
+const _: () = assert!(NOTHING_EXPECTED.as_nanos() * 4 < HEARTBEAT.as_nanos());
 
 /// The pause between rounds of a rank's loop that found nothing to do: none while things
 /// happen, then a short spin, then looks every 50 µs for 20 ms, then sleeps that double up

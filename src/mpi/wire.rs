@@ -27,11 +27,13 @@ const REFUSE: u8 = 0x02;
 const TASK: u8 = 0x03;
 const CANCEL: u8 = 0x04;
 const SHUTDOWN: u8 = 0x05;
+const HEARTBEAT_TO_AGENT: u8 = 0x06;
 
 // An agent to rank 0.
 const HELLO: u8 = 0x81;
 const DONE: u8 = 0x82;
 const BYE: u8 = 0x83;
+const HEARTBEAT_FROM_AGENT: u8 = 0x84;
 
 /// A message from rank 0 to an agent.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,8 +51,11 @@ pub(crate) enum ToAgent<'a> {
     },
     /// Stop task `id` if it has not finished (its result is still sent).
     Cancel { id: u64 },
-    /// Leave once every task has finished (`kill`: stop them first).
-    Shutdown { kill: bool },
+    /// Leave once every task has finished (`kill`: stop them first); finalise MPI on the
+    /// way out unless a rank was lost (`MPI_Finalize` would wait for it forever).
+    Shutdown { kill: bool, finalize: bool },
+    /// Rank 0 is alive (sent when it has sent nothing else for a while).
+    Heartbeat,
 }
 
 /// Who an agent is, as its hello says.
@@ -78,6 +83,8 @@ pub(crate) enum FromAgent {
     },
     /// The agent has shut its pool down and is leaving.
     Bye,
+    /// The agent is alive (sent when it has sent nothing else for a while).
+    Heartbeat,
 }
 
 /// A message that breaks the protocol; says how.
@@ -174,8 +181,18 @@ pub(crate) fn cancel(id: u64) -> Vec<u8> {
 }
 
 /// The message that ends an agent.
-pub(crate) fn shutdown(kill: bool) -> Vec<u8> {
-    vec![SHUTDOWN, kill as u8]
+pub(crate) fn shutdown(kill: bool, finalize: bool) -> Vec<u8> {
+    vec![SHUTDOWN, kill as u8, finalize as u8]
+}
+
+/// Rank 0's heartbeat.
+pub(crate) fn heartbeat_to_agent() -> Vec<u8> {
+    vec![HEARTBEAT_TO_AGENT]
+}
+
+/// An agent's heartbeat.
+pub(crate) fn heartbeat_from_agent() -> Vec<u8> {
+    vec![HEARTBEAT_FROM_AGENT]
 }
 
 /// Decodes a message rank 0 sent.
@@ -209,13 +226,20 @@ pub(crate) fn decode_to_agent(m: &[u8]) -> Result<ToAgent<'_>, WireError> {
         }
         SHUTDOWN => {
             f.what = "shutdown";
-            let kill = match f.u8()? {
-                0 => false,
-                1 => true,
-                other => return Err(err(format!("a shutdown message with flag {other}"))),
+            let mut flag = || match f.u8()? {
+                0 => Ok(false),
+                1 => Ok(true),
+                other => Err(err(format!("a shutdown message with flag {other}"))),
             };
+            let kill = flag()?;
+            let finalize = flag()?;
             f.end()?;
-            ToAgent::Shutdown { kill }
+            ToAgent::Shutdown { kill, finalize }
+        }
+        HEARTBEAT_TO_AGENT => {
+            f.what = "heartbeat";
+            f.end()?;
+            ToAgent::Heartbeat
         }
         other => {
             return Err(err(format!(
@@ -349,6 +373,11 @@ pub(crate) fn decode_from_agent(m: &[u8]) -> Result<FromAgent, WireError> {
             f.end()?;
             FromAgent::Bye
         }
+        HEARTBEAT_FROM_AGENT => {
+            f.what = "heartbeat";
+            f.end()?;
+            FromAgent::Heartbeat
+        }
         other => {
             return Err(err(format!(
                 "an unknown message kind {other:#x} from an agent"
@@ -384,8 +413,11 @@ mod tests {
         );
         assert_eq!(decode_to_agent(&cancel(3)), Ok(ToAgent::Cancel { id: 3 }));
         assert_eq!(
-            decode_to_agent(&shutdown(true)),
-            Ok(ToAgent::Shutdown { kill: true })
+            decode_to_agent(&shutdown(true, false)),
+            Ok(ToAgent::Shutdown {
+                kill: true,
+                finalize: false
+            })
         );
     }
 
@@ -420,6 +452,14 @@ mod tests {
             );
         }
         assert_eq!(decode_from_agent(&bye()), Ok(FromAgent::Bye));
+        assert_eq!(
+            decode_from_agent(&heartbeat_from_agent()),
+            Ok(FromAgent::Heartbeat)
+        );
+        assert_eq!(
+            decode_to_agent(&heartbeat_to_agent()),
+            Ok(ToAgent::Heartbeat)
+        );
     }
 
     #[test]
@@ -430,7 +470,8 @@ mod tests {
         assert!(decode_from_agent(&[0x77]).is_err());
         assert!(decode_to_agent(&[TASK, 1, 2, 3]).is_err());
         assert!(decode_to_agent(&[CANCEL, 1, 0, 0, 0, 0, 0, 0, 0, 9]).is_err());
-        assert!(decode_to_agent(&[SHUTDOWN, 2]).is_err());
+        assert!(decode_to_agent(&[SHUTDOWN, 2, 1]).is_err());
+        assert!(decode_to_agent(&[SHUTDOWN, 1]).is_err());
         assert!(decode_from_agent(&[DONE, 1, 0, 0, 0, 0, 0, 0, 0, 99, 0, 0, 0, 0]).is_err());
         assert!(decode_from_agent(&[BYE, 0]).is_err());
         assert!(decode_from_agent(&[HELLO, 1, 0]).is_err());
@@ -447,7 +488,7 @@ mod tests {
         let valid = [
             task(1, &t),
             cancel(2),
-            shutdown(false),
+            shutdown(false, true),
             done(3, &Ok(Reply::Value(vec![1]))),
             hello(&Hello {
                 version: 1,

@@ -120,21 +120,24 @@ fn start(config: &Config, tx: &mpsc::Sender<Started>) {
         log::warn!("concur: the MPI library offers threading {threading:?}, not Funneled");
     }
     if rank == 0 {
-        root(config, &mut link, tx);
-        drop(link);
-        drop(ManuallyDrop::into_inner(universe));
+        if root(config, &mut link, tx) {
+            drop(link);
+            drop(ManuallyDrop::into_inner(universe));
+        }
     } else {
         let _ = tx.send(Started::Agent);
-        let code = serve(config, &mut link, rank);
-        drop(link);
-        drop(ManuallyDrop::into_inner(universe));
+        let (code, finalize) = serve(config, &mut link, rank);
+        if finalize {
+            drop(link);
+            drop(ManuallyDrop::into_inner(universe));
+        }
         std::process::exit(code);
     }
 }
 
 /// Rank 0: gathers the hellos, starts or refuses the agents, then dispatches until the
-/// executor shuts down.
-fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) {
+/// executor shuts down. Returns whether MPI may be finalised.
+fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) -> bool {
     let size = link.size();
     if size < 2 {
         let _ = tx.send(Started::Failed(
@@ -142,7 +145,7 @@ fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) {
              tasks): run `mpirun -n 3 ...`"
                 .to_owned(),
         ));
-        return;
+        return true;
     }
     let build = fingerprint::of_this_build();
     let mut hellos: Vec<Option<Hello>> = vec![None; size as usize];
@@ -229,7 +232,7 @@ fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) {
         }
         link.flush(drop);
         let _ = tx.send(Started::Failed(reason));
-        return;
+        return true;
     }
     for rank in 1..size {
         link.send(rank, wire::start());
@@ -242,11 +245,12 @@ fn root(config: &Config, link: &mut Link, tx: &mpsc::Sender<Started>) {
         ranks: size as usize,
         workers,
     });
-    dispatch::run(&shared, link);
+    dispatch::run(&shared, link, config.silence)
 }
 
-/// An agent: says hello, and serves once started. Returns the process's exit code.
-fn serve(config: &Config, link: &mut Link, rank: Rank) -> i32 {
+/// An agent: says hello, and serves once started. Returns the process's exit code, and
+/// whether MPI may be finalised (not when rank 0 is gone: that would wait for it).
+fn serve(config: &Config, link: &mut Link, rank: Rank) -> (i32, bool) {
     let pool = local_pool(config);
     let (workers, mut problem) = match &pool {
         Ok(p) => (p.max_workers() as u32, None),
@@ -268,9 +272,9 @@ fn serve(config: &Config, link: &mut Link, rank: Rank) -> i32 {
             problem,
         }),
     );
-    let end = match agent::await_start(link) {
+    let end = match agent::await_start(link, config.hello_timeout + config.silence) {
         Ok(()) => match &pool {
-            Ok(pool) => agent::serve(link, pool),
+            Ok(pool) => agent::serve(link, pool, config.silence),
             Err(_) => End::Protocol("started although its pool could not start".to_owned()),
         },
         Err(end) => end,
@@ -279,13 +283,17 @@ fn serve(config: &Config, link: &mut Link, rank: Rank) -> i32 {
         pool.shutdown_kill();
     }
     match end {
-        End::Shutdown => 0,
+        End::Shutdown { finalize } => (0, finalize),
         End::Refused(why) => {
             eprintln!("concur: MPI rank {rank} does not serve: {why}");
             link.flush(drop);
             // Not an error code: an agent's makes `mpirun` kill the whole job at once,
             // rank 0 too, before it could report the error `world()` gave it.
-            0
+            (0, true)
+        }
+        End::Orphaned(why) => {
+            eprintln!("concur: MPI rank {rank} leaves: {why}; its workers were killed");
+            (agent::EXIT_ORPHANED, false)
         }
         End::Protocol(why) => {
             eprintln!("concur: MPI rank {rank}: rank 0 broke the protocol ({why}); leaving");
