@@ -89,7 +89,7 @@ fn rank() {
     if scenario == "limits" {
         builder = builder.task_timeout(Duration::from_secs(3));
     }
-    if scenario == "recovery" {
+    if scenario == "recovery" || scenario == "root_killed" {
         builder = builder.rank_timeout(Duration::from_secs(3));
     }
     let pool = builder.world();
@@ -113,6 +113,7 @@ fn rank() {
         "agent_killed" => agent_killed(&pool),
         "flow" => flow(&pool),
         "recovery" => recovery(&pool),
+        "root_killed" => root_killed(&pool),
         other => panic!("no scenario {other}"),
     }
     pool.shutdown();
@@ -352,6 +353,16 @@ fn recovery(pool: &MpiPoolExecutor) {
     println!("rank 0: recovery checked");
 }
 
+fn root_killed(pool: &MpiPoolExecutor) {
+    leaks(pool);
+    let busy: Vec<_> = (0..8).map(|_| pool.submit(forever, ())).collect();
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    // SAFETY: kill(2) of this very process.
+    unsafe { libc::kill(std::process::id() as i32, libc::SIGKILL) };
+    drop(busy);
+}
+
 fn leaks(pool: &MpiPoolExecutor) {
     // Enough tasks, held long enough, that every local worker starts.
     let places: BTreeSet<(u32, u32)> = pool
@@ -588,6 +599,36 @@ fn under_enable_recovery_a_killed_agent_fails_only_its_tasks_and_the_pool_goes_o
     assert!(stdout.contains("rank 0: recovery checked"), "{stdout}");
     assert!(
         stderr.contains("is lost: it has been silent for"),
+        "{stderr}"
+    );
+    for pid in pids(&stdout, "workers")
+        .iter()
+        .chain(&pids(&stdout, "agents"))
+    {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+        assert!(
+            exe.as_ref()
+                .map_or(true, |e| *e != std::env::current_exe().unwrap()),
+            "process {pid} of the job is still running ({exe:?})"
+        );
+    }
+}
+
+#[test]
+fn under_enable_recovery_the_agents_of_a_killed_rank_0_leave_and_take_their_workers() {
+    let exe = std::env::current_exe().unwrap();
+    let out = mpirun_command(&["--enable-recovery"], &[(&exe, 3)], "root_killed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("rank 0: a pool of 3 ranks and 4 workers"),
+        "the ranks did not run:\n{stdout}\n{stderr}"
+    );
+    // Each agent saw rank 0 go silent, killed its workers (busy with endless tasks) and
+    // left; mpirun then ended.
+    assert_eq!(
+        stderr.matches("leaves: rank 0 has been silent").count(),
+        2,
         "{stderr}"
     );
     for pid in pids(&stdout, "workers")
