@@ -80,7 +80,6 @@ pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor, silence: Durati
             let Some(m) = link.receive(Some(0)) else {
                 break;
             };
-            progressed = true;
             let bytes = match m {
                 Incoming::Message { bytes, .. } => bytes,
                 Incoming::TooLarge { len, .. } => {
@@ -90,7 +89,10 @@ pub(crate) fn serve(link: &mut Link, pool: &ProcessPoolExecutor, silence: Durati
                     ))
                 }
             };
-            match wire::decode_to_agent(&bytes) {
+            let message = wire::decode_to_agent(&bytes);
+            // A heartbeat is not work: it must not keep the rank hot (busy looking).
+            progressed |= message != Ok(ToAgent::Heartbeat);
+            match message {
                 Ok(ToAgent::Task {
                     id,
                     call,

@@ -289,6 +289,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
     let mut unsent = Vec::new();
     let mut done: Vec<Delivery> = Vec::new();
     let mut failed = Vec::new();
+    let mut heartbeats = Vec::new();
     // A result may come: an agent holds a task, or has been told to leave. (Heartbeats
     // wait: a rank expecting nothing still looks several times per heartbeat period.)
     let mut expecting;
@@ -302,8 +303,8 @@ pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
         let finished = {
             let mut st = shared.lock();
             for m in arrived.drain(..) {
-                progressed = true;
-                receive(&mut st, m, &mut done, &mut failed);
+                // A heartbeat is not work: it must not keep the rank hot.
+                progressed |= receive(&mut st, m, &mut done, &mut failed);
             }
             for (rank, id) in st.cancels.drain(..).collect::<Vec<_>>() {
                 out.push((rank, wire::cancel(id)));
@@ -324,7 +325,7 @@ pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
                     let err = TaskError::WorkerDied(crate::WorkerExit::Unknown);
                     st.drop_agent(rank, why, err, &mut failed);
                 } else if link.quiet_to(rank) >= HEARTBEAT {
-                    out.push((rank, wire::heartbeat_to_agent()));
+                    heartbeats.push(rank);
                 }
             }
             st.dispatch(&mut out, &mut unsent);
@@ -368,6 +369,9 @@ pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
             progressed = true;
             link.send(rank, message);
         }
+        for rank in heartbeats.drain(..) {
+            link.send(rank, wire::heartbeat_to_agent());
+        }
         expecting |= !link.progress();
         if finished {
             // Results that arrive while the last sends complete are late ones for
@@ -385,13 +389,13 @@ pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
     }
 }
 
-/// Handles one incoming message.
+/// Handles one incoming message; `false` if it was only a heartbeat.
 fn receive(
     st: &mut State,
     m: Incoming,
     done: &mut Vec<Delivery>,
     failed: &mut Vec<(Arc<dyn Remote>, TaskError)>,
-) {
+) -> bool {
     let (from, bytes) = match m {
         Incoming::Message { from, bytes } => (from, bytes),
         Incoming::TooLarge { from, len } => {
@@ -399,19 +403,24 @@ fn receive(
                 "a message of {len} bytes, over the limit of {}",
                 wire::MAX_MESSAGE
             );
-            return st.lose(from, why, failed);
+            st.lose(from, why, failed);
+            return true;
         }
     };
     let message = match wire::decode_from_agent(&bytes) {
+        Ok(FromAgent::Heartbeat) => return false,
         Ok(m) => m,
-        Err(e) => return st.lose(from, e.0, failed),
+        Err(e) => {
+            st.lose(from, e.0, failed);
+            return true;
+        }
     };
     let told_to_leave = st.told_to_leave;
     let Some(agent) = st.agent(from) else {
-        return; // not an agent of this pool (rank 0 itself cannot send to itself)
+        return true; // not an agent of this pool (rank 0 itself cannot send to itself)
     };
     if agent.lost.is_some() {
-        return; // dropped: nothing it says counts any more
+        return true; // dropped: nothing it says counts any more
     }
     let violation = match message {
         FromAgent::Done { id, outcome } => match agent.in_flight.remove(&id) {
@@ -433,4 +442,5 @@ fn receive(
     if let Some(why) = violation {
         st.lose(from, why, failed);
     }
+    true
 }
