@@ -215,12 +215,31 @@ fn basics(pool: &MpiPoolExecutor) {
     );
     assert!(!first.done.is_empty());
     assert!(!stuck.wait_timeout(Duration::from_millis(20)));
+    let bounded = wait(
+        std::slice::from_ref(&stuck),
+        ReturnWhen::FirstCompleted,
+        Some(Duration::from_millis(20)),
+    );
+    assert_eq!((bounded.done.len(), bounded.not_done.len()), (0, 1));
     assert!(stuck.cancel());
     assert_eq!(stuck.join(), Err(TaskError::Cancelled));
     assert_eq!(quick.join(), Ok(9));
     // The pool still serves, on every worker.
     let out: Vec<u64> = pool.map(square, 0..100).map(Result::unwrap).collect();
     assert_eq!(out[99], 99 * 99);
+
+    // The executor is shared by threads: each submits and joins its own tasks.
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            s.spawn(move || {
+                let hs: Vec<_> = (0..50).map(|i| pool.submit(square, t * 100 + i)).collect();
+                for (i, h) in hs.into_iter().enumerate() {
+                    let x = t * 100 + i as u64;
+                    assert_eq!(h.join(), Ok(x * x));
+                }
+            });
+        }
+    });
 
     // Local workers never see MPI.
     let (initialised, inherited, world) = pool.submit(mpi_in_a_worker, ()).join().unwrap();
