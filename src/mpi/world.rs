@@ -123,6 +123,9 @@ fn start(config: &Config, tx: &mpsc::Sender<Started>) {
         if root(config, &mut link, tx) {
             drop(link);
             drop(ManuallyDrop::into_inner(universe));
+        } else {
+            // A rank is lost: no more MPI calls at all (freeing the communicator is one).
+            std::mem::forget(link);
         }
     } else {
         let _ = tx.send(Started::Agent);
