@@ -224,6 +224,22 @@ fn basics(pool: &MpiPoolExecutor) {
     assert!(stuck.cancel());
     assert_eq!(stuck.join(), Err(TaskError::Cancelled));
     assert_eq!(quick.join(), Ok(9));
+    // A map with a time limit: its first item never ends, so the limit passes whatever
+    // the machine's speed; the map ends, its chunks are cancelled (workers stopped).
+    let mut timed = pool
+        .map(
+            |x: u64| {
+                if x == 0 {
+                    forever(())
+                }
+            },
+            0..10,
+        )
+        .chunk_size(1)
+        .timeout(Duration::from_millis(100));
+    assert_eq!(timed.next(), Some(Err(TaskError::TimedOut)));
+    assert_eq!(timed.next(), None);
+    drop(timed);
     // The pool still serves, on every worker.
     let out: Vec<u64> = pool.map(square, 0..100).map(Result::unwrap).collect();
     assert_eq!(out[99], 99 * 99);

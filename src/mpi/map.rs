@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -42,6 +43,10 @@ pub struct MpiMap<'a, A, R, I> {
     max_in_flight: usize,
     /// Set by [`chunk_size`](MpiMap::chunk_size).
     fixed_chunk: Option<usize>,
+    /// Set by [`timeout`](MpiMap::timeout): the time by which every result must be in.
+    deadline: Option<Instant>,
+    /// The deadline passed: the iteration has ended.
+    timed_out: bool,
 }
 
 impl<'a, A, R, I> MpiMap<'a, A, R, I>
@@ -60,7 +65,30 @@ where
             per_item_ns: None,
             max_in_flight: 2 * pool.workers().max(1),
             fixed_chunk: None,
+            deadline: None,
+            timed_out: false,
         }
+    }
+
+    /// Every result must be in within `d` of this call (`Executor.map`'s `timeout`):
+    /// once it passes, the next item is `Err(TaskError::TimedOut)`, the chunks still in
+    /// flight are cancelled (their workers stopped), and the iteration ends.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// fn forever(_: u32) {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+    /// let mut it = pool.map(forever, [1, 2]).timeout(Duration::from_millis(100));
+    /// assert_eq!(it.next(), Some(Err(concur::TaskError::TimedOut)));
+    /// assert_eq!(it.next(), None);
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(d);
+        self
     }
 
     /// Sends `items` items per chunk (at least 1) instead of sizing chunks by how long
@@ -125,8 +153,22 @@ where
             if let Some(out) = self.ready.pop_front() {
                 return Some(out);
             }
+            if self.timed_out {
+                return None;
+            }
             self.fill();
             let (handle, n) = self.in_flight.pop_front()?;
+            if let Some(deadline) = self.deadline {
+                if !handle.wait_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    self.timed_out = true;
+                    self.items = None;
+                    handle.cancel();
+                    for (h, _) in self.in_flight.drain(..) {
+                        h.cancel();
+                    }
+                    return Some(Err(TaskError::TimedOut));
+                }
+            }
             match handle.join() {
                 Ok((ran_ns, outs)) if outs.len() == n => {
                     let per_item = ran_ns / n as u64;
