@@ -309,15 +309,18 @@ pub(crate) fn run(shared: &Shared, link: &mut Link, silence: Duration) -> bool {
             for (rank, id) in st.cancels.drain(..).collect::<Vec<_>>() {
                 out.push((rank, wire::cancel(id)));
             }
-            let live: Vec<Rank> = st
+            // Every agent still there hears from rank 0, a dropped one too: if it is alive
+            // after all (it stalled), it must not take rank 0 for dead and leave, which
+            // under a default `mpirun` would end the job; it leaves when told to.
+            let present: Vec<(Rank, bool)> = st
                 .agents
                 .iter()
-                .filter(|a| !a.gone && a.lost.is_none())
-                .map(|a| a.rank)
+                .filter(|a| !a.gone)
+                .map(|a| (a.rank, a.lost.is_some()))
                 .collect();
-            for rank in live {
+            for (rank, lost) in present {
                 let quiet = link.silent_from(rank);
-                if quiet >= silence {
+                if !lost && quiet >= silence {
                     let why = format!("it has been silent for {quiet:?}");
                     log::error!("concur: MPI rank {rank} is lost: {why}; its tasks fail");
                     eprintln!("concur: MPI rank {rank} is lost: {why}; its tasks fail");
