@@ -112,6 +112,7 @@ fn rank() {
         "limits" => limits(&pool),
         "agent_killed" => agent_killed(&pool),
         "flow" => flow(&pool),
+        "cancel_pending" => cancel_pending(&pool),
         "recovery" => recovery(&pool),
         "root_killed" => root_killed(&pool),
         other => panic!("no scenario {other}"),
@@ -398,6 +399,25 @@ fn root_killed(pool: &MpiPoolExecutor) {
     drop(busy);
 }
 
+fn cancel_pending(pool: &MpiPoolExecutor) {
+    let handles: Vec<_> = (0..20_000u64).map(|i| pool.submit(square, i)).collect();
+    // What is still on rank 0 fails with Shutdown; what the agents hold finishes.
+    pool.shutdown_cancel_pending();
+    let mut shut = 0;
+    for (i, h) in handles.into_iter().enumerate() {
+        assert!(
+            h.is_finished(),
+            "shutdown returned with task {i} unfinished"
+        );
+        match h.join() {
+            Ok(v) => assert_eq!(v, (i * i) as u64),
+            Err(TaskError::Shutdown) => shut += 1,
+            Err(e) => panic!("task {i}: {e}"),
+        }
+    }
+    println!("rank 0: cancel_pending checked ({shut} of 20000 never sent)");
+}
+
 fn leaks(pool: &MpiPoolExecutor) {
     // Enough tasks, held long enough, that every local worker starts.
     let places: BTreeSet<(u32, u32)> = pool
@@ -539,6 +559,12 @@ fn a_remote_task_past_its_time_limit_times_out() {
 fn tasks_beyond_the_agents_credits_wait_on_rank_0_and_shutdown_kill_resolves_them_all() {
     let out = mpirun("flow");
     assert!(out.contains("rank 0: flow checked"));
+}
+
+#[test]
+fn shutdown_cancel_pending_fails_what_is_still_on_rank_0_and_finishes_the_rest() {
+    let out = mpirun("cancel_pending");
+    assert!(out.contains("rank 0: cancel_pending checked"), "{out}");
 }
 
 #[test]
