@@ -101,6 +101,8 @@
 pub mod aio;
 mod error;
 mod handle;
+#[cfg(all(target_os = "linux", feature = "mpi"))]
+pub mod mpi;
 #[cfg(all(target_os = "linux", feature = "process-pool"))]
 pub mod process;
 mod sync;

@@ -39,6 +39,9 @@ mod map;
 mod pool;
 mod protocol;
 mod reason;
+// The hooks the `mpi` feature's ranks use to carry tasks (src/mpi/).
+#[cfg(feature = "mpi")]
+pub(crate) mod remote;
 mod shm;
 mod task;
 mod worker;
