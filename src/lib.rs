@@ -85,6 +85,7 @@
 //! | `hyper` | yes | hyper 1.x on the loop: `hyper::rt::{Read, Write}` for concur's streams, an executor and a timer (module `aio::hyper`) |
 //! | `tokio-io` | no | concur's streams also implement `tokio::io::{AsyncRead, AsyncWrite}` |
 //! | `tokio-runtime` | no | futures that need a tokio reactor (tokio's sockets, timers) run inside [`aio::run`]; implies `tokio-io` |
+//! | `mpi` | no | `mpi::MpiPoolExecutor`: the same `submit`/`map`/[`JoinHandle`] across the ranks of an `mpirun` (needs Open MPI and libclang: `scripts/install-mpi.sh`); implies `process-pool` |
 //!
 //! ## Where to go next
 //!
