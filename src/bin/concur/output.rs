@@ -616,8 +616,8 @@ fn xml(s: &str) -> String {
 /// The label under a bar, one or two lines.
 fn bar_label(workload: &str, mechanism: &str) -> [&'static str; 2] {
     match (workload, mechanism) {
-        ("data", "process_pool") => ["process pool", "(serialized)"],
-        ("data", "process_pool_shm") => ["process pool", "(shared memory)"],
+        ("data", "process_pool") => ["process pool", "serialized"],
+        ("data", "process_pool_shm") => ["process pool", "shared memory"],
         (_, m) => [mechanism_name(m), ""],
     }
 }
@@ -837,7 +837,15 @@ pub(crate) fn svg(report: &Report) -> String {
     );
     let any_spread = panels.iter().flat_map(|p| &p.1).any(|b| b.spread.is_some());
     let any_disturbed = panels.iter().flat_map(|p| &p.1).any(|b| b.disturbed);
-    let height = BASE + 150.0;
+    let (legend, legend_end) = svg_legend(
+        report,
+        LEFT,
+        WIDTH - RIGHT,
+        BASE + 100.0,
+        any_spread,
+        any_disturbed,
+    );
+    let height = legend_end + 20.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -1004,89 +1012,130 @@ pub(crate) fn svg(report: &Report) -> String {
             "<line x1=\"{x0:.1}\" y1=\"{BASE}\" x2=\"{x1:.1}\" y2=\"{BASE}\" stroke=\"#222\"/>\n</g>"
         );
     }
-    svg_legend(
-        &mut out,
-        report,
-        LEFT,
-        BASE + 100.0,
-        any_spread,
-        any_disturbed,
-    );
+    out.push_str(&legend);
     out.push_str("</svg>\n");
     out
 }
 
-/// The chart's legend, two lines from `y`: the mechanisms' colours; then what solid and
-/// hatched bars, the 1x line, the spread of tries and a `*` mean.
-fn svg_legend(out: &mut String, report: &Report, left: f64, y: f64, spread: bool, disturbed: bool) {
-    let _ = writeln!(out, "<g class=\"legend\">");
-    let mut x = left;
-    for m in CHART_MECHANISMS {
-        let name = match m {
-            "process_pool_shm" => "process pool, shared memory",
-            m => mechanism_name(m),
-        };
-        let _ = writeln!(
-            out,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{y:.1}\">{name}</text>",
-            y - 12.0,
-            mechanism_colour(m),
-            x + 20.0
-        );
-        x += 40.0 + 7.6 * name.len() as f64;
+/// What a legend entry shows left of its text.
+enum Swatch {
+    /// A square filled with `fill` (a colour or a pattern), outlined in `stroke`.
+    Square { fill: String, stroke: String },
+    /// The 1x line.
+    OneLine,
+    /// The worst-to-best whisker.
+    Whisker,
+    /// Nothing (the text says it all).
+    Blank,
+}
+
+impl Swatch {
+    /// The swatch drawn from `x`, on a line of text whose baseline is `y`.
+    fn draw(&self, x: f64, y: f64) -> String {
+        let (top, low) = (y - 13.0, y + 2.0);
+        match self {
+            Swatch::Square { fill, stroke } => format!(
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{fill}\" stroke=\"{stroke}\"/>",
+                y - 12.0
+            ),
+            Swatch::OneLine => format!(
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"1.5\"/>",
+                y - 5.0,
+                x + 14.0,
+                y - 5.0
+            ),
+            Swatch::Whisker => format!(
+                "<g stroke=\"#111\" stroke-width=\"1.5\"><line x1=\"{cx:.1}\" y1=\"{top:.1}\" x2=\"{cx:.1}\" y2=\"{low:.1}\"/><line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{r:.1}\" y2=\"{top:.1}\"/><line x1=\"{x:.1}\" y1=\"{low:.1}\" x2=\"{r:.1}\" y2=\"{low:.1}\"/></g>",
+                cx = x + 7.0,
+                r = x + 14.0
+            ),
+            Swatch::Blank => String::new(),
+        }
     }
-    let y = y + 26.0;
-    let mut x = left;
+}
+
+/// Roughly how wide `text` is at 13 px in DejaVu Sans (a little wider than most of it).
+fn text_width(text: &str) -> f64 {
+    6.8 * text.chars().count() as f64
+}
+
+/// The chart's legend from baseline `y`, between `left` and `right`: a line of the
+/// mechanisms' colours; then what solid and hatched bars, the 1x line, the spread of
+/// tries and a `*` mean, one entry after another, on as many lines as they need. Returns
+/// it with the baseline of its last line.
+fn svg_legend(
+    report: &Report,
+    left: f64,
+    right: f64,
+    y: f64,
+    spread: bool,
+    disturbed: bool,
+) -> (String, f64) {
+    let mut out = String::new();
+    let square = |fill: &str, stroke: &str| Swatch::Square {
+        fill: fill.into(),
+        stroke: stroke.into(),
+    };
+    let colours: Vec<(Swatch, String)> = CHART_MECHANISMS
+        .iter()
+        .map(|m| {
+            let name = match *m {
+                "process_pool_shm" => "process pool, shared memory",
+                m => mechanism_name(m),
+            };
+            let c = mechanism_colour(m);
+            (square(c, c), name.to_string())
+        })
+        .collect();
+    let mut keys: Vec<(Swatch, String)> = Vec::new();
     if let Outcome::Measured { version, .. } = &report.python {
         let c = mechanism_colour("thread_pool");
-        let _ = writeln!(
-            out,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{c}\"/><text x=\"{:.1}\" y=\"{y:.1}\">solid: concur (Rust)</text>\n<rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"url(#cpython-thread_pool)\" stroke=\"{c}\"/><text x=\"{:.1}\" y=\"{y:.1}\">hatched: CPython {}</text>",
-            y - 12.0,
-            x + 20.0,
-            x + 180.0,
-            y - 12.0,
-            x + 200.0,
-            xml(version)
-        );
-        x += 360.0;
+        keys.push((square(c, c), "solid: concur (Rust)".into()));
+        keys.push((
+            square("url(#cpython-thread_pool)", c),
+            format!("hatched: CPython {version}"),
+        ));
     }
-    let _ = writeln!(
-        out,
-        "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"1.5\"/><text x=\"{:.1}\" y=\"{y:.1}\">1x: as fast as sequential</text>",
-        y - 5.0,
-        x + 24.0,
-        y - 5.0,
-        x + 30.0
-    );
-    x += 230.0;
+    keys.push((Swatch::OneLine, "1x: as fast as sequential".into()));
     if spread {
-        let _ = writeln!(
-            out,
-            "<g stroke=\"#111\" stroke-width=\"1.5\"><line x1=\"{cx:.1}\" y1=\"{:.1}\" x2=\"{cx:.1}\" y2=\"{:.1}\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/></g><text x=\"{:.1}\" y=\"{y:.1}\">worst try to best (bar: best of up to {} tries)</text>",
-            y - 13.0,
-            y + 2.0,
-            x,
-            y - 13.0,
-            x + 12.0,
-            y - 13.0,
-            x,
-            y + 2.0,
-            x + 12.0,
-            y + 2.0,
-            x + 20.0,
-            crate::TRIES,
-            cx = x + 6.0
-        );
-        x += 360.0;
+        keys.push((
+            Swatch::Whisker,
+            format!(
+                "the worst try to the best (bar: best of up to {} tries)",
+                crate::TRIES
+            ),
+        ));
     }
     if disturbed {
-        let _ = writeln!(
-            out,
-            "<text x=\"{x:.1}\" y=\"{y:.1}\">*: other work on the machine held it down</text>"
-        );
+        keys.push((
+            Swatch::Blank,
+            "*: disturbed by other work on the machine".into(),
+        ));
+    }
+    out.push_str("<g class=\"legend\">\n");
+    let mut y = y;
+    for entries in [colours, keys] {
+        let mut x = left;
+        for (swatch, text) in entries {
+            let w = 20.0 + text_width(&text);
+            // An entry that would run past the right edge starts a new line.
+            if x > left && x + w > right {
+                x = left;
+                y += 26.0;
+            }
+            let _ = writeln!(
+                out,
+                "{}<text x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
+                swatch.draw(x, y),
+                x + 20.0,
+                xml(&text)
+            );
+            x += w + 26.0;
+        }
+        y += 26.0;
     }
     out.push_str("</g>\n");
+    (out, y - 26.0)
 }
 
 /// `text` wrapped at `width` columns, continuation lines indented by `indent` spaces.
