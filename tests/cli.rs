@@ -259,6 +259,66 @@ fn help_explains_every_option() {
     }
 }
 
+/// Checks that `svg` is well-formed XML as far as a chart needs: every tag closed in
+/// order, nothing after the root, and `&` only in entities.
+fn assert_well_formed(svg: &str) {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(at) = rest.find('<') {
+        let text = &rest[..at];
+        for (i, _) in text.match_indices('&') {
+            let entity = &text[i..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&#"]
+                    .iter()
+                    .any(|e| entity.starts_with(e)),
+                "a bare & in {text:?}"
+            );
+        }
+        assert!(
+            !open.is_empty() || text.trim().is_empty(),
+            "text outside the root: {text:?}"
+        );
+        let end = rest[at..]
+            .find('>')
+            .unwrap_or_else(|| panic!("an unclosed tag at {:?}", &rest[at..]));
+        let tag = &rest[at + 1..at + end];
+        rest = &rest[at + end + 1..];
+        assert!(!tag.contains('<'), "a < inside the tag {tag:?}");
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                open.pop(),
+                Some(name.trim()),
+                "</{name}> closes the wrong tag"
+            );
+            if open.is_empty() {
+                assert!(rest.trim().is_empty(), "after the root: {rest:?}");
+            }
+        } else if !tag.ends_with('/') {
+            open.push(tag.split_whitespace().next().unwrap_or_default());
+        }
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "an unclosed attribute in {tag:?}"
+        );
+    }
+    assert!(open.is_empty(), "never closed: {open:?}");
+}
+
+/// The value of attribute `name` in the tag `tag` starts with.
+fn svg_attr<'a>(tag: &'a str, name: &str) -> &'a str {
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+    tag.split(&format!(" {name}=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+}
+
+fn svg_number(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+}
+
 #[test]
 fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     let path = std::env::temp_dir().join(format!("concur-cli-{}.svg", std::process::id()));
@@ -272,15 +332,111 @@ fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     );
     let svg = std::fs::read_to_string(&path).expect("the chart is written");
     let _ = std::fs::remove_file(&path);
-    assert!(svg.starts_with("<svg"), "{svg}");
-    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
-    assert_eq!(svg.matches("class=\"workload\"").count(), 3, "{svg}");
-    assert!(svg.contains("Large data: 2 MiB of f64"), "{svg}");
-    assert!(svg.contains("(shared memory)"), "{svg}");
     assert!(
-        svg.contains("process pool") && svg.contains("x</text>"),
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
         "{svg}"
     );
+    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
+    assert_well_formed(&svg);
+    let width = svg_number(svg_attr(&svg, "width"));
+    assert!((1000.0..=1400.0).contains(&width), "{width}");
+    assert!(svg.contains("Large data: 2 MiB of f64"), "{svg}");
+
+    // One axis, its ticks read off: (value, pixel row), from the bottom up.
+    let ticks: Vec<(f64, f64)> = svg
+        .split("<g class=\"tick\">")
+        .skip(1)
+        .map(|t| {
+            let label = t
+                .split("</text>")
+                .next()
+                .unwrap()
+                .rsplit('>')
+                .next()
+                .unwrap();
+            let value = svg_number(label.strip_suffix('x').expect("a tick in x"));
+            (value, svg_number(svg_attr(t, "y1")))
+        })
+        .collect();
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    assert!(ticks.iter().any(|t| t.0 == 1.0), "no 1x tick: {ticks:?}");
+    assert!(
+        ticks.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 < w[0].1),
+        "ticks not rising: {ticks:?}"
+    );
+    let (low, high) = (ticks[0], ticks[ticks.len() - 1]);
+    // Where speed-up `v` must be on a log axis through the first and last tick.
+    let y_of = |v: f64| low.1 - (v / low.0).ln() / (high.0 / low.0).ln() * (low.1 - high.1);
+    for &(value, y) in &ticks {
+        assert!(
+            (y_of(value) - y).abs() < 0.05,
+            "tick {value}x at {y}: {ticks:?}"
+        );
+    }
+
+    let panels: Vec<&str> = svg.split("<g class=\"workload\"").skip(1).collect();
+    assert_eq!(panels.len(), 3, "{svg}");
+    let mut colours: Vec<(&str, &str)> = Vec::new();
+    for ((workload, mechanisms), panel) in ROWS.iter().zip(&panels) {
+        assert!(panel.starts_with(&format!(" id=\"{workload}\"")), "{panel}");
+        assert!(panel.contains("class=\"one\""), "no 1x line in {panel}");
+        assert!(
+            panel.matches("<text class=\"value\"").count() >= mechanisms.len(),
+            "no value labels in {panel}"
+        );
+        for mechanism in *mechanisms {
+            let at = panel
+                .find(&format!("<rect class=\"bar concur {mechanism}\""))
+                .unwrap_or_else(|| panic!("no {workload} {mechanism} bar in {panel}"));
+            let bar = &panel[at..];
+            // The mechanism's one colour, the same in every panel.
+            let fill = svg_attr(bar, "fill");
+            match colours.iter().find(|c| c.0 == *mechanism) {
+                Some(c) => assert_eq!(c.1, fill, "{mechanism} in {workload}"),
+                None => colours.push((mechanism, fill)),
+            }
+            // The bar's top where its speed-up is on the log axis; its foot on the floor.
+            let title = bar.split("<title>").nth(1).unwrap();
+            let speedup = svg_number(
+                title
+                    .split(": ")
+                    .nth(1)
+                    .and_then(|s| s.split('x').next())
+                    .unwrap(),
+            );
+            let (y, h) = (
+                svg_number(svg_attr(bar, "y")),
+                svg_number(svg_attr(bar, "height")),
+            );
+            assert!(
+                (y - y_of(speedup)).abs() < 0.5,
+                "{workload} {mechanism}: {speedup}x at {y}, the axis puts it at {}",
+                y_of(speedup)
+            );
+            assert!(
+                (y + h - low.1).abs() < 0.05,
+                "{workload} {mechanism}: {bar}"
+            );
+        }
+    }
+    assert_eq!(colours.len(), 5, "{colours:?}");
+    let mut distinct: Vec<&str> = colours.iter().map(|c| c.1).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        5,
+        "two mechanisms share a colour: {colours:?}"
+    );
+    for (_, colour) in &colours {
+        assert!(
+            svg.split("<g class=\"legend\">")
+                .nth(1)
+                .unwrap()
+                .contains(colour),
+            "{colour} missing from the legend"
+        );
+    }
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("| io | event loop"), "{text}");
     assert!(text.contains("Real parallelism?"), "{text}");

@@ -886,7 +886,7 @@ pub(crate) fn svg(report: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#222\"/><text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\"{bold}>{}</text>",
+            "<g class=\"tick\"><line x1=\"{:.1}\" y1=\"{y:.2}\" x2=\"{:.1}\" y2=\"{y:.2}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\"{bold}>{}</text></g>",
             LEFT - 13.0,
             LEFT - 8.0,
             LEFT - 16.0,
@@ -1421,9 +1421,16 @@ mod tests {
     fn the_axis_ticks_cover_the_data_from_half_to_a_hundred() {
         let svg = svg(&report(false));
         let ticks: Vec<&str> = svg
-            .split("<text class=\"tick\"")
+            .split("<g class=\"tick\">")
             .skip(1)
-            .map(|t| t.split('>').nth(1).unwrap().trim_end_matches("</text"))
+            .map(|t| {
+                t.split("</text>")
+                    .next()
+                    .unwrap()
+                    .rsplit('>')
+                    .next()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
             ticks,
