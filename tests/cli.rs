@@ -138,6 +138,38 @@ fn field(row: &str, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no numeric {key} in {row}"))
 }
 
+/// The raw JSON value after `"key": ` in `line`: an array with its brackets, a string
+/// with its quotes, else the token up to the next `,` or `}`.
+fn raw<'a>(line: &'a str, key: &str) -> &'a str {
+    let at = line
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("no {key} in {line}"));
+    let value = &line[at + key.len() + 4..];
+    let len = match value.as_bytes().first() {
+        Some(b'[') => value.find(']').map(|e| e + 1),
+        Some(b'"') => value[1..]
+            .char_indices()
+            .scan(false, |escaped, (i, c)| {
+                let end = c == '"' && !*escaped;
+                *escaped = c == '\\' && !*escaped;
+                Some((i, end))
+            })
+            .find(|(_, end)| *end)
+            .map(|(i, _)| i + 2),
+        _ => value.find([',', '}']),
+    };
+    &value[..len.unwrap_or_else(|| panic!("{key} never ends in {line}"))]
+}
+
+/// A share of time (0 to 1), or `null` where the kernel does not give the figure.
+fn assert_share_or_null(line: &str, key: &str) {
+    let value = raw(line, key);
+    if value != "null" {
+        let share = field(line, key);
+        assert!((0.0..=1.0).contains(&share), "{key} {share} in {line}");
+    }
+}
+
 #[test]
 fn json_has_every_row_with_wall_cpu_and_memory_and_nothing_else_on_stdout() {
     let mut args = SMALL.to_vec();
@@ -186,6 +218,78 @@ fn json_has_every_row_with_wall_cpu_and_memory_and_nothing_else_on_stdout() {
             }
         }
     }
+    // How contended the machine was: figures that exist and lie in range, never timings.
+    let contention = text
+        .lines()
+        .find(|l| l.starts_with("  \"contention\": {"))
+        .unwrap_or_else(|| panic!("no contention in {text}"));
+    let cpus = field(contention, "cpus_available");
+    assert!(cpus >= 1.0 && cpus.fract() == 0.0, "{contention}");
+    assert_eq!(
+        text.lines().find(|l| l.starts_with("  \"cpus\": ")),
+        Some(format!("  \"cpus\": {cpus},").as_str())
+    );
+    // CPU time over wall time: at most the CPUs, give or take the clocks' granularity.
+    let obtained = field(contention, "cpus_obtained");
+    assert!((0.0..=cpus + 1.0).contains(&obtained), "{contention}");
+    assert_share_or_null(contention, "cpu_pressure_share");
+    assert_share_or_null(contention, "cpu_steal_share");
+    let disturbed_rows = field(contention, "disturbed_rows");
+    assert_eq!(
+        raw(contention, "contended"),
+        if disturbed_rows > 0.0 {
+            "true"
+        } else {
+            "false"
+        },
+        "{contention}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("    {\"workload\": "))
+        .collect();
+    assert_eq!(rows.len(), 12, "{text}");
+    let mut disturbed = 0.0;
+    for row in &rows {
+        let tries = field(row, "tries");
+        assert!(
+            (1.0..=3.0).contains(&tries) && tries.fract() == 0.0,
+            "{row}"
+        );
+        let walls: Vec<f64> = raw(row, "tries_wall_s")
+            .trim_matches(['[', ']'])
+            .split(", ")
+            .map(|w| w.parse().unwrap_or_else(|_| panic!("{w:?} in {row}")))
+            .collect();
+        assert_eq!(walls.len() as f64, tries, "{row}");
+        assert!(walls.iter().all(|w| *w > 0.0), "{row}");
+        let (best, worst) = (field(row, "best_wall_s"), field(row, "worst_wall_s"));
+        let min = walls.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = walls.iter().copied().fold(0.0, f64::max);
+        assert!(
+            (best - min).abs() < 2e-6 && (worst - max).abs() < 2e-6,
+            "{row}"
+        );
+        // The row keeps its best try.
+        assert!((field(row, "wall_s") - best).abs() < 2e-6, "{row}");
+        let worst_speedup = field(row, "worst_speedup");
+        assert!(
+            worst_speedup > 0.0 && worst_speedup <= field(row, "speedup") + 0.002,
+            "{row}"
+        );
+        assert!(field(row, "expected_cores") >= 0.0, "{row}");
+        assert_share_or_null(row, "cpu_pressure_share");
+        assert_share_or_null(row, "cpu_steal_share");
+        match raw(row, "disturbed") {
+            "true" => {
+                disturbed += 1.0;
+                assert!(raw(row, "disturbed_reason").len() > 2, "{row}");
+            }
+            "false" => assert_eq!(raw(row, "disturbed_reason"), "null", "{row}"),
+            other => panic!("disturbed is {other} in {row}"),
+        }
+    }
+    assert_eq!(disturbed, disturbed_rows, "{text}");
     // Serialized, the 2 MiB array crossed both ways; in shared memory, descriptors only.
     let by_value = field(row("data", "process_pool"), "serialized_bytes");
     let shared = field(row("data", "process_pool_shm"), "serialized_bytes");

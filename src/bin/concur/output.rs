@@ -533,7 +533,64 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// The measurements as one JSON object.
+/// A share (0 to 1) in JSON, `null` when it was not measured.
+fn json_share(share: Option<f64>) -> String {
+    share.map_or("null".into(), |v| format!("{v:.4}"))
+}
+
+/// The average of the rows' `figure` weighted by their wall time, over the rows where it
+/// was measured; `None` where no row has it.
+fn wall_weighted(rows: &[Row], figure: impl Fn(&Row) -> Option<f64>) -> Option<f64> {
+    let (mut sum, mut wall) = (0.0, 0.0);
+    for r in rows {
+        if let Some(v) = figure(r) {
+            sum += v * r.wall.as_secs_f64();
+            wall += r.wall.as_secs_f64();
+        }
+    }
+    (wall > 0.0).then(|| sum / wall)
+}
+
+/// How much of the machine the run had, as the `contention` object of [`json`]:
+/// - `cpus_available`: the CPUs this process may run on;
+/// - `cpus_obtained`: the most CPUs a CPU-bound row kept busy on average (its CPU time
+///   over its wall time): what the run actually had at best;
+/// - `cpu_pressure_share`: the share of the wall time some task waited for a CPU
+///   (`/proc/pressure/cpu`), `cpu_steal_share`: the share of the CPU time a hypervisor
+///   stole (`/proc/stat`), both over the rows' kept tries weighted by their wall time,
+///   `null` where the kernel does not say;
+/// - `contended`: whether any row was disturbed, and `disturbed_rows`, how many.
+fn json_contention(report: &Report) -> String {
+    let obtained = report
+        .rows
+        .iter()
+        .filter(|r| r.expected_cores > 0.0)
+        .map(Row::cores)
+        .fold(None, |max: Option<f64>, c| {
+            Some(max.map_or(c, |m| m.max(c)))
+        });
+    let disturbed = report
+        .rows
+        .iter()
+        .filter(|r| r.disturbed().is_some())
+        .count();
+    format!(
+        "{{\"cpus_available\": {}, \"cpus_obtained\": {}, \"cpu_pressure_share\": {}, \"cpu_steal_share\": {}, \"contended\": {}, \"disturbed_rows\": {disturbed}}}",
+        report.cpus,
+        obtained.map_or("null".into(), |c| format!("{c:.3}")),
+        json_share(wall_weighted(&report.rows, |r| r.load.pressure)),
+        json_share(wall_weighted(&report.rows, |r| r.load.steal)),
+        disturbed > 0
+    )
+}
+
+/// The measurements as one JSON object: the sizes, `cpus` (the CPUs available), the
+/// `contention` the run met ([`json_contention`]), the large-data checksum, one object
+/// per row and CPython's rows. A row carries, besides its figures, every try's wall time
+/// (`tries_wall_s`: a disturbed row runs again and its best try is kept), the best and
+/// the worst, the worst try's speed-up, the cores it could use (`expected_cores`), the
+/// CPU pressure and steal over its kept try, and whether other work disturbed it (with
+/// why, `disturbed_reason`).
 pub(crate) fn json(report: &Report) -> String {
     let s = &report.sizes;
     let mut out = String::from("{\n");
@@ -547,23 +604,45 @@ pub(crate) fn json(report: &Report) -> String {
         s.data_mib
     );
     let _ = writeln!(out, "  \"cpus\": {},", report.cpus);
+    let _ = writeln!(out, "  \"contention\": {},", json_contention(report));
     let _ = writeln!(out, "  \"data_checksum\": {:e},", report.data_checksum);
     out.push_str("  \"rows\": [\n");
     let rows: Vec<String> = report
         .rows
         .iter()
         .map(|r| {
+            let wall = r.wall.as_secs_f64();
+            let tries: Vec<f64> = if r.tries.is_empty() {
+                vec![wall]
+            } else {
+                r.tries.clone()
+            };
+            let best = tries.iter().copied().fold(f64::INFINITY, f64::min);
+            let worst = tries.iter().copied().fold(0.0, f64::max);
+            let speedup = Report::speedup(&report.rows, r);
+            let disturbed = r.disturbed();
             format!(
-                "    {{\"workload\": {}, \"mechanism\": {}, \"label\": {}, \"wall_s\": {:.6}, \"speedup\": {:.3}, \"cpu_s\": {:.6}, \"cpu_cores\": {:.3}, \"peak_memory_bytes\": {}, \"serialized_bytes\": {}}}",
+                "    {{\"workload\": {}, \"mechanism\": {}, \"label\": {}, \"wall_s\": {wall:.6}, \"speedup\": {speedup:.3}, \"cpu_s\": {:.6}, \"cpu_cores\": {:.3}, \"peak_memory_bytes\": {}, \"serialized_bytes\": {}, \"tries\": {}, \"tries_wall_s\": [{}], \"best_wall_s\": {best:.6}, \"worst_wall_s\": {worst:.6}, \"worst_speedup\": {:.3}, \"expected_cores\": {:.1}, \"cpu_pressure_share\": {}, \"cpu_steal_share\": {}, \"disturbed\": {}, \"disturbed_reason\": {}}}",
                 json_string(r.workload),
                 json_string(r.mechanism),
                 json_string(&r.label),
-                r.wall.as_secs_f64(),
-                Report::speedup(&report.rows, r),
                 r.cpu.as_secs_f64(),
                 cores(r),
                 r.peak_bytes,
-                r.serialized_bytes
+                r.serialized_bytes,
+                tries.len(),
+                tries
+                    .iter()
+                    .map(|t| format!("{t:.6}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                // The sequential baseline is the best try of its row.
+                speedup * wall / worst.max(1e-9),
+                r.expected_cores,
+                json_share(r.load.pressure),
+                json_share(r.load.steal),
+                disturbed.is_some(),
+                disturbed.map_or("null".into(), |why| json_string(&why))
             )
         })
         .collect();
@@ -1488,5 +1567,44 @@ mod tests {
             (ten_top - low - decade * 2f64.log10()).abs() < 0.05,
             "{low}"
         );
+    }
+
+    #[test]
+    fn json_carries_the_tries_the_spread_and_the_contention() {
+        let mut r = report(false);
+        let pool = &mut r.rows[2];
+        assert_eq!(pool.mechanism, "thread_pool");
+        // It could use 2 cores and got 1, while tasks waited for a CPU half the time.
+        pool.expected_cores = 2.0;
+        pool.load = machine::Load {
+            pressure: Some(0.5),
+            steal: Some(0.0),
+        };
+        let text = json(&r);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.contains(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+        };
+        assert_eq!(
+            line("\"contention\""),
+            "  \"contention\": {\"cpus_available\": 2, \"cpus_obtained\": 1.000, \"cpu_pressure_share\": 0.5000, \"cpu_steal_share\": 0.0000, \"contended\": true, \"disturbed_rows\": 1},"
+        );
+        let process = line("\"workload\": \"cpu\", \"mechanism\": \"process_pool\"");
+        assert!(
+            process.contains("\"tries\": 3, \"tries_wall_s\": [0.050000, 0.010000, 0.020000], \"best_wall_s\": 0.010000, \"worst_wall_s\": 0.050000, \"worst_speedup\": 20.000,"),
+            "{process}"
+        );
+        assert!(
+            process.contains("\"cpu_pressure_share\": null, \"cpu_steal_share\": null, \"disturbed\": false, \"disturbed_reason\": null}"),
+            "{process}"
+        );
+        let threads = line("\"workload\": \"cpu\", \"mechanism\": \"thread_pool\"");
+        assert!(
+            threads.contains("\"tries\": 1, \"tries_wall_s\": [0.100000], \"best_wall_s\": 0.100000, \"worst_wall_s\": 0.100000, \"worst_speedup\": 10.000, \"expected_cores\": 2.0, \"cpu_pressure_share\": 0.5000, \"cpu_steal_share\": 0.0000, \"disturbed\": true, \"disturbed_reason\": \"it got 1.0 of the 2 cores it could use"),
+            "{threads}"
+        );
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+        assert_eq!(text.matches('[').count(), text.matches(']').count());
     }
 }
