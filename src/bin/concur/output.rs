@@ -1135,7 +1135,7 @@ impl Swatch {
 
 /// Roughly how wide `text` is at 13 px in DejaVu Sans (a little wider than most of it).
 fn text_width(text: &str) -> f64 {
-    6.8 * text.chars().count() as f64
+    7.2 * text.chars().count() as f64
 }
 
 /// The chart's legend from baseline `y`, between `left` and `right`: a line of the
@@ -1196,7 +1196,13 @@ fn svg_legend(
     for entries in [colours, keys] {
         let mut x = left;
         for (swatch, text) in entries {
-            let w = 20.0 + text_width(&text);
+            // The text starts past its swatch, if it has one.
+            let indent = if matches!(swatch, Swatch::Blank) {
+                0.0
+            } else {
+                20.0
+            };
+            let w = indent + text_width(&text);
             // An entry that would run past the right edge starts a new line.
             if x > left && x + w > right {
                 x = left;
@@ -1206,7 +1212,7 @@ fn svg_legend(
                 out,
                 "{}<text x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
                 swatch.draw(x, y),
-                x + 20.0,
+                x + indent,
                 xml(&text)
             );
             x += w + 26.0;
@@ -1521,7 +1527,12 @@ mod tests {
 
     #[test]
     fn a_mechanism_has_one_colour_in_every_panel_and_cpython_a_hatched_one() {
-        let svg = svg(&report(true));
+        let mut r = report(true);
+        // Disturbed: it got 1 of the 2 cores it could use (the legend then explains `*`).
+        r.rows[2].expected_cores = 2.0;
+        let svg = svg(&r);
+        assert!(svg.contains(">10.0x*</text>"), "{svg}");
+        assert!(svg.contains("*: disturbed by other work"), "{svg}");
         if let Some(path) = std::env::var_os("CONCUR_SVG_OUT_PYTHON") {
             std::fs::write(path, &svg).unwrap();
         }
@@ -1606,5 +1617,26 @@ mod tests {
         );
         assert_eq!(text.matches('{').count(), text.matches('}').count());
         assert_eq!(text.matches('[').count(), text.matches(']').count());
+    }
+
+    #[test]
+    fn an_axis_of_many_decades_labels_the_powers_of_ten_and_its_ends() {
+        let axis = LogAxis::new([0.03, 2000.0, f64::NAN, 0.0], 400.0, 100.0);
+        let labels: Vec<String> = axis.ticks.iter().map(|t| t.label()).collect();
+        assert_eq!(
+            labels,
+            ["0.02x", "0.1x", "1x", "10x", "100x", "1000x", "2000x"]
+        );
+        assert_eq!(axis.y(0.02), 400.0);
+        assert_eq!(axis.y(2000.0), 100.0);
+        // Out of range and nonsense stay on the axis.
+        assert_eq!(axis.y(1e9), 100.0);
+        assert_eq!(axis.y(f64::NAN), 400.0);
+        let decade = axis.y(1.0) - axis.y(10.0);
+        assert!((axis.y(10.0) - axis.y(100.0) - decade).abs() < 1e-9);
+        // One value: the axis still spans the tick below it to the one at or above it.
+        let one = LogAxis::new([1.0], 400.0, 100.0);
+        let labels: Vec<String> = one.ticks.iter().map(|t| t.label()).collect();
+        assert_eq!(labels, ["0.5x", "1x"]);
     }
 }
