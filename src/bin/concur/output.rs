@@ -751,6 +751,7 @@ struct Tick {
 }
 
 impl Tick {
+    /// The speed-up at the tick.
     fn value(self) -> f64 {
         f64::from(self.mantissa) * 10f64.powi(self.exponent)
     }
@@ -773,6 +774,7 @@ impl Tick {
 /// (so that the shortest bar still shows) to the tick at or above the largest.
 #[derive(Debug, Clone)]
 struct LogAxis {
+    /// The labelled ticks, from the bottom up.
     ticks: Vec<Tick>,
     /// The axis' ends, in speed-up.
     low: f64,
