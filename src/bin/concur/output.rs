@@ -1059,7 +1059,7 @@ pub(crate) fn svg(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "<text class=\"value\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{}\"{}>{}{}</text>",
-                top - 5.0,
+                top - 7.0,
                 if with_python { 11 } else { 12 },
                 if b.python { " fill=\"#555\"" } else { "" },
                 speedup_text(b.speedup),
