@@ -138,6 +138,38 @@ fn field(row: &str, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no numeric {key} in {row}"))
 }
 
+/// The raw JSON value after `"key": ` in `line`: an array with its brackets, a string
+/// with its quotes, else the token up to the next `,` or `}`.
+fn raw<'a>(line: &'a str, key: &str) -> &'a str {
+    let at = line
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("no {key} in {line}"));
+    let value = &line[at + key.len() + 4..];
+    let len = match value.as_bytes().first() {
+        Some(b'[') => value.find(']').map(|e| e + 1),
+        Some(b'"') => value[1..]
+            .char_indices()
+            .scan(false, |escaped, (i, c)| {
+                let end = c == '"' && !*escaped;
+                *escaped = c == '\\' && !*escaped;
+                Some((i, end))
+            })
+            .find(|(_, end)| *end)
+            .map(|(i, _)| i + 2),
+        _ => value.find([',', '}']),
+    };
+    &value[..len.unwrap_or_else(|| panic!("{key} never ends in {line}"))]
+}
+
+/// A share of time (0 to 1), or `null` where the kernel does not give the figure.
+fn assert_share_or_null(line: &str, key: &str) {
+    let value = raw(line, key);
+    if value != "null" {
+        let share = field(line, key);
+        assert!((0.0..=1.0).contains(&share), "{key} {share} in {line}");
+    }
+}
+
 #[test]
 fn json_has_every_row_with_wall_cpu_and_memory_and_nothing_else_on_stdout() {
     let mut args = SMALL.to_vec();
@@ -186,6 +218,78 @@ fn json_has_every_row_with_wall_cpu_and_memory_and_nothing_else_on_stdout() {
             }
         }
     }
+    // How contended the machine was: figures that exist and lie in range, never timings.
+    let contention = text
+        .lines()
+        .find(|l| l.starts_with("  \"contention\": {"))
+        .unwrap_or_else(|| panic!("no contention in {text}"));
+    let cpus = field(contention, "cpus_available");
+    assert!(cpus >= 1.0 && cpus.fract() == 0.0, "{contention}");
+    assert_eq!(
+        text.lines().find(|l| l.starts_with("  \"cpus\": ")),
+        Some(format!("  \"cpus\": {cpus},").as_str())
+    );
+    // CPU time over wall time: at most the CPUs, give or take the clocks' granularity.
+    let obtained = field(contention, "cpus_obtained");
+    assert!((0.0..=cpus + 1.0).contains(&obtained), "{contention}");
+    assert_share_or_null(contention, "cpu_pressure_share");
+    assert_share_or_null(contention, "cpu_steal_share");
+    let disturbed_rows = field(contention, "disturbed_rows");
+    assert_eq!(
+        raw(contention, "contended"),
+        if disturbed_rows > 0.0 {
+            "true"
+        } else {
+            "false"
+        },
+        "{contention}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("    {\"workload\": "))
+        .collect();
+    assert_eq!(rows.len(), 12, "{text}");
+    let mut disturbed = 0.0;
+    for row in &rows {
+        let tries = field(row, "tries");
+        assert!(
+            (1.0..=3.0).contains(&tries) && tries.fract() == 0.0,
+            "{row}"
+        );
+        let walls: Vec<f64> = raw(row, "tries_wall_s")
+            .trim_matches(['[', ']'])
+            .split(", ")
+            .map(|w| w.parse().unwrap_or_else(|_| panic!("{w:?} in {row}")))
+            .collect();
+        assert_eq!(walls.len() as f64, tries, "{row}");
+        assert!(walls.iter().all(|w| *w > 0.0), "{row}");
+        let (best, worst) = (field(row, "best_wall_s"), field(row, "worst_wall_s"));
+        let min = walls.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = walls.iter().copied().fold(0.0, f64::max);
+        assert!(
+            (best - min).abs() < 2e-6 && (worst - max).abs() < 2e-6,
+            "{row}"
+        );
+        // The row keeps its best try.
+        assert!((field(row, "wall_s") - best).abs() < 2e-6, "{row}");
+        let worst_speedup = field(row, "worst_speedup");
+        assert!(
+            worst_speedup > 0.0 && worst_speedup <= field(row, "speedup") + 0.002,
+            "{row}"
+        );
+        assert!(field(row, "expected_cores") >= 0.0, "{row}");
+        assert_share_or_null(row, "cpu_pressure_share");
+        assert_share_or_null(row, "cpu_steal_share");
+        match raw(row, "disturbed") {
+            "true" => {
+                disturbed += 1.0;
+                assert!(raw(row, "disturbed_reason").len() > 2, "{row}");
+            }
+            "false" => assert_eq!(raw(row, "disturbed_reason"), "null", "{row}"),
+            other => panic!("disturbed is {other} in {row}"),
+        }
+    }
+    assert_eq!(disturbed, disturbed_rows, "{text}");
     // Serialized, the 2 MiB array crossed both ways; in shared memory, descriptors only.
     let by_value = field(row("data", "process_pool"), "serialized_bytes");
     let shared = field(row("data", "process_pool_shm"), "serialized_bytes");
@@ -259,6 +363,66 @@ fn help_explains_every_option() {
     }
 }
 
+/// Checks that `svg` is well-formed XML as far as a chart needs: every tag closed in
+/// order, nothing after the root, and `&` only in entities.
+fn assert_well_formed(svg: &str) {
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(at) = rest.find('<') {
+        let text = &rest[..at];
+        for (i, _) in text.match_indices('&') {
+            let entity = &text[i..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&#"]
+                    .iter()
+                    .any(|e| entity.starts_with(e)),
+                "a bare & in {text:?}"
+            );
+        }
+        assert!(
+            !open.is_empty() || text.trim().is_empty(),
+            "text outside the root: {text:?}"
+        );
+        let end = rest[at..]
+            .find('>')
+            .unwrap_or_else(|| panic!("an unclosed tag at {:?}", &rest[at..]));
+        let tag = &rest[at + 1..at + end];
+        rest = &rest[at + end + 1..];
+        assert!(!tag.contains('<'), "a < inside the tag {tag:?}");
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                open.pop(),
+                Some(name.trim()),
+                "</{name}> closes the wrong tag"
+            );
+            if open.is_empty() {
+                assert!(rest.trim().is_empty(), "after the root: {rest:?}");
+            }
+        } else if !tag.ends_with('/') {
+            open.push(tag.split_whitespace().next().unwrap_or_default());
+        }
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "an unclosed attribute in {tag:?}"
+        );
+    }
+    assert!(open.is_empty(), "never closed: {open:?}");
+}
+
+/// The value of attribute `name` in the tag `tag` starts with.
+fn svg_attr<'a>(tag: &'a str, name: &str) -> &'a str {
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+    tag.split(&format!(" {name}=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+}
+
+fn svg_number(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+}
+
 #[test]
 fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     let path = std::env::temp_dir().join(format!("concur-cli-{}.svg", std::process::id()));
@@ -272,15 +436,111 @@ fn svg_writes_a_bar_chart_and_the_table_still_prints() {
     );
     let svg = std::fs::read_to_string(&path).expect("the chart is written");
     let _ = std::fs::remove_file(&path);
-    assert!(svg.starts_with("<svg"), "{svg}");
-    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
-    assert_eq!(svg.matches("class=\"workload\"").count(), 3, "{svg}");
-    assert!(svg.contains("Large data: 2 MiB of f64"), "{svg}");
-    assert!(svg.contains("(shared memory)"), "{svg}");
     assert!(
-        svg.contains("process pool") && svg.contains("x</text>"),
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
         "{svg}"
     );
+    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
+    assert_well_formed(&svg);
+    let width = svg_number(svg_attr(&svg, "width"));
+    assert!((1000.0..=1400.0).contains(&width), "{width}");
+    assert!(svg.contains("Large data: 2 MiB of f64"), "{svg}");
+
+    // One axis, its ticks read off: (value, pixel row), from the bottom up.
+    let ticks: Vec<(f64, f64)> = svg
+        .split("<g class=\"tick\">")
+        .skip(1)
+        .map(|t| {
+            let label = t
+                .split("</text>")
+                .next()
+                .unwrap()
+                .rsplit('>')
+                .next()
+                .unwrap();
+            let value = svg_number(label.strip_suffix('x').expect("a tick in x"));
+            (value, svg_number(svg_attr(t, "y1")))
+        })
+        .collect();
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    assert!(ticks.iter().any(|t| t.0 == 1.0), "no 1x tick: {ticks:?}");
+    assert!(
+        ticks.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 < w[0].1),
+        "ticks not rising: {ticks:?}"
+    );
+    let (low, high) = (ticks[0], ticks[ticks.len() - 1]);
+    // Where speed-up `v` must be on a log axis through the first and last tick.
+    let y_of = |v: f64| low.1 - (v / low.0).ln() / (high.0 / low.0).ln() * (low.1 - high.1);
+    for &(value, y) in &ticks {
+        assert!(
+            (y_of(value) - y).abs() < 0.05,
+            "tick {value}x at {y}: {ticks:?}"
+        );
+    }
+
+    let panels: Vec<&str> = svg.split("<g class=\"workload\"").skip(1).collect();
+    assert_eq!(panels.len(), 3, "{svg}");
+    let mut colours: Vec<(&str, &str)> = Vec::new();
+    for ((workload, mechanisms), panel) in ROWS.iter().zip(&panels) {
+        assert!(panel.starts_with(&format!(" id=\"{workload}\"")), "{panel}");
+        assert!(panel.contains("class=\"one\""), "no 1x line in {panel}");
+        assert!(
+            panel.matches("<text class=\"value\"").count() >= mechanisms.len(),
+            "no value labels in {panel}"
+        );
+        for mechanism in *mechanisms {
+            let at = panel
+                .find(&format!("<rect class=\"bar concur {mechanism}\""))
+                .unwrap_or_else(|| panic!("no {workload} {mechanism} bar in {panel}"));
+            let bar = &panel[at..];
+            // The mechanism's one colour, the same in every panel.
+            let fill = svg_attr(bar, "fill");
+            match colours.iter().find(|c| c.0 == *mechanism) {
+                Some(c) => assert_eq!(c.1, fill, "{mechanism} in {workload}"),
+                None => colours.push((mechanism, fill)),
+            }
+            // The bar's top where its speed-up is on the log axis; its foot on the floor.
+            let title = bar.split("<title>").nth(1).unwrap();
+            let speedup = svg_number(
+                title
+                    .split(": ")
+                    .nth(1)
+                    .and_then(|s| s.split('x').next())
+                    .unwrap(),
+            );
+            let (y, h) = (
+                svg_number(svg_attr(bar, "y")),
+                svg_number(svg_attr(bar, "height")),
+            );
+            assert!(
+                (y - y_of(speedup)).abs() < 0.5,
+                "{workload} {mechanism}: {speedup}x at {y}, the axis puts it at {}",
+                y_of(speedup)
+            );
+            assert!(
+                (y + h - low.1).abs() < 0.05,
+                "{workload} {mechanism}: {bar}"
+            );
+        }
+    }
+    assert_eq!(colours.len(), 5, "{colours:?}");
+    let mut distinct: Vec<&str> = colours.iter().map(|c| c.1).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        5,
+        "two mechanisms share a colour: {colours:?}"
+    );
+    for (_, colour) in &colours {
+        assert!(
+            svg.split("<g class=\"legend\">")
+                .nth(1)
+                .unwrap()
+                .contains(colour),
+            "{colour} missing from the legend"
+        );
+    }
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("| io | event loop"), "{text}");
     assert!(text.contains("Real parallelism?"), "{text}");

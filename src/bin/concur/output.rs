@@ -533,7 +533,64 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// The measurements as one JSON object.
+/// A share (0 to 1) in JSON, `null` when it was not measured.
+fn json_share(share: Option<f64>) -> String {
+    share.map_or("null".into(), |v| format!("{v:.4}"))
+}
+
+/// The average of the rows' `figure` weighted by their wall time, over the rows where it
+/// was measured; `None` where no row has it.
+fn wall_weighted(rows: &[Row], figure: impl Fn(&Row) -> Option<f64>) -> Option<f64> {
+    let (mut sum, mut wall) = (0.0, 0.0);
+    for r in rows {
+        if let Some(v) = figure(r) {
+            sum += v * r.wall.as_secs_f64();
+            wall += r.wall.as_secs_f64();
+        }
+    }
+    (wall > 0.0).then(|| sum / wall)
+}
+
+/// How much of the machine the run had, as the `contention` object of [`json`]:
+/// - `cpus_available`: the CPUs this process may run on;
+/// - `cpus_obtained`: the most CPUs a CPU-bound row kept busy on average (its CPU time
+///   over its wall time): what the run actually had at best;
+/// - `cpu_pressure_share`: the share of the wall time some task waited for a CPU
+///   (`/proc/pressure/cpu`), `cpu_steal_share`: the share of the CPU time a hypervisor
+///   stole (`/proc/stat`), both over the rows' kept tries weighted by their wall time,
+///   `null` where the kernel does not say;
+/// - `contended`: whether any row was disturbed, and `disturbed_rows`, how many.
+fn json_contention(report: &Report) -> String {
+    let obtained = report
+        .rows
+        .iter()
+        .filter(|r| r.expected_cores > 0.0)
+        .map(Row::cores)
+        .fold(None, |max: Option<f64>, c| {
+            Some(max.map_or(c, |m| m.max(c)))
+        });
+    let disturbed = report
+        .rows
+        .iter()
+        .filter(|r| r.disturbed().is_some())
+        .count();
+    format!(
+        "{{\"cpus_available\": {}, \"cpus_obtained\": {}, \"cpu_pressure_share\": {}, \"cpu_steal_share\": {}, \"contended\": {}, \"disturbed_rows\": {disturbed}}}",
+        report.cpus,
+        obtained.map_or("null".into(), |c| format!("{c:.3}")),
+        json_share(wall_weighted(&report.rows, |r| r.load.pressure)),
+        json_share(wall_weighted(&report.rows, |r| r.load.steal)),
+        disturbed > 0
+    )
+}
+
+/// The measurements as one JSON object: the sizes, `cpus` (the CPUs available), the
+/// `contention` the run met ([`json_contention`]), the large-data checksum, one object
+/// per row and CPython's rows. A row carries, besides its figures, every try's wall time
+/// (`tries_wall_s`: a disturbed row runs again and its best try is kept), the best and
+/// the worst, the worst try's speed-up, the cores it could use (`expected_cores`), the
+/// CPU pressure and steal over its kept try, and whether other work disturbed it (with
+/// why, `disturbed_reason`).
 pub(crate) fn json(report: &Report) -> String {
     let s = &report.sizes;
     let mut out = String::from("{\n");
@@ -547,23 +604,45 @@ pub(crate) fn json(report: &Report) -> String {
         s.data_mib
     );
     let _ = writeln!(out, "  \"cpus\": {},", report.cpus);
+    let _ = writeln!(out, "  \"contention\": {},", json_contention(report));
     let _ = writeln!(out, "  \"data_checksum\": {:e},", report.data_checksum);
     out.push_str("  \"rows\": [\n");
     let rows: Vec<String> = report
         .rows
         .iter()
         .map(|r| {
+            let wall = r.wall.as_secs_f64();
+            let tries: Vec<f64> = if r.tries.is_empty() {
+                vec![wall]
+            } else {
+                r.tries.clone()
+            };
+            let best = tries.iter().copied().fold(f64::INFINITY, f64::min);
+            let worst = tries.iter().copied().fold(0.0, f64::max);
+            let speedup = Report::speedup(&report.rows, r);
+            let disturbed = r.disturbed();
             format!(
-                "    {{\"workload\": {}, \"mechanism\": {}, \"label\": {}, \"wall_s\": {:.6}, \"speedup\": {:.3}, \"cpu_s\": {:.6}, \"cpu_cores\": {:.3}, \"peak_memory_bytes\": {}, \"serialized_bytes\": {}}}",
+                "    {{\"workload\": {}, \"mechanism\": {}, \"label\": {}, \"wall_s\": {wall:.6}, \"speedup\": {speedup:.3}, \"cpu_s\": {:.6}, \"cpu_cores\": {:.3}, \"peak_memory_bytes\": {}, \"serialized_bytes\": {}, \"tries\": {}, \"tries_wall_s\": [{}], \"best_wall_s\": {best:.6}, \"worst_wall_s\": {worst:.6}, \"worst_speedup\": {:.3}, \"expected_cores\": {:.1}, \"cpu_pressure_share\": {}, \"cpu_steal_share\": {}, \"disturbed\": {}, \"disturbed_reason\": {}}}",
                 json_string(r.workload),
                 json_string(r.mechanism),
                 json_string(&r.label),
-                r.wall.as_secs_f64(),
-                Report::speedup(&report.rows, r),
                 r.cpu.as_secs_f64(),
                 cores(r),
                 r.peak_bytes,
-                r.serialized_bytes
+                r.serialized_bytes,
+                tries.len(),
+                tries
+                    .iter()
+                    .map(|t| format!("{t:.6}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                // The sequential baseline is the best try of its row.
+                speedup * wall / worst.max(1e-9),
+                r.expected_cores,
+                json_share(r.load.pressure),
+                json_share(r.load.steal),
+                disturbed.is_some(),
+                disturbed.map_or("null".into(), |why| json_string(&why))
             )
         })
         .collect();
@@ -605,48 +684,302 @@ pub(crate) fn json(report: &Report) -> String {
     out
 }
 
+/// `s` as SVG text or attribute content.
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The label under a bar, one or two lines.
 fn bar_label(workload: &str, mechanism: &str) -> [&'static str; 2] {
     match (workload, mechanism) {
-        ("data", "process_pool") => ["process pool", "(serialized)"],
-        ("data", "process_pool_shm") => ["process pool", "(shared memory)"],
+        ("data", "process_pool") => ["process pool", "serialized"],
+        ("data", "process_pool_shm") => ["process pool", "shared memory"],
         (_, m) => [mechanism_name(m), ""],
     }
 }
 
-/// A bar chart of the speed-ups over sequential: one group per workload, one bar per
-/// mechanism (and a second, lighter one for CPython when measured), with the 1x line.
+/// Every mechanism the chart shows, in legend order.
+const CHART_MECHANISMS: [&str; 5] = [
+    "sequential",
+    "event_loop",
+    "thread_pool",
+    "process_pool",
+    "process_pool_shm",
+];
+
+/// The one colour of `mechanism` in every panel of the chart (Okabe-Ito, readable by
+/// the colour-blind).
+fn mechanism_colour(mechanism: &str) -> &'static str {
+    match mechanism {
+        "sequential" => "#7a7a7a",
+        "event_loop" => "#e69f00",
+        "thread_pool" => "#0072b2",
+        "process_pool" => "#009e73",
+        _ => "#cc79a7",
+    }
+}
+
+/// `hex` (`#rrggbb`) mixed with white: `share` of white, 0 to 1.
+fn lighter(hex: &str, share: f64) -> String {
+    let channel = |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+    let mix = |c: u8| (f64::from(c) + (255.0 - f64::from(c)) * share).round() as u8;
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(channel(1)),
+        mix(channel(3)),
+        mix(channel(5))
+    )
+}
+
+/// A speed-up as the chart writes it: one decimal below 100x, none above.
+fn speedup_text(speedup: f64) -> String {
+    if speedup >= 99.95 {
+        format!("{speedup:.0}x")
+    } else {
+        format!("{speedup:.1}x")
+    }
+}
+
+/// A tick of the log axis: `mantissa` (1, 2 or 5) times ten to `exponent`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tick {
+    mantissa: u32,
+    exponent: i32,
+}
+
+impl Tick {
+    /// The speed-up at the tick.
+    fn value(self) -> f64 {
+        f64::from(self.mantissa) * 10f64.powi(self.exponent)
+    }
+
+    /// The tick's label, written exactly (`0.05x`, `1x`, `200x`), without float noise.
+    fn label(self) -> String {
+        if self.exponent >= 0 {
+            format!(
+                "{}x",
+                u64::from(self.mantissa) * 10u64.pow(self.exponent as u32)
+            )
+        } else {
+            let zeros = "0".repeat((-self.exponent - 1) as usize);
+            format!("0.{zeros}{}x", self.mantissa)
+        }
+    }
+}
+
+/// The y axis shared by every panel: logarithmic, from the tick below the smallest value
+/// (so that the shortest bar still shows) to the tick at or above the largest.
+#[derive(Debug, Clone)]
+struct LogAxis {
+    /// The labelled ticks, from the bottom up.
+    ticks: Vec<Tick>,
+    /// The axis' ends, in speed-up.
+    low: f64,
+    high: f64,
+    /// The pixel rows of `low` and `high`.
+    bottom: f64,
+    top: f64,
+}
+
+/// The smallest and largest speed-up the axis covers, whatever the data.
+const AXIS_RANGE: (f64, f64) = (1e-3, 1e6);
+
+impl LogAxis {
+    /// An axis covering `values` (and 1x, always shown), drawn from pixel row `bottom`
+    /// up to `top`.
+    fn new(values: impl IntoIterator<Item = f64>, bottom: f64, top: f64) -> LogAxis {
+        let (mut min, mut max) = (1.0f64, 1.0f64);
+        for v in values.into_iter().filter(|v| v.is_finite() && *v > 0.0) {
+            min = min.min(v);
+            max = max.max(v);
+        }
+        let (min, max) = (min.max(AXIS_RANGE.0), max.min(AXIS_RANGE.1));
+        // Every 1-2-5 tick from 0.0005x to 2 000 000x.
+        let all: Vec<Tick> = (-4..=6)
+            .flat_map(|exponent| [1, 2, 5].map(|mantissa| Tick { mantissa, exponent }))
+            .collect();
+        let low_at = all
+            .iter()
+            .rposition(|t| t.value() < min * (1.0 - 1e-9))
+            .unwrap_or(0);
+        let high_at = all
+            .iter()
+            .position(|t| t.value() >= max * (1.0 - 1e-9))
+            .unwrap_or(all.len() - 1);
+        let mut ticks: Vec<Tick> = all[low_at..=high_at].to_vec();
+        // More than four decades: label the powers of ten only (and the ends).
+        if ticks.len() > 13 {
+            let last = ticks.len() - 1;
+            ticks = ticks
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| t.mantissa == 1 || *i == 0 || *i == last)
+                .map(|(_, t)| *t)
+                .collect();
+        }
+        LogAxis {
+            low: all[low_at].value(),
+            high: all[high_at].value(),
+            ticks,
+            bottom,
+            top,
+        }
+    }
+
+    /// The pixel row of speed-up `v` (clamped to the axis).
+    fn y(&self, v: f64) -> f64 {
+        let v = if v.is_finite() && v > 0.0 {
+            v.clamp(self.low, self.high)
+        } else {
+            self.low
+        };
+        let share = (v / self.low).ln() / (self.high / self.low).ln();
+        self.bottom - share * (self.bottom - self.top)
+    }
+}
+
+/// One bar of the chart.
+struct Bar {
+    /// Index of the mechanism in its panel.
+    slot: usize,
+    mechanism: &'static str,
+    speedup: f64,
+    /// CPython's bar (hatched), not concur's.
+    python: bool,
+    /// The worst try's speed-up and the number of tries, for a row measured more than once.
+    spread: Option<(f64, usize)>,
+    /// Other work on the machine disturbed the row.
+    disturbed: bool,
+}
+
+/// The bars of one panel: per mechanism concur's, then CPython's when it was measured.
+fn panel_bars(report: &Report, workload: &str) -> Vec<Bar> {
+    let base = row(report, workload, "sequential").map(|r| r.wall.as_secs_f64());
+    mechanisms(workload)
+        .iter()
+        .enumerate()
+        .flat_map(|(slot, m)| {
+            let rust = row(report, workload, m).map(|r| Bar {
+                slot,
+                mechanism: m,
+                speedup: Report::speedup(&report.rows, r),
+                python: false,
+                spread: (r.tries.len() > 1).then(|| {
+                    let worst = r.tries.iter().copied().fold(0.0, f64::max);
+                    let base = base.unwrap_or(r.wall.as_secs_f64());
+                    (base / worst.max(1e-9), r.tries.len())
+                }),
+                disturbed: r.disturbed().is_some(),
+            });
+            let python = python_speedup(report, workload, m).map(|speedup| Bar {
+                slot,
+                mechanism: m,
+                speedup,
+                python: true,
+                spread: None,
+                disturbed: false,
+            });
+            rust.into_iter().chain(python)
+        })
+        .collect()
+}
+
+/// A bar chart of the speed-ups over sequential: one panel per workload, one bar per
+/// mechanism in that mechanism's colour in every panel (and a hatched, lighter one for
+/// CPython when measured), on one logarithmic axis shared by the panels, with the 1x
+/// line, each bar's value, and from the worst try to the best where a row ran again.
 pub(crate) fn svg(report: &Report) -> String {
-    const SLOT: f64 = 100.0;
-    const GAP: f64 = 50.0;
-    const LEFT: f64 = 30.0;
-    const TOP: f64 = 90.0;
-    const BASE: f64 = 300.0;
+    const WIDTH: f64 = 1200.0;
+    /// Left of the first panel: room for the axis' labels.
+    const LEFT: f64 = 76.0;
+    const RIGHT: f64 = 16.0;
+    const GAP: f64 = 28.0;
+    const TOP: f64 = 96.0;
+    const BASE: f64 = 440.0;
     let with_python = matches!(report.python, Outcome::Measured { .. });
-    let bar = if with_python { 34.0 } else { 44.0 };
-    let group_w = SLOT * 4.0;
-    let width = LEFT * 2.0 + group_w * WORKLOADS.len() as f64 + GAP * (WORKLOADS.len() - 1) as f64;
-    let height = 395.0;
+    let panel_w =
+        (WIDTH - LEFT - RIGHT - GAP * (WORKLOADS.len() - 1) as f64) / WORKLOADS.len() as f64;
+    let slot_w = panel_w / 4.0;
+    let bar_w = if with_python { 34.0 } else { 46.0 };
+    let panels: Vec<(&str, Vec<Bar>)> = WORKLOADS
+        .iter()
+        .map(|wl| (*wl, panel_bars(report, wl)))
+        .collect();
+    let axis = LogAxis::new(
+        panels.iter().flat_map(|(_, bars)| {
+            bars.iter()
+                .flat_map(|b| std::iter::once(b.speedup).chain(b.spread.map(|s| s.0)))
+        }),
+        BASE,
+        TOP,
+    );
+    let any_spread = panels.iter().flat_map(|p| &p.1).any(|b| b.spread.is_some());
+    let any_disturbed = panels.iter().flat_map(|p| &p.1).any(|b| b.disturbed);
+    let (legend, legend_end) = svg_legend(
+        report,
+        LEFT,
+        WIDTH - RIGHT,
+        BASE + 100.0,
+        any_spread,
+        any_disturbed,
+    );
+    let height = legend_end + 20.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"13\" fill=\"#222\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"13\" fill=\"#222\">"
     );
+    // CPython's bars: the mechanism's colour, lighter and hatched.
+    if with_python {
+        out.push_str("<defs>\n");
+        for m in CHART_MECHANISMS {
+            let colour = mechanism_colour(m);
+            let _ = writeln!(
+                out,
+                "<pattern id=\"cpython-{m}\" patternUnits=\"userSpaceOnUse\" width=\"7\" height=\"7\" patternTransform=\"rotate(45)\"><rect width=\"7\" height=\"7\" fill=\"{}\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"7\" stroke=\"{colour}\" stroke-width=\"3\"/></pattern>",
+                lighter(colour, 0.6)
+            );
+        }
+        out.push_str("</defs>\n");
+    }
     let _ = writeln!(
         out,
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"26\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">Speed-up over sequential (higher is better), measured on {} CPUs</text>",
-        width / 2.0,
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"28\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">Speed-up over sequential, measured on {} CPUs (higher is better; one log scale for all panels)</text>",
+        WIDTH / 2.0,
         report.cpus
     );
+    // The axis, left of the first panel: its ticks, and its name.
+    let _ = writeln!(
+        out,
+        "<g class=\"axis\">\n<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{BASE}\" stroke=\"#222\"/>\n<text x=\"18\" y=\"{mid:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {mid:.1})\">speed-up (log scale)</text>",
+        x = LEFT - 8.0,
+        mid = (TOP + BASE) / 2.0
+    );
+    for t in &axis.ticks {
+        let y = axis.y(t.value());
+        let bold = if t.value() == 1.0 {
+            " font-weight=\"bold\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "<g class=\"tick\"><line x1=\"{:.1}\" y1=\"{y:.2}\" x2=\"{:.1}\" y2=\"{y:.2}\" stroke=\"#222\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\"{bold}>{}</text></g>",
+            LEFT - 13.0,
+            LEFT - 8.0,
+            LEFT - 16.0,
+            y + 4.5,
+            t.label()
+        );
+    }
+    out.push_str("</g>\n");
     let s = &report.sizes;
-    for (g, wl) in WORKLOADS.iter().enumerate() {
-        let x0 = LEFT + g as f64 * (group_w + GAP);
+    for (g, (wl, bars)) in panels.iter().enumerate() {
+        let x0 = LEFT + g as f64 * (panel_w + GAP);
+        let x1 = x0 + panel_w;
         let title = match *wl {
             "cpu" => format!("CPU-bound: primes below {}", s.primes_below),
             "io" => format!(
@@ -658,60 +991,91 @@ pub(crate) fn svg(report: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "<g class=\"workload\" id=\"{wl}\">\n<text x=\"{}\" y=\"58\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"14\">{}</text>",
-            x0 + group_w / 2.0,
+            "<g class=\"workload\" id=\"{wl}\">\n<text x=\"{:.1}\" y=\"62\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"14\">{}</text>",
+            x0 + panel_w / 2.0,
             xml(&title)
         );
-        let ms = mechanisms(wl);
-        let bars: Vec<(usize, f64, bool)> = ms
-            .iter()
-            .enumerate()
-            .flat_map(|(i, m)| {
-                let rust = row(report, wl, m).map(|_| (i, speedup(report, wl, m), false));
-                let py = python_speedup(report, wl, m).map(|sp| (i, sp, true));
-                rust.into_iter().chain(py)
-            })
-            .collect();
-        let max = bars.iter().map(|b| b.1).fold(1.0f64, f64::max);
-        // The 1x line: above it a mechanism gains, below it it loses.
-        let one = BASE - (BASE - TOP) / max;
-        let _ = writeln!(
-            out,
-            "<line x1=\"{x0}\" y1=\"{one:.1}\" x2=\"{}\" y2=\"{one:.1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>",
-            x0 + group_w
-        );
-        for (i, sp, py) in bars {
-            let h = ((BASE - TOP) * sp / max).max(1.0);
-            let slot_x = x0 + i as f64 * SLOT;
-            let x = if with_python {
-                slot_x + SLOT / 2.0 - bar - 2.0 + if py { bar + 4.0 } else { 0.0 }
+        // Gridlines at every tick; the 1x line (as fast as sequential) stands out.
+        for t in &axis.ticks {
+            let y = axis.y(t.value());
+            let style = if t.value() == 1.0 {
+                "class=\"one\" stroke=\"#222\" stroke-width=\"1.5\""
             } else {
-                slot_x + (SLOT - bar) / 2.0
-            };
-            let (fill, who) = if py {
-                ("#e8a33d", "CPython")
-            } else {
-                ("#2f6db5", "concur")
+                "class=\"grid\" stroke=\"#ddd\""
             };
             let _ = writeln!(
                 out,
-                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar}\" height=\"{h:.1}\" fill=\"{fill}\"><title>{who} {}: {sp:.2}x</title></rect>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\">{sp:.1}x</text>",
-                BASE - h,
-                mechanism_name(ms[i]),
-                x + bar / 2.0,
-                BASE - h - 5.0
+                "<line {style} x1=\"{x0:.1}\" y1=\"{y:.1}\" x2=\"{x1:.1}\" y2=\"{y:.1}\"/>"
+            );
+        }
+        let ms = mechanisms(wl);
+        for b in bars {
+            let slot_x = x0 + b.slot as f64 * slot_w;
+            let x = if with_python {
+                slot_x + slot_w / 2.0 - bar_w - 2.0 + if b.python { bar_w + 4.0 } else { 0.0 }
+            } else {
+                slot_x + (slot_w - bar_w) / 2.0
+            };
+            let top = axis.y(b.speedup);
+            let colour = mechanism_colour(b.mechanism);
+            let (who, fill) = if b.python {
+                ("cpython", format!("url(#cpython-{})", b.mechanism))
+            } else {
+                ("concur", colour.to_string())
+            };
+            let mut title = format!(
+                "{}, {}: {:.3}x",
+                if b.python { "CPython" } else { "concur" },
+                mechanism_name(b.mechanism),
+                b.speedup
+            );
+            if let Some((worst, n)) = b.spread {
+                let _ = write!(title, " (best of {n} tries; worst {worst:.3}x)");
+            }
+            if b.disturbed {
+                title.push_str(", disturbed by other work on the machine");
+            }
+            let _ = writeln!(
+                out,
+                "<rect class=\"bar {who} {}\" x=\"{x:.1}\" y=\"{top:.2}\" width=\"{bar_w}\" height=\"{:.2}\" fill=\"{fill}\" stroke=\"{colour}\"><title>{}</title></rect>",
+                b.mechanism,
+                BASE - top,
+                xml(&title)
+            );
+            let cx = x + bar_w / 2.0;
+            if let Some((worst, n)) = b.spread {
+                // From the worst try's speed-up up to the best's (the bar's top).
+                let low = axis.y(worst);
+                let _ = writeln!(
+                    out,
+                    "<g class=\"tries\" stroke=\"#111\" stroke-width=\"1.5\"><title>{n} tries: {worst:.2}x to {:.2}x</title><line x1=\"{cx:.1}\" y1=\"{top:.2}\" x2=\"{cx:.1}\" y2=\"{low:.2}\"/><line x1=\"{:.1}\" y1=\"{low:.2}\" x2=\"{:.1}\" y2=\"{low:.2}\"/><line x1=\"{:.1}\" y1=\"{top:.2}\" x2=\"{:.1}\" y2=\"{top:.2}\"/></g>",
+                    b.speedup,
+                    cx - 6.0,
+                    cx + 6.0,
+                    cx - 6.0,
+                    cx + 6.0
+                );
+            }
+            let _ = writeln!(
+                out,
+                "<text class=\"value\" x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"{}\"{}>{}{}</text>",
+                top - 7.0,
+                if with_python { 11 } else { 12 },
+                if b.python { " fill=\"#555\"" } else { "" },
+                speedup_text(b.speedup),
+                if b.disturbed { "*" } else { "" }
             );
         }
         for (i, m) in ms.iter().enumerate() {
-            let cx = x0 + i as f64 * SLOT + SLOT / 2.0;
+            let cx = x0 + i as f64 * slot_w + slot_w / 2.0;
             let [first, second] = bar_label(wl, m);
             let _ = write!(
                 out,
-                "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\">{first}",
+                "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\" font-size=\"12\">{first}",
                 BASE + 18.0
             );
             if !second.is_empty() {
-                let _ = write!(out, "<tspan x=\"{cx:.1}\" dy=\"16\">{second}</tspan>");
+                let _ = write!(out, "<tspan x=\"{cx:.1}\" dy=\"15\">{second}</tspan>");
             }
             out.push_str("</text>\n");
             // What crossed between processes, where that is the point.
@@ -726,34 +1090,139 @@ pub(crate) fn svg(report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "<line x1=\"{x0}\" y1=\"{BASE}\" x2=\"{}\" y2=\"{BASE}\" stroke=\"#222\"/>\n</g>",
-            x0 + group_w
+            "<line x1=\"{x0:.1}\" y1=\"{BASE}\" x2=\"{x1:.1}\" y2=\"{BASE}\" stroke=\"#222\"/>\n</g>"
         );
     }
-    let legend_y = height - 12.0;
-    let _ = writeln!(
-        out,
-        "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/><text x=\"{}\" y=\"{:.1}\">1x: as fast as sequential</text>",
-        legend_y - 4.0,
-        LEFT + 24.0,
-        legend_y - 4.0,
-        LEFT + 30.0,
-        legend_y
-    );
-    if with_python {
-        let _ = writeln!(
-            out,
-            "<rect x=\"{}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#2f6db5\"/><text x=\"{}\" y=\"{legend_y:.1}\">concur (Rust)</text>\n<rect x=\"{}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"#e8a33d\"/><text x=\"{}\" y=\"{legend_y:.1}\">CPython</text>",
-            LEFT + 230.0,
-            legend_y - 11.0,
-            LEFT + 248.0,
-            LEFT + 370.0,
-            legend_y - 11.0,
-            LEFT + 388.0
-        );
-    }
+    out.push_str(&legend);
     out.push_str("</svg>\n");
     out
+}
+
+/// What a legend entry shows left of its text.
+enum Swatch {
+    /// A square filled with `fill` (a colour or a pattern), outlined in `stroke`.
+    Square { fill: String, stroke: String },
+    /// The 1x line.
+    OneLine,
+    /// The worst-to-best whisker.
+    Whisker,
+    /// Nothing (the text says it all).
+    Blank,
+}
+
+impl Swatch {
+    /// The swatch drawn from `x`, on a line of text whose baseline is `y`.
+    fn draw(&self, x: f64, y: f64) -> String {
+        let (top, low) = (y - 13.0, y + 2.0);
+        match self {
+            Swatch::Square { fill, stroke } => format!(
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{fill}\" stroke=\"{stroke}\"/>",
+                y - 12.0
+            ),
+            Swatch::OneLine => format!(
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"1.5\"/>",
+                y - 5.0,
+                x + 14.0,
+                y - 5.0
+            ),
+            Swatch::Whisker => format!(
+                "<g stroke=\"#111\" stroke-width=\"1.5\"><line x1=\"{cx:.1}\" y1=\"{top:.1}\" x2=\"{cx:.1}\" y2=\"{low:.1}\"/><line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{r:.1}\" y2=\"{top:.1}\"/><line x1=\"{x:.1}\" y1=\"{low:.1}\" x2=\"{r:.1}\" y2=\"{low:.1}\"/></g>",
+                cx = x + 7.0,
+                r = x + 14.0
+            ),
+            Swatch::Blank => String::new(),
+        }
+    }
+}
+
+/// Roughly how wide `text` is at 13 px in DejaVu Sans (a little wider than most of it).
+fn text_width(text: &str) -> f64 {
+    7.2 * text.chars().count() as f64
+}
+
+/// The chart's legend from baseline `y`, between `left` and `right`: a line of the
+/// mechanisms' colours; then what solid and hatched bars, the 1x line, the spread of
+/// tries and a `*` mean, one entry after another, on as many lines as they need. Returns
+/// it with the baseline of its last line.
+fn svg_legend(
+    report: &Report,
+    left: f64,
+    right: f64,
+    y: f64,
+    spread: bool,
+    disturbed: bool,
+) -> (String, f64) {
+    let mut out = String::new();
+    let square = |fill: &str, stroke: &str| Swatch::Square {
+        fill: fill.into(),
+        stroke: stroke.into(),
+    };
+    let colours: Vec<(Swatch, String)> = CHART_MECHANISMS
+        .iter()
+        .map(|m| {
+            let name = match *m {
+                "process_pool_shm" => "process pool, shared memory",
+                m => mechanism_name(m),
+            };
+            let c = mechanism_colour(m);
+            (square(c, c), name.to_string())
+        })
+        .collect();
+    let mut keys: Vec<(Swatch, String)> = Vec::new();
+    if let Outcome::Measured { version, .. } = &report.python {
+        let c = mechanism_colour("thread_pool");
+        keys.push((square(c, c), "solid: concur (Rust)".into()));
+        keys.push((
+            square("url(#cpython-thread_pool)", c),
+            format!("hatched: CPython {version}"),
+        ));
+    }
+    keys.push((Swatch::OneLine, "1x: as fast as sequential".into()));
+    if spread {
+        keys.push((
+            Swatch::Whisker,
+            format!(
+                "the worst try to the best (bar: best of up to {} tries)",
+                crate::TRIES
+            ),
+        ));
+    }
+    if disturbed {
+        keys.push((
+            Swatch::Blank,
+            "*: disturbed by other work on the machine".into(),
+        ));
+    }
+    out.push_str("<g class=\"legend\">\n");
+    let mut y = y;
+    for entries in [colours, keys] {
+        let mut x = left;
+        for (swatch, text) in entries {
+            // The text starts past its swatch, if it has one.
+            let indent = if matches!(swatch, Swatch::Blank) {
+                0.0
+            } else {
+                20.0
+            };
+            let w = indent + text_width(&text);
+            // An entry that would run past the right edge starts a new line.
+            if x > left && x + w > right {
+                x = left;
+                y += 26.0;
+            }
+            let _ = writeln!(
+                out,
+                "{}<text x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
+                swatch.draw(x, y),
+                x + indent,
+                xml(&text)
+            );
+            x += w + 26.0;
+        }
+        y += 26.0;
+    }
+    out.push_str("</g>\n");
+    (out, y - 26.0)
 }
 
 /// `text` wrapped at `width` columns, continuation lines indented by `indent` spaces.
@@ -881,4 +1350,295 @@ pub(crate) fn terminal(report: &Report, width: usize) -> String {
         out.push_str(&wrap(&para, width, 0));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::python::PyRow;
+    use crate::{machine, Sizes};
+
+    fn row_of(workload: &'static str, mechanism: &'static str, tries: &[f64]) -> Row {
+        let wall = tries.iter().copied().fold(f64::INFINITY, f64::min);
+        Row {
+            workload,
+            mechanism,
+            label: mechanism_name(mechanism).to_string(),
+            wall: Duration::from_secs_f64(wall),
+            cpu: Duration::from_secs_f64(wall),
+            peak_bytes: 1 << 20,
+            serialized_bytes: if mechanism.starts_with("process") {
+                4096
+            } else {
+                0
+            },
+            load: machine::Load::default(),
+            expected_cores: 0.0,
+            tries: tries.to_vec(),
+        }
+    }
+
+    /// A report whose CPU-bound speed-ups are 1x, 0.8x, 10x and 100x (the process pool's
+    /// measured three times, its worst try 20x), the other panels' ordinary, with CPython
+    /// when `python`.
+    fn report(python: bool) -> Report {
+        let mut rows = vec![
+            row_of("cpu", "sequential", &[1.0]),
+            row_of("cpu", "event_loop", &[1.25]),
+            row_of("cpu", "thread_pool", &[0.1]),
+            row_of("cpu", "process_pool", &[0.05, 0.01, 0.02]),
+        ];
+        for (m, wall) in [
+            ("sequential", 1.0),
+            ("event_loop", 0.03),
+            ("thread_pool", 0.05),
+            ("process_pool", 0.15),
+        ] {
+            rows.push(row_of("io", m, &[wall]));
+        }
+        for (m, wall) in [
+            ("sequential", 1.0),
+            ("thread_pool", 0.52),
+            ("process_pool", 1.4),
+            ("process_pool_shm", 0.6),
+        ] {
+            rows.push(row_of("data", m, &[wall]));
+        }
+        let python = if python {
+            Outcome::Measured {
+                version: "3.12 <test>".into(),
+                rows: rows
+                    .iter()
+                    .map(|r| PyRow {
+                        workload: r.workload.to_string(),
+                        mechanism: r.mechanism.to_string(),
+                        wall: r.wall.mul_f64(if r.mechanism == "thread_pool" {
+                            3.0
+                        } else {
+                            1.5
+                        }),
+                    })
+                    .collect(),
+                data_checksum: Some(0.0),
+            }
+        } else {
+            Outcome::NotRequested
+        };
+        Report {
+            sizes: Sizes {
+                primes_below: 10,
+                pages: 1,
+                latency: Duration::ZERO,
+                workers: 2,
+                data_mib: 1,
+            },
+            cpus: 2,
+            rows,
+            data_checksum: 0.0,
+            python,
+        }
+    }
+
+    /// The value of attribute `name` in the tag that starts `tag`.
+    fn attr<'a>(tag: &'a str, name: &str) -> &'a str {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        tag.split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no {name} in {tag}"))
+    }
+
+    /// The part of `svg` that draws the panel of `workload`.
+    fn panel<'a>(svg: &'a str, workload: &str) -> &'a str {
+        let start = svg
+            .find(&format!("<g class=\"workload\" id=\"{workload}\">"))
+            .unwrap_or_else(|| panic!("no {workload} panel"));
+        let len = svg[start..]
+            .find("</g>\n</g>")
+            .map_or(svg.len() - start, |e| e + 4);
+        &svg[start..start + len]
+    }
+
+    /// The `<rect` of the bar of `who` (`concur` or `cpython`) for `mechanism`.
+    fn bar<'a>(panel: &'a str, who: &str, mechanism: &str) -> &'a str {
+        let at = panel
+            .find(&format!("<rect class=\"bar {who} {mechanism}\""))
+            .unwrap_or_else(|| panic!("no {who} {mechanism} bar in {panel}"));
+        &panel[at..]
+    }
+
+    fn number(s: &str) -> f64 {
+        s.parse().unwrap_or_else(|_| panic!("not a number: {s}"))
+    }
+
+    #[test]
+    fn bar_heights_follow_one_log_scale() {
+        let svg = svg(&report(false));
+        if let Some(path) = std::env::var_os("CONCUR_SVG_OUT") {
+            std::fs::write(path, &svg).unwrap();
+        }
+        let cpu = panel(&svg, "cpu");
+        let height = |m: &str| number(attr(bar(cpu, "concur", m), "height"));
+        let (one, ten, hundred) = (
+            height("sequential"),
+            height("thread_pool"),
+            height("process_pool"),
+        );
+        let decade = ten - one;
+        assert!(decade > 50.0, "{one} {ten} {hundred}");
+        assert!(
+            (hundred - ten - decade).abs() < 0.05,
+            "{one} {ten} {hundred}"
+        );
+        // 0.8x: below the 1x line, by log10(1/0.8) of a decade.
+        let slow = height("event_loop");
+        assert!(
+            (one - slow - decade * (1.0f64 / 0.8).log10()).abs() < 0.05,
+            "{one} {slow}"
+        );
+        // The 1x line is at the sequential bar's top, in every panel.
+        let one_y = number(attr(&cpu[cpu.find("class=\"one\"").unwrap()..], "y1"));
+        let seq_y = number(attr(bar(cpu, "concur", "sequential"), "y"));
+        assert!((one_y - seq_y).abs() < 0.1, "{one_y} {seq_y}");
+    }
+
+    #[test]
+    fn the_axis_ticks_cover_the_data_from_half_to_a_hundred() {
+        let svg = svg(&report(false));
+        let ticks: Vec<&str> = svg
+            .split("<g class=\"tick\">")
+            .skip(1)
+            .map(|t| {
+                t.split("</text>")
+                    .next()
+                    .unwrap()
+                    .rsplit('>')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            ticks,
+            ["0.5x", "1x", "2x", "5x", "10x", "20x", "50x", "100x"]
+        );
+        assert_eq!(svg.matches("class=\"one\"").count(), 3);
+        assert!(svg.contains(">100x</text>") && svg.contains(">0.8x</text>"));
+    }
+
+    #[test]
+    fn a_mechanism_has_one_colour_in_every_panel_and_cpython_a_hatched_one() {
+        let mut r = report(true);
+        // Disturbed: it got 1 of the 2 cores it could use (the legend then explains `*`).
+        r.rows[2].expected_cores = 2.0;
+        let svg = svg(&r);
+        assert!(svg.contains(">10.0x*</text>"), "{svg}");
+        assert!(svg.contains("*: disturbed by other work"), "{svg}");
+        if let Some(path) = std::env::var_os("CONCUR_SVG_OUT_PYTHON") {
+            std::fs::write(path, &svg).unwrap();
+        }
+        let mut colours = Vec::new();
+        for m in CHART_MECHANISMS {
+            let fills: Vec<&str> = WORKLOADS
+                .iter()
+                .filter(|wl| mechanisms(wl).contains(&m))
+                .map(|wl| attr(bar(panel(&svg, wl), "concur", m), "fill"))
+                .collect();
+            assert!(!fills.is_empty(), "{m}");
+            assert!(fills.iter().all(|f| *f == fills[0]), "{m}: {fills:?}");
+            for wl in WORKLOADS.iter().filter(|wl| mechanisms(wl).contains(&m)) {
+                let hatched = attr(bar(panel(&svg, wl), "cpython", m), "fill");
+                assert_eq!(hatched, format!("url(#cpython-{m})"));
+                let stroke = attr(bar(panel(&svg, wl), "cpython", m), "stroke");
+                assert_eq!(stroke, fills[0], "{m}");
+            }
+            colours.push(fills[0]);
+        }
+        let mut distinct = colours.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), colours.len(), "{colours:?}");
+        assert!(svg.contains("hatched: CPython 3.12 &lt;test&gt;"), "{svg}");
+    }
+
+    #[test]
+    fn a_row_measured_more_than_once_shows_its_worst_try() {
+        let svg = svg(&report(false));
+        assert_eq!(svg.matches("<g class=\"tries\"").count(), 1);
+        let cpu = panel(&svg, "cpu");
+        let tries = &cpu[cpu.find("<g class=\"tries\"").unwrap()..];
+        assert!(tries.contains("3 tries: 20.00x to 100.00x"), "{tries}");
+        let whisker = &tries[tries.find("<line").unwrap()..];
+        let (top, low) = (number(attr(whisker, "y1")), number(attr(whisker, "y2")));
+        let ten_top = number(attr(bar(cpu, "concur", "thread_pool"), "y"));
+        let hundred_top = number(attr(bar(cpu, "concur", "process_pool"), "y"));
+        assert!((top - hundred_top).abs() < 0.01, "{top} {hundred_top}");
+        // 20x: a third of a decade (log10 2) above the 10x bar's top.
+        let decade = ten_top - hundred_top;
+        assert!(
+            (ten_top - low - decade * 2f64.log10()).abs() < 0.05,
+            "{low}"
+        );
+    }
+
+    #[test]
+    fn json_carries_the_tries_the_spread_and_the_contention() {
+        let mut r = report(false);
+        let pool = &mut r.rows[2];
+        assert_eq!(pool.mechanism, "thread_pool");
+        // It could use 2 cores and got 1, while tasks waited for a CPU half the time.
+        pool.expected_cores = 2.0;
+        pool.load = machine::Load {
+            pressure: Some(0.5),
+            steal: Some(0.0),
+        };
+        let text = json(&r);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.contains(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+        };
+        assert_eq!(
+            line("\"contention\""),
+            "  \"contention\": {\"cpus_available\": 2, \"cpus_obtained\": 1.000, \"cpu_pressure_share\": 0.5000, \"cpu_steal_share\": 0.0000, \"contended\": true, \"disturbed_rows\": 1},"
+        );
+        let process = line("\"workload\": \"cpu\", \"mechanism\": \"process_pool\"");
+        assert!(
+            process.contains("\"tries\": 3, \"tries_wall_s\": [0.050000, 0.010000, 0.020000], \"best_wall_s\": 0.010000, \"worst_wall_s\": 0.050000, \"worst_speedup\": 20.000,"),
+            "{process}"
+        );
+        assert!(
+            process.contains("\"cpu_pressure_share\": null, \"cpu_steal_share\": null, \"disturbed\": false, \"disturbed_reason\": null}"),
+            "{process}"
+        );
+        let threads = line("\"workload\": \"cpu\", \"mechanism\": \"thread_pool\"");
+        assert!(
+            threads.contains("\"tries\": 1, \"tries_wall_s\": [0.100000], \"best_wall_s\": 0.100000, \"worst_wall_s\": 0.100000, \"worst_speedup\": 10.000, \"expected_cores\": 2.0, \"cpu_pressure_share\": 0.5000, \"cpu_steal_share\": 0.0000, \"disturbed\": true, \"disturbed_reason\": \"it got 1.0 of the 2 cores it could use"),
+            "{threads}"
+        );
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+        assert_eq!(text.matches('[').count(), text.matches(']').count());
+    }
+
+    #[test]
+    fn an_axis_of_many_decades_labels_the_powers_of_ten_and_its_ends() {
+        let axis = LogAxis::new([0.03, 2000.0, f64::NAN, 0.0], 400.0, 100.0);
+        let labels: Vec<String> = axis.ticks.iter().map(|t| t.label()).collect();
+        assert_eq!(
+            labels,
+            ["0.02x", "0.1x", "1x", "10x", "100x", "1000x", "2000x"]
+        );
+        assert_eq!(axis.y(0.02), 400.0);
+        assert_eq!(axis.y(2000.0), 100.0);
+        // Out of range and nonsense stay on the axis.
+        assert_eq!(axis.y(1e9), 100.0);
+        assert_eq!(axis.y(f64::NAN), 400.0);
+        let decade = axis.y(1.0) - axis.y(10.0);
+        assert!((axis.y(10.0) - axis.y(100.0) - decade).abs() < 1e-9);
+        // One value: the axis still spans the tick below it to the one at or above it.
+        let one = LogAxis::new([1.0], 400.0, 100.0);
+        let labels: Vec<String> = one.ticks.iter().map(|t| t.label()).collect();
+        assert_eq!(labels, ["0.5x", "1x"]);
+    }
 }
