@@ -213,6 +213,18 @@ mod tests {
         let main = thread_id().unwrap();
         let other = thread::spawn(|| thread_id().unwrap()).join().unwrap();
         assert_ne!(main, other);
-        assert!(thread_cpu(main) > Duration::ZERO);
+        // The kernel counts CPU time in ticks: a thread that has barely run (this one,
+        // on a busy machine) may still read zero. Work until the count moves; it must.
+        let give_up = std::time::Instant::now() + Duration::from_secs(60);
+        let mut x = 1u64;
+        while thread_cpu(main) == Duration::ZERO {
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+            }
+            assert!(
+                std::time::Instant::now() < give_up,
+                "a minute of work on this thread and its CPU time still reads zero"
+            );
+        }
     }
 }
