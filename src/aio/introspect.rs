@@ -8,7 +8,7 @@
 //! pool's handle). The bookkeeping is a few plain stores per poll, on the loop's own
 //! thread; the loop's clock is read once per turn, not per poll.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
 use std::panic::Location;
 use std::rc::Rc;
@@ -91,7 +91,7 @@ const NEVER: u64 = u64::MAX;
 /// `run`'s own future, seen as a task: it has no cell, so its record lives here.
 pub(super) struct MainTask {
     pub(super) name: String,
-    pub(super) record: Cell<Record>,
+    pub(super) record: RefCell<Record>,
     pub(super) finished: Cell<bool>,
     pub(super) running: Cell<bool>,
 }

@@ -193,7 +193,7 @@ impl Local {
             polling: Cell::new(NOBODY),
             main: Rc::new(MainTask {
                 name: options.name.map_or_else(|| "main".to_owned(), |n| n.0),
-                record: Cell::new(Record::new(options.called_at, 0)),
+                record: RefCell::new(Record::new(options.called_at, 0)),
                 finished: Cell::new(false),
                 running: Cell::new(false),
             }),
@@ -222,9 +222,9 @@ impl Local {
         match self.polling.get() {
             NOBODY => {}
             MAIN => {
-                let mut record = self.main.record.get();
-                record.awaiting = on;
-                self.main.record.set(record);
+                if let Ok(mut record) = self.main.record.try_borrow_mut() {
+                    record.awaiting = on;
+                }
             }
             id => {
                 let key = (id & u64::from(u32::MAX)) as usize;
@@ -267,7 +267,7 @@ impl Local {
         let tasks = self.tasks.borrow();
         let mut all = Vec::with_capacity(tasks.len() + 1);
         if !self.main.finished.get() {
-            all.push((TaskRef::main(&self.main), self.main.record.get()));
+            all.push((TaskRef::main(&self.main), *self.main.record.borrow()));
         }
         all.extend(
             tasks
@@ -465,9 +465,7 @@ impl Local {
                     // `run`'s own future, woken on this thread: its turn in line.
                     if self.main_waker.state.begin_poll() {
                         self.budget.set(BUDGET);
-                        let mut record = self.main.record.get();
-                        record.polled(self.turn_ms.get());
-                        self.main.record.set(record);
+                        self.main.record.borrow_mut().polled(self.turn_ms.get());
                         self.polling.set(MAIN);
                         self.main.running.set(true);
                         let polled = future.as_mut().poll(&mut cx);
