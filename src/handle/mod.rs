@@ -13,6 +13,8 @@ mod loom_tests;
 mod promise;
 mod state;
 mod wait;
+#[cfg_attr(not(feature = "process-pool"), allow(dead_code))]
+pub(crate) mod window;
 
 use std::fmt;
 use std::future::Future;
