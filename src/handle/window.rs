@@ -40,8 +40,11 @@ pub(crate) struct Window {
     landed: Mutex<VecDeque<usize>>,
     /// `true` while `AsDone` owns this window: then landings are queued.
     queue_landings: AtomicBool,
-    /// The consumer is parked, or about to park: a landing must wake it.
+    /// The consumer is parked, or about to park: a landing that leaves at most `low`
+    /// units unfinished must wake it.
     waiting: AtomicBool,
+    /// See `waiting`; `usize::MAX` (every landing wakes) unless the consumer lowered it.
+    low: AtomicUsize,
     consumer: Mutex<Option<Thread>>,
 }
 
@@ -51,8 +54,10 @@ impl Window {
         if self.queue_landings.load(Ordering::Relaxed) {
             lock(&self.landed).push_back(slot);
         }
-        self.unfinished.fetch_sub(1, Ordering::SeqCst);
-        self.wake();
+        let left = self.unfinished.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left <= self.low.load(Ordering::Relaxed) {
+            self.wake();
+        }
     }
 
     fn wake(&self) {
@@ -198,6 +203,7 @@ impl<S: Feed> Engine<S> {
         window
             .queue_landings
             .store(queue_landings, Ordering::Relaxed);
+        window.low.store(usize::MAX, Ordering::Relaxed);
         Engine {
             feed,
             window,
@@ -308,6 +314,9 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
                 Some(d) => head.wait_timeout(d.saturating_duration_since(Instant::now())),
             };
         }
+        // Woken when the workers are about to run dry: at most one unit each left.
+        let low = (self.core.base / 2).max(1);
+        self.core.window.low.store(low, Ordering::Relaxed);
         let mut registered = false;
         loop {
             let head = &self.in_flight[0].handle;
@@ -315,11 +324,17 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
                 return true;
             }
             let core = &mut self.core;
-            if core.window.unfinished() < core.base && core.items < core.cap {
-                if let Some(unit) = core.submit(0) {
-                    self.in_flight.push_back(unit);
-                    continue;
+            if core.window.unfinished() <= low && !core.exhausted && core.items < core.cap {
+                // Grow in batches, bigger as the window grows, so that the consumer
+                // wakes a few times per big item, not once per small one.
+                let high = (2 * core.base).max(self.in_flight.len() / 2);
+                while core.window.unfinished() < high && core.items < core.cap {
+                    match core.submit(0) {
+                        Some(unit) => self.in_flight.push_back(unit),
+                        None => break,
+                    }
                 }
+                continue;
             }
             let head = &self.in_flight[0].handle;
             if !registered {
@@ -331,9 +346,9 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
             }
             let core = &self.core;
             let can_grow = !core.exhausted && core.items < core.cap;
-            let (window, base) = (&core.window, core.base);
+            let window = &core.window;
             let woke = window.park_until(core.deadline, || {
-                head.is_finished() || (can_grow && window.unfinished() < base)
+                head.is_finished() || (can_grow && window.unfinished() <= low)
             });
             if !woke {
                 return false;
