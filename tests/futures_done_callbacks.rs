@@ -10,8 +10,10 @@ use concur::{promise, ProcessPoolExecutor, TaskError, ThreadPoolExecutor};
 /// What a callback saw, owned.
 type Seen<T> = Result<T, TaskError>;
 
-fn recorder<T: Clone + Send + 'static>(
-) -> (impl FnOnce(Result<&T, &TaskError>) + Send + 'static, mpsc::Receiver<Seen<T>>) {
+fn recorder<T: Clone + Send + 'static>() -> (
+    impl FnOnce(Result<&T, &TaskError>) + Send + 'static,
+    mpsc::Receiver<Seen<T>>,
+) {
     let (tx, rx) = mpsc::channel();
     (
         move |r: Result<&T, &TaskError>| tx.send(r.cloned().map_err(Clone::clone)).unwrap(),
@@ -27,7 +29,11 @@ fn a_callback_sees_a_promise_value_and_the_owner_still_gets_it() {
     h.on_outcome(cb);
     assert!(seen.try_recv().is_err(), "not before the outcome");
     p.set(5);
-    assert_eq!(seen.try_recv().unwrap(), Ok(5), "ran on the thread that set it");
+    assert_eq!(
+        seen.try_recv().unwrap(),
+        Ok(5),
+        "ran on the thread that set it"
+    );
     assert_eq!(h.join(), Ok(5));
 }
 
@@ -67,7 +73,11 @@ fn a_panicking_callback_leaves_the_others_and_the_outcome_alone() {
     h.on_outcome(cb);
     p.set(5); // the panic does not reach the setter
     assert_eq!(raised.load(Ordering::SeqCst), 1);
-    assert_eq!(seen.try_recv().unwrap(), Ok(5), "the next callback still ran");
+    assert_eq!(
+        seen.try_recv().unwrap(),
+        Ok(5),
+        "the next callback still ran"
+    );
     assert_eq!(h.join(), Ok(5));
 }
 
@@ -93,7 +103,10 @@ fn a_callback_added_after_failure_runs_at_once() {
     p.fail(TaskError::Failed("test".into()));
     let (cb, seen) = recorder();
     h.on_outcome(cb);
-    assert_eq!(seen.try_recv().unwrap(), Err(TaskError::Failed("test".into())));
+    assert_eq!(
+        seen.try_recv().unwrap(),
+        Err(TaskError::Failed("test".into()))
+    );
 }
 
 #[test]

@@ -181,20 +181,140 @@ fn thread_map_bounded_works_on_an_endless_input() {
 fn thread_map_yields_an_exception_in_its_place() {
     // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_exception
     let pool = ThreadPoolExecutor::new(2);
-    // divmod over [1, 1, 1, 1] and [2, 3, 0, 5]: Python raises at the third and stops;
-    // concur yields the third's panic in its place and goes on.
+    // Python raises ZeroDivisionError in the third's place and goes on (3.14), as concur
+    // yields the third's panic.
     let mut it = pool.map(
         |(a, b): (i32, i32)| (a / b, a % b),
-        [(1, 2), (1, 3), (1, 0), (1, 5)],
+        [(5, 2), (5, 3), (5, 0), (5, 5)],
     );
-    assert_eq!(it.next(), Some(Ok((0, 1))));
-    assert_eq!(it.next(), Some(Ok((0, 1))));
+    assert_eq!(it.next(), Some(Ok((2, 1))));
+    assert_eq!(it.next(), Some(Ok((1, 2))));
     assert!(
         it.next().unwrap().unwrap_err().is_panic(),
         "division by zero"
     );
-    assert_eq!(it.next(), Some(Ok((0, 1))));
+    assert_eq!(it.next(), Some(Ok((1, 0))));
     assert_eq!(it.next(), None);
+    assert_eq!(it.next(), None);
+}
+
+fn divmod((a, b): (i32, i32)) -> (i32, i32) {
+    (a / b, a % b)
+}
+
+#[test]
+fn process_map_yields_an_exception_in_its_place_within_a_chunk() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_exception (the chunksize=3 half)
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .chunk_size(3)
+        .build()
+        .unwrap();
+    let mut it = pool.map(divmod, [(5, 2), (5, 0), (5, 3), (5, 5)]);
+    assert_eq!(it.next(), Some(Ok((2, 1))));
+    assert!(
+        it.next().unwrap().unwrap_err().is_panic(),
+        "division by zero"
+    );
+    assert_eq!(it.next(), Some(Ok((1, 2))));
+    assert_eq!(it.next(), Some(Ok((1, 0))));
+    assert_eq!(it.next(), None);
+}
+
+#[test]
+fn a_timed_out_error_from_the_task_is_not_the_maps_timeout() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_timeout_from_callable
+    let pool = ThreadPoolExecutor::new(2);
+    let timeout_on_one = |x: u32| {
+        if x == 1 {
+            Err(TaskError::TimedOut)
+        } else {
+            Ok(x)
+        }
+    };
+    for timeout in [None, Some(Duration::from_secs(3600))] {
+        let it = pool.map(timeout_on_one, 0..4);
+        let it = match timeout {
+            Some(d) => it.timeout(d),
+            None => it,
+        };
+        let got: Vec<_> = it.collect();
+        assert_eq!(
+            got,
+            [
+                Ok(Ok(0)),
+                Ok(Err(TaskError::TimedOut)),
+                Ok(Ok(2)),
+                Ok(Ok(3))
+            ],
+            "the task's own TimedOut is its value; the map goes on"
+        );
+    }
+}
+
+#[test]
+fn map_bounded_keeps_input_order_whatever_the_bound() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_buffersize (3.14) and test_map_buffersize_on_empty_iterable
+    let pool = ThreadPoolExecutor::new(2);
+    for bound in [1, 2, 4, 8] {
+        let got: Vec<_> = pool
+            .map_bounded(|x: u32| x.to_string(), 0..4, bound)
+            .collect();
+        assert_eq!(got, ["0", "1", "2", "3"].map(|s| Ok(s.to_owned())));
+        assert_eq!(pool.map_bounded(|x: u32| x, [], bound).next(), None);
+    }
+}
+
+#[test]
+#[should_panic(expected = "at least one task in flight")]
+fn map_bounded_refuses_a_zero_bound() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_buffersize_value_validation (3.14)
+    let pool = ThreadPoolExecutor::new(1);
+    let _ = pool.map_bounded(|x: u32| x, [1], 0);
+}
+
+#[test]
+fn shutting_down_with_a_process_map_in_flight_does_not_hang() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_shutdown_race_issue12456
+    let pool = ProcessPoolExecutor::new(2).unwrap();
+    let it = pool.map(hang_on_one, vec![2u64; pool.max_workers() + 1]);
+    pool.shutdown();
+    let got: Vec<_> = it.collect();
+    assert_eq!(
+        got,
+        vec![Ok(2); 3],
+        "what was sent before the shutdown finished"
+    );
+}
+
+#[test]
+fn a_map_timeout_cancels_the_items_queued_behind_a_busy_pool() {
+    // CPython Lib/test/test_concurrent_futures/test_thread_pool.py ThreadPoolExecutorTest.test_executor_map_current_future_cancel
+    let pool = ThreadPoolExecutor::new(1);
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (stop, stopped) = mpsc::channel::<()>();
+    let stopped = Arc::new(Mutex::new(stopped));
+    let log_n_wait = {
+        let (log, stopped) = (log.clone(), stopped.clone());
+        move |ident: &'static str| {
+            log.lock().unwrap().push(format!("{ident} started"));
+            let _ = stopped.lock().unwrap().recv();
+            log.lock().unwrap().push(format!("{ident} stopped"));
+        }
+    };
+    let first = {
+        let f = log_n_wait.clone();
+        pool.submit(move || f("first"))
+    };
+    let mut it = pool
+        .map(log_n_wait, ["second", "third"])
+        .timeout(Duration::ZERO);
+    assert_eq!(it.next(), Some(Err(TaskError::TimedOut)));
+    drop(it);
+    drop(stop);
+    first.join().unwrap();
+    drop(pool);
+    assert_eq!(*log.lock().unwrap(), ["first started", "first stopped"]);
 }
 
 #[test]
