@@ -10,23 +10,19 @@ use concur::{promise, ProcessPoolExecutor, TaskError, ThreadPoolExecutor};
 /// What a callback saw, owned.
 type Seen<T> = Result<T, TaskError>;
 
-fn recorder<T: Clone + Send + 'static>() -> (
-    impl FnOnce(Result<&T, &TaskError>) + Send + 'static,
-    mpsc::Receiver<Seen<T>>,
-) {
-    let (tx, rx) = mpsc::channel();
-    (
-        move |r: Result<&T, &TaskError>| tx.send(r.cloned().map_err(Clone::clone)).unwrap(),
-        rx,
-    )
+/// A callback that sends what it saw, owned, down `tx`.
+fn record<T: Clone + Send + 'static>(
+    tx: mpsc::Sender<Seen<T>>,
+) -> impl FnOnce(Result<&T, &TaskError>) + Send + 'static {
+    move |r: Result<&T, &TaskError>| tx.send(r.cloned().map_err(Clone::clone)).unwrap()
 }
 
 #[test]
 fn a_callback_sees_a_promise_value_and_the_owner_still_gets_it() {
     // CPython Lib/test/test_concurrent_futures/test_future.py FutureTests.test_done_callback_with_result
     let (p, h) = promise::<u32>();
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert!(seen.try_recv().is_err(), "not before the outcome");
     p.set(5);
     assert_eq!(
@@ -41,8 +37,8 @@ fn a_callback_sees_a_promise_value_and_the_owner_still_gets_it() {
 fn a_callback_sees_a_promise_error() {
     // CPython Lib/test/test_concurrent_futures/test_future.py FutureTests.test_done_callback_with_exception
     let (p, h) = promise::<u32>();
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     p.fail(TaskError::Failed("test".into()));
     assert_eq!(seen.recv().unwrap(), Err(TaskError::Failed("test".into())));
     assert_eq!(h.join(), Err(TaskError::Failed("test".into())));
@@ -52,8 +48,8 @@ fn a_callback_sees_a_promise_error() {
 fn a_callback_sees_a_cancellation() {
     // CPython Lib/test/test_concurrent_futures/test_future.py FutureTests.test_done_callback_with_cancel
     let (p, h) = promise::<u32>();
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert!(h.cancel());
     assert_eq!(seen.try_recv().unwrap(), Err(TaskError::Cancelled));
     assert!(p.is_cancelled());
@@ -69,8 +65,8 @@ fn a_panicking_callback_leaves_the_others_and_the_outcome_alone() {
         counted.fetch_add(1, Ordering::SeqCst);
         panic!("doh!");
     });
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     p.set(5); // the panic does not reach the setter
     assert_eq!(raised.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -101,8 +97,8 @@ fn a_callback_added_after_failure_runs_at_once() {
     // CPython Lib/test/test_concurrent_futures/test_future.py FutureTests.test_done_callback_already_failed
     let (p, h) = promise::<u32>();
     p.fail(TaskError::Failed("test".into()));
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert_eq!(
         seen.try_recv().unwrap(),
         Err(TaskError::Failed("test".into()))
@@ -114,8 +110,8 @@ fn a_callback_added_after_cancellation_runs_at_once() {
     // CPython Lib/test/test_concurrent_futures/test_future.py FutureTests.test_done_callback_already_cancelled
     let (_p, h) = promise::<u32>();
     assert!(h.cancel());
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert_eq!(seen.try_recv().unwrap(), Err(TaskError::Cancelled));
 }
 
@@ -125,8 +121,8 @@ fn a_panicking_callback_added_after_success_does_not_reach_the_caller() {
     let (p, h) = promise::<u32>();
     p.set(5);
     h.on_outcome(|_| panic!("doh!"));
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert_eq!(seen.try_recv().unwrap(), Ok(5));
     assert_eq!(h.join(), Ok(5));
 }
@@ -175,15 +171,15 @@ fn double(x: u64) -> u64 {
 fn a_process_pool_callback_sees_the_value_and_the_owner_still_gets_it() {
     let pool = ProcessPoolExecutor::new(1).unwrap();
     let h = pool.submit(double, 21);
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert_eq!(h.join(), Ok(42));
     assert_eq!(seen.try_recv().unwrap(), Ok(42), "ran before join returned");
     // And on a handle that has finished already.
     let h = pool.submit(double, 4);
     assert!(h.wait_timeout(std::time::Duration::from_secs(60)));
-    let (cb, seen) = recorder();
-    h.on_outcome(cb);
+    let (tx, seen) = mpsc::channel();
+    h.on_outcome(record(tx));
     assert_eq!(seen.try_recv().unwrap(), Ok(8));
     assert_eq!(h.join(), Ok(8));
 }

@@ -264,9 +264,9 @@ impl<T> Core<T> {
                 break;
             }
             drop(w);
-            // SAFETY: `DONE` is not published, so the slot (written by this thread, which
-            // holds the claim) is read by nobody else, and not written again.
             self.result.with_mut(|slot| {
+                // SAFETY: `DONE` is not published, so the slot (written by this thread,
+                // which holds the claim) is read by nobody else, and not written again.
                 let outcome = unsafe { &*slot }
                     .as_ref()
                     .expect("concur: the outcome is stored before the callbacks run");
@@ -390,10 +390,11 @@ impl<T> Core<T> {
             prev & TAKEN == 0,
             "concur: on_outcome on a handle that already returned its outcome (it was awaited)"
         );
-        // SAFETY: `DONE` was observed with acquire ordering, so the outcome is written and
-        // will not be written again; it is not taken (checked above) and cannot be while
-        // the caller borrows the handle, the only party that takes it.
         self.result.with_mut(|slot| {
+            // SAFETY: `DONE` was observed with acquire ordering, so the outcome is written
+            // and will not be written again; it is not taken (checked above) and cannot be
+            // while the caller borrows the handle, the only party that takes it; other
+            // readers only read (`T: Sync`).
             let outcome = unsafe { &*slot }
                 .as_ref()
                 .expect("concur: a finished task that was not taken holds its outcome");
