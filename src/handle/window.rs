@@ -21,12 +21,18 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use super::{JoinHandle, Notify, TaskError};
-use crate::sync::{lock, Arc};
+use crate::sync::Arc;
+
+/// Locks `m`, ignoring poisoning (no critical section here can panic halfway). `std`'s
+/// mutex even under loom, whose models do not cover the window.
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The slot a [`Notify`] on the head uses: it only wakes the consumer.
 const HEAD: usize = usize::MAX;
@@ -52,7 +58,7 @@ impl Window {
     /// The unit in `slot` landed.
     pub(crate) fn land(&self, slot: usize) {
         if self.queue_landings.load(Ordering::Relaxed) {
-            lock(&self.landed).push_back(slot);
+            relock(&self.landed).push_back(slot);
         }
         let left = self.unfinished.fetch_sub(1, Ordering::SeqCst) - 1;
         if left <= self.low.load(Ordering::Relaxed) {
@@ -62,7 +68,7 @@ impl Window {
 
     fn wake(&self) {
         if self.waiting.load(Ordering::SeqCst) {
-            if let Some(t) = &*lock(&self.consumer) {
+            if let Some(t) = &*relock(&self.consumer) {
                 t.unpark();
             }
         }
@@ -73,13 +79,13 @@ impl Window {
     }
 
     fn pop_landed(&self) -> Option<usize> {
-        lock(&self.landed).pop_front()
+        relock(&self.landed).pop_front()
     }
 
     /// Parks this thread until `ready()` or `deadline`; `false` if the deadline passed
     /// first. Every landing (and the head's [`Notify`]) wakes it to look again.
     fn park_until(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
-        *lock(&self.consumer) = Some(thread::current());
+        *relock(&self.consumer) = Some(thread::current());
         self.waiting.store(true, Ordering::SeqCst);
         let ok = loop {
             // After `waiting` is set: a landing either is seen here or sees `waiting`.
@@ -314,6 +320,13 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
                 Some(d) => head.wait_timeout(d.saturating_duration_since(Instant::now())),
             };
         }
+        // Most heads are a moment from done: look again a little before parking.
+        for round in 0..crate::sync::SPIN_PAUSE_ROUNDS {
+            if self.in_flight[0].handle.is_finished() {
+                return true;
+            }
+            crate::sync::spin_pause(round);
+        }
         // Woken when the workers are about to run dry: at most one unit each left.
         let low = (self.core.base / 2).max(1);
         self.core.window.low.store(low, Ordering::Relaxed);
@@ -481,7 +494,7 @@ impl<S: Feed<Out = T>, T> AsDone<S, T> {
                 continue;
             }
             let window = Arc::clone(&self.core.window);
-            if !window.park_until(self.core.deadline, || !lock(&window.landed).is_empty()) {
+            if !window.park_until(self.core.deadline, || !relock(&window.landed).is_empty()) {
                 return Some(self.time_out());
             }
         }
