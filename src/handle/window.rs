@@ -9,15 +9,19 @@
 //! counts the units not landed and, for `map_unordered`, queues the landed ones in the
 //! order they landed.
 //!
-//! In order ([`InOrder`]): `base` units are kept in flight. When the consumer waits for
-//! the head of the window and fewer than `base` units are still unfinished (the head is
-//! a big item and the workers are running out of work behind it), more units are
-//! submitted, up to `cap` items in the window; once the head arrives the window drains
-//! back to `base`. So a lopsided input keeps every worker busy, an even one never holds
-//! more than `base` units, and memory stays bounded by `cap` either way.
+//! In order ([`InOrder`]): `base` units are kept in flight. The window grows, up to `cap`
+//! items, wherever the workers would otherwise run out of work: when the consumer waits
+//! for the head of the window and at most `base / 2` units are still unfinished (the
+//! head is a big item, the workers are running out of work behind it), more units are
+//! submitted while it waits; and when the consumer comes back (from its own work, or
+//! from not being scheduled) to find the workers run dry, the number of units kept
+//! unfinished doubles. So a lopsided input keeps every worker busy, a consumer that
+//! keeps up never sees more than `base` units in flight, and memory stays bounded by
+//! `cap` either way.
 //!
 //! As completed ([`AsDone`]): `base` units in flight, each yielded as it lands, so no
-//! unit waits behind another and the window never needs to grow.
+//! unit waits behind another; the window grows (up to `cap` items) only when the
+//! consumer comes back to find the workers run dry, as above.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -259,6 +263,9 @@ impl<S: Feed> Engine<S> {
 pub(crate) struct InOrder<S, T> {
     core: Engine<S>,
     in_flight: VecDeque<Unit<T>>,
+    /// Units to keep unfinished (work the workers have): `base`, doubled (up to `cap`
+    /// items in the window) each time the consumer comes back to find them run dry.
+    target: usize,
 }
 
 impl<S: Feed<Out = T>, T> InOrder<S, T> {
@@ -268,14 +275,18 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
         let mut this = InOrder {
             core: Engine::new(feed, base, cap, false),
             in_flight: VecDeque::with_capacity(base.min(1024)),
+            target: base,
         };
         this.fill();
         this
     }
 
     fn fill(&mut self) {
-        while self.in_flight.len() < self.core.base {
-            match self.core.submit(0) {
+        let core = &mut self.core;
+        while self.in_flight.len() < core.base
+            || (core.window.unfinished() < self.target && core.items < core.cap)
+        {
+            match core.submit(0) {
                 Some(unit) => self.in_flight.push_back(unit),
                 None => break,
             }
@@ -287,6 +298,15 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
     pub(crate) fn next(&mut self) -> Option<Result<Unit<T>, TaskError>> {
         if self.core.ended {
             return None;
+        }
+        let core = &self.core;
+        if !core.exhausted
+            && core.cap > core.base
+            && core.window.unfinished() < (core.base / 2).max(1)
+        {
+            // The workers ran (nearly) dry while the consumer was away (busy, or not
+            // scheduled): keep more work in flight from now on.
+            self.target = (2 * self.target).min(core.cap);
         }
         self.fill();
         if self.in_flight.is_empty() {
@@ -410,23 +430,30 @@ pub(crate) struct AsDone<S, T> {
     slots: Vec<Option<Unit<T>>>,
     free: Vec<usize>,
     live: usize,
+    /// Units to keep in flight: `base`, doubled (up to `cap` items) each time the
+    /// consumer comes back to find the workers run dry, as for [`InOrder`].
+    target: usize,
 }
 
 impl<S: Feed<Out = T>, T> AsDone<S, T> {
-    /// `base` units in flight. Submits the first now.
-    pub(crate) fn new(feed: S, base: usize) -> Self {
+    /// `base` units in flight, more (up to `cap` items) if the consumer lags. Submits
+    /// the first now.
+    pub(crate) fn new(feed: S, base: usize, cap: usize) -> Self {
         let mut this = AsDone {
-            core: Engine::new(feed, base, base, true),
+            core: Engine::new(feed, base, cap, true),
             slots: Vec::with_capacity(base.min(1024)),
             free: Vec::new(),
             live: 0,
+            target: base,
         };
         this.fill();
         this
     }
 
     fn fill(&mut self) {
-        while self.live < self.core.base {
+        while self.live < self.core.base
+            || (self.live < self.target && self.core.items < self.core.cap)
+        {
             let slot = self.free.pop().unwrap_or(self.slots.len());
             match self.core.submit(slot) {
                 Some(unit) => {
@@ -464,6 +491,14 @@ impl<S: Feed<Out = T>, T> AsDone<S, T> {
     pub(crate) fn next(&mut self) -> Option<Result<Unit<T>, usize>> {
         if self.core.ended {
             return None;
+        }
+        let core = &self.core;
+        if !core.exhausted
+            && core.cap > core.base
+            && core.window.unfinished() < (core.base / 2).max(1)
+        {
+            // The workers ran (nearly) dry while the consumer was away.
+            self.target = (2 * self.target).min(core.cap);
         }
         self.fill();
         if self.live == 0 {

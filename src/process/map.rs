@@ -244,9 +244,9 @@ where
     I: Iterator<Item = A>,
 {
     pub(super) fn new(pool: &'a ProcessPoolExecutor, f: fn(A) -> R, items: I) -> Self {
-        let (base, _) = default_window(pool.max_workers());
+        let (base, cap) = default_window(pool.max_workers());
         ProcessMapUnordered {
-            inner: AsDone::new(ProcessFeed::new(pool, f, items), base),
+            inner: AsDone::new(ProcessFeed::new(pool, f, items), base, cap),
             ready: VecDeque::new(),
         }
     }

@@ -247,10 +247,9 @@ impl ProcessPoolExecutor {
     /// Dropping the iterator cancels the chunks in flight.
     ///
     /// The window, as for [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map):
-    /// `2 × max_workers` chunks; while the chunk waited for (the head) runs and fewer
-    /// than that are unfinished behind it, more chunks are sent, up to `1024 ×
-    /// max_workers` items in the window, so a big item does not leave the other
-    /// workers idle; once the head arrives the window drains back.
+    /// `2 × max_workers` chunks, growing up to `1024 × max_workers` items only where
+    /// workers would otherwise go idle (behind a head chunk that is still running, or
+    /// when the consumer comes back to find them run dry).
     ///
     /// ```
     /// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
@@ -268,7 +267,8 @@ impl ProcessPoolExecutor {
 
     /// Like [`map`](Self::map), but yields the outcomes as their chunks finish, each
     /// with the index of its item in the input (`(usize, Result<R, TaskError>)`; within
-    /// a chunk, in input order). Lazy over the input, `2 × max_workers` chunks in flight;
+    /// a chunk, in input order). Lazy over the input, `2 × max_workers` chunks in flight
+    /// (more only if the consumer lags, as for `map`);
     /// [`timeout`](ProcessMapUnordered::timeout) bounds the whole map; dropping the
     /// iterator cancels the chunks in flight.
     ///

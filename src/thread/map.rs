@@ -180,9 +180,15 @@ where
     A: Send + 'static,
     T: Send + 'static,
 {
-    pub(super) fn new(pool: &'a ThreadPoolExecutor, f: F, items: I, base: usize) -> Self {
+    pub(super) fn new(
+        pool: &'a ThreadPoolExecutor,
+        f: F,
+        items: I,
+        base: usize,
+        cap: usize,
+    ) -> Self {
         MapUnordered {
-            inner: AsDone::new(ThreadFeed::new(pool, f, items), base),
+            inner: AsDone::new(ThreadFeed::new(pool, f, items), base, cap),
         }
     }
 

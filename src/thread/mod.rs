@@ -265,16 +265,17 @@ impl ThreadPoolExecutor {
     /// `Executor.map`. The input is read lazily, so an endless iterator works, and
     /// dropping the iterator cancels the tasks not started yet.
     ///
-    /// The window of tasks submitted and not yet yielded: `2 × max_workers` tasks. When
-    /// the result waited for (the head) is a big item and fewer than `2 × max_workers`
-    /// tasks are left unfinished behind it, so that workers would go idle, more items
-    /// are submitted while the head runs, up to `1024 × max_workers` tasks in the window
-    /// in all; once the head arrives, the window drains back. So lopsided work (a few
-    /// items that cost as much as all the others) keeps every worker busy, an even load
-    /// never runs more than `2 × max_workers` ahead of the consumer, and the results held
-    /// waiting are bounded either way. [`map_bounded`](Self::map_bounded) sets a fixed
-    /// window instead; [`map_unordered`](Self::map_unordered) yields results as they
-    /// finish and needs no growth.
+    /// The window of tasks submitted and not yet yielded starts at `2 × max_workers` and
+    /// grows only where workers would otherwise go idle, up to `1024 × max_workers`
+    /// tasks: while the result waited for (the head) is a big item and at most
+    /// `max_workers` tasks are left unfinished behind it, more items are submitted as it
+    /// runs; and when the consumer comes back (from its own work, or from not being
+    /// scheduled on a busy machine) to find the workers run dry, the number kept in
+    /// flight doubles. So lopsided work (a few items that cost as much as all the
+    /// others) keeps every worker busy, a consumer that keeps up with an even load never
+    /// has more than `2 × max_workers` tasks ahead of it, and the results held waiting
+    /// are bounded either way. [`map_bounded`](Self::map_bounded) sets a fixed window
+    /// instead; [`map_unordered`](Self::map_unordered) yields results as they finish.
     ///
     /// ```
     /// let pool = concur::ThreadPoolExecutor::new(4);
@@ -299,9 +300,10 @@ impl ThreadPoolExecutor {
     /// Like [`map`](Self::map), but yields each result as soon as its task finishes,
     /// with the index of its item in the input: `(usize, Result<T, TaskError>)`, as
     /// rayon's and mpi4py's unordered maps do. The input is read lazily, `2 ×
-    /// max_workers` tasks in flight (a big item holds up no other result, so the window
-    /// never needs to grow); [`timeout`](MapUnordered::timeout) bounds the whole map;
-    /// dropping the iterator cancels the tasks not started yet.
+    /// max_workers` tasks in flight (a big item holds up no other result), more (up to
+    /// `1024 × max_workers`) only if the consumer comes back to find the workers run dry,
+    /// as for `map`; [`timeout`](MapUnordered::timeout) bounds the whole map; dropping
+    /// the iterator cancels the tasks not started yet.
     ///
     /// Called from a task of this same pool, it cannot wait for "whichever finishes
     /// first" without risking the pool's last free worker: there it yields the oldest
@@ -326,8 +328,8 @@ impl ThreadPoolExecutor {
         A: Send + 'static,
         T: Send + 'static,
     {
-        let (base, _) = crate::handle::window::default_window(self.max_workers());
-        MapUnordered::new(self, f, items.into_iter(), base)
+        let (base, cap) = crate::handle::window::default_window(self.max_workers());
+        MapUnordered::new(self, f, items.into_iter(), base, cap)
     }
 
     /// [`map`](Self::map) with at most `in_flight` tasks submitted and not yet yielded.
