@@ -283,8 +283,12 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
 
     fn fill(&mut self) {
         let core = &mut self.core;
+        // Past `base` only once the target was raised: a consumer that keeps up never
+        // has more than `base` units ahead of it.
         while self.in_flight.len() < core.base
-            || (core.window.unfinished() < self.target && core.items < core.cap)
+            || (self.target > core.base
+                && core.window.unfinished() < self.target
+                && core.items < core.cap)
         {
             match core.submit(0) {
                 Some(unit) => self.in_flight.push_back(unit),
