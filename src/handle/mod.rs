@@ -276,11 +276,12 @@ impl<T> JoinHandle<T> {
     /// let pool = concur::ThreadPoolExecutor::new(1);
     /// let (tx, rx) = mpsc::channel();
     /// let h = pool.submit(|| 6 * 7);
-    /// let seen = tx.clone();
-    /// h.on_outcome(move |r: Result<&i32, &TaskError>| seen.send(r.copied()).unwrap());
+    /// // The callback copies what it needs: the outcome is only lent to it.
+    /// h.on_outcome(move |r: Result<&i32, &TaskError>| tx.send(r.is_ok()).unwrap());
     /// assert_eq!(h.join(), Ok(42), "the owner still gets the value");
-    /// assert_eq!(rx.recv().unwrap(), Ok(42), "and the callback saw it");
+    /// assert!(rx.recv().unwrap(), "and the callback saw it succeed");
     ///
+    /// let (tx, rx) = mpsc::channel();
     /// let (promise, h) = concur::promise::<String>();
     /// h.on_outcome(move |r| tx.send(r.map(String::len).map_err(TaskError::clone)).unwrap());
     /// promise.fail(TaskError::Failed("no data".into()));
