@@ -450,3 +450,35 @@ fn process_map_unordered_times_out_yields_the_hung_index_and_cancels_its_chunk()
         "the pool serves again"
     );
 }
+
+// concur: a consumer that comes back to find the workers run dry gets more work kept in flight.
+#[test]
+fn thread_map_keeps_more_in_flight_once_the_workers_ran_dry_waiting_for_the_consumer() {
+    let pool = ThreadPoolExecutor::new(2);
+    let base = 2 * pool.max_workers();
+    let taken = Arc::new(AtomicUsize::new(0));
+    let (report, finished) = mpsc::channel::<()>();
+    let report = Mutex::new(report);
+    let mut it = pool.map(
+        move |x: usize| {
+            report.lock().unwrap().send(()).unwrap();
+            x
+        },
+        counted(0..100_000, &taken),
+    );
+    // The consumer is away until every task of the first window has run.
+    for _ in 0..base {
+        finished.recv().unwrap();
+    }
+    assert_eq!(
+        taken.load(Ordering::SeqCst),
+        base,
+        "nothing more without the consumer"
+    );
+    assert_eq!(it.next(), Some(Ok(0)));
+    assert!(
+        taken.load(Ordering::SeqCst) >= base + 2 * base,
+        "twice the work kept unfinished from now on, not one more item ({} taken)",
+        taken.load(Ordering::SeqCst)
+    );
+}

@@ -23,7 +23,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub(crate) use self::core::{Core, Notify};
-pub(crate) use self::error::{note_location, panic_message, record_panic_locations};
+#[cfg(feature = "process-pool")]
+pub(crate) use self::error::note_location;
+pub(crate) use self::error::{panic_message, record_panic_locations};
 pub use self::error::{PanicMessage, TaskError, WorkerExit};
 pub use self::promise::{promise, Promise};
 pub use self::wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
