@@ -482,3 +482,36 @@ fn thread_map_keeps_more_in_flight_once_the_workers_ran_dry_waiting_for_the_cons
         taken.load(Ordering::SeqCst)
     );
 }
+
+// concur: the same growth on the process pool, whose chunks land through their handles.
+#[test]
+fn process_map_grows_its_window_behind_a_hung_head() {
+    // One task sent ahead per worker: none waits behind the hung one on its worker (those
+    // would count as unfinished work, and the window grows when little is unfinished).
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .chunk_size(1)
+        .tasks_in_flight_per_worker(1)
+        .build()
+        .unwrap();
+    let taken = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        let input = counted(1u64.., &taken);
+        let consumer = s.spawn(|| pool.map(hang_on_one, input).next());
+        // The head (item 1) hangs; with the fixed window of 2 x workers chunks, 4 items
+        // would be taken and no more.
+        let give_up = std::time::Instant::now() + Duration::from_secs(60);
+        while taken.load(Ordering::SeqCst) < 200 && std::time::Instant::now() < give_up {
+            std::thread::yield_now();
+        }
+        let grown = taken.load(Ordering::SeqCst);
+        pool.terminate_workers(); // fails the hung head, which ends the consumer's wait
+        let first = consumer.join().unwrap();
+        assert!(
+            grown >= 200,
+            "the window did not grow behind the hung head ({grown} taken)"
+        );
+        assert!(grown <= 1024 * pool.max_workers());
+        assert!(matches!(first, Some(Err(_))), "{first:?}");
+    });
+}
