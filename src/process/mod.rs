@@ -249,7 +249,10 @@ impl ProcessPoolExecutor {
     /// The window, as for [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map):
     /// `2 × max_workers` chunks, growing up to `1024 × max_workers` items only where
     /// workers would otherwise go idle (behind a head chunk that is still running, or
-    /// when the consumer comes back to find them run dry).
+    /// when the consumer comes back to find them run dry). Chunks sent ahead to the
+    /// worker that runs a big item wait behind it and count as work in flight; with
+    /// items that take seconds, [`tasks_in_flight_per_worker(1)`](ProcessPoolBuilder::tasks_in_flight_per_worker)
+    /// keeps them for the other workers.
     ///
     /// ```
     /// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
