@@ -117,9 +117,10 @@ pub use handle::{
 };
 #[cfg(all(target_os = "linux", feature = "process-pool"))]
 pub use process::{
-    Plain, ProcessMap, ProcessPoolBuilder, ProcessPoolExecutor, ProcessPoolStats, SharedBuffer,
+    Plain, ProcessMap, ProcessMapUnordered, ProcessPoolBuilder, ProcessPoolExecutor,
+    ProcessPoolStats, SharedBuffer,
 };
 pub use thread::{
-    FullPolicy, Map, PoolStats, Scope, ScopedJoinHandle, ThreadPoolBuilder, ThreadPoolExecutor,
-    TrySubmitError,
+    FullPolicy, Map, MapUnordered, PoolStats, Scope, ScopedJoinHandle, ThreadPoolBuilder,
+    ThreadPoolExecutor, TrySubmitError,
 };

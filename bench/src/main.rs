@@ -1,11 +1,12 @@
 //! `concur-bench`: concur and its peers side by side in one process run, as ratios.
 //!
-//! `cargo run --release -p concur-bench -- [threads|aio|echo|ecosystem|processes] [--quick]`
+//! `cargo run --release -p concur-bench -- [threads|map|aio|echo|ecosystem|processes] [--quick]`
 
 mod aio;
 mod echo;
 mod ecosystem;
 mod harness;
+mod lopsided;
 mod memory;
 mod processes;
 mod procspawn_peer;
@@ -25,6 +26,8 @@ SUITES:
     echo      TCP echo servers on each event loop, one blocking Rust load generator
     ecosystem hyper 1.x hello-world server on concur::aio vs on tokio current_thread (one
               load generator: requests/s, p50, p99); a tokio socket inside aio::run
+    map       map over lopsided work: concur's default window, a fixed 2 x workers window,
+              map_unordered, rayon par_iter, CPython ThreadPoolExecutor.map
     processes process pools: concur, procspawn, CPython ProcessPoolExecutor (and rayon
               and a sequential loop on the CPU-bound row)
               (default: all suites)
@@ -66,7 +69,7 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "aio" | "echo" | "ecosystem" | "processes" => suites.push(arg),
+            "threads" | "map" | "aio" | "echo" | "ecosystem" | "processes" => suites.push(arg),
             other => {
                 eprintln!("concur-bench: unknown argument '{other}' (try --help)");
                 return ExitCode::from(2);
@@ -74,7 +77,7 @@ fn main() -> ExitCode {
         }
     }
     if suites.is_empty() {
-        suites = ["threads", "aio", "echo", "ecosystem", "processes"]
+        suites = ["threads", "map", "aio", "echo", "ecosystem", "processes"]
             .map(str::to_owned)
             .to_vec();
     }
@@ -82,6 +85,11 @@ fn main() -> ExitCode {
         if suite == "threads" {
             println!("## Thread pools\n");
             harness::print_table(&threads::run(quick, rounds));
+            println!();
+        }
+        if suite == "map" {
+            println!("## Lopsided map\n");
+            harness::print_table(&lopsided::run(quick, rounds));
             println!();
         }
         if suite == "echo" {

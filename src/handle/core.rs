@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::error::{panic_message, TaskError};
-use super::state::{self, CANCELLED, DONE, FAILED, PENDING, RUNNING, TAKEN, WAITERS};
+use super::state::{self, CANCELLED, DONE, FAILED, OBSERVERS, PENDING, RUNNING, TAKEN, WAITERS};
 use crate::sync::{lock, thread, Arc, AtomicUsize, Mutex, MutexGuard, Ordering, UnsafeCell};
 
 /// Something that wants to hear when one of several tasks finishes (`wait`,
@@ -18,6 +18,9 @@ pub(crate) trait Notify: Send + Sync {
 }
 
 type Callback = Box<dyn FnOnce() + Send>;
+
+/// An `on_outcome` callback: sees the outcome, borrowed, before the handle has it.
+pub(crate) type Observer<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send>;
 
 enum Wake {
     Thread(thread::Thread),
@@ -30,8 +33,7 @@ struct Blocked {
 }
 
 /// Everyone waiting for the task. Guarded by `Core::waiters`.
-#[derive(Default)]
-struct Waiters {
+struct Waiters<T> {
     /// Parked threads and multi-handle waits, woken at completion (order irrelevant).
     blocked: Vec<Blocked>,
     /// The waker of the one future polling the handle.
@@ -42,20 +44,37 @@ struct Waiters {
     draining: bool,
     /// Key for the next `blocked` entry, so a timed-out waiter can remove itself.
     next_key: u64,
+    /// `on_outcome` callbacks, in the order added: run by the completing thread before it
+    /// publishes `DONE` (nobody can take the outcome then), or, for a cancelled task,
+    /// with the other callbacks.
+    observers: VecDeque<Observer<T>>,
+}
+
+impl<T> Default for Waiters<T> {
+    fn default() -> Self {
+        Waiters {
+            blocked: Vec::new(),
+            waker: None,
+            callbacks: VecDeque::new(),
+            draining: false,
+            next_key: 0,
+            observers: VecDeque::new(),
+        }
+    }
 }
 
 /// The locked waiter list (always allocated while locked through `lock_waiters`).
-struct WaitersGuard<'a>(MutexGuard<'a, Option<Box<Waiters>>>);
+struct WaitersGuard<'a, T>(MutexGuard<'a, Option<Box<Waiters<T>>>>);
 
-impl std::ops::Deref for WaitersGuard<'_> {
-    type Target = Waiters;
-    fn deref(&self) -> &Waiters {
+impl<T> std::ops::Deref for WaitersGuard<'_, T> {
+    type Target = Waiters<T>;
+    fn deref(&self) -> &Waiters<T> {
         self.0.as_deref().expect("allocated by lock_waiters")
     }
 }
 
-impl std::ops::DerefMut for WaitersGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Waiters {
+impl<T> std::ops::DerefMut for WaitersGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut Waiters<T> {
         self.0.as_deref_mut().expect("allocated by lock_waiters")
     }
 }
@@ -67,7 +86,7 @@ pub(crate) struct Core<T> {
     result: UnsafeCell<Option<Result<T, Box<TaskError>>>>,
     /// Allocated by the first waiter: most tasks finish before anyone waits, and a queued
     /// task should cost little memory.
-    waiters: Mutex<Option<Box<Waiters>>>,
+    waiters: Mutex<Option<Box<Waiters<T>>>>,
 }
 
 // SAFETY: the result slot is written only by the thread that won `claim` (the `Claim` is
@@ -102,7 +121,7 @@ impl<T> Core<T> {
     }
 
     /// Locks the waiter list, creating it if this is the first waiter.
-    fn lock_waiters(&self) -> WaitersGuard<'_> {
+    fn lock_waiters(&self) -> WaitersGuard<'_, T> {
         let mut g = lock(&self.waiters);
         g.get_or_insert_with(Box::default);
         WaitersGuard(g)
@@ -209,11 +228,59 @@ impl<T> Core<T> {
         // slot, and nobody reads it before `DONE` is published just below.
         self.result
             .with_mut(|slot| unsafe { *slot = Some(outcome.map_err(Box::new)) });
+        // A compare-and-swap, not a blind flip: an `on_outcome` registered meanwhile sets
+        // `OBSERVERS`, and then its callback must run before `DONE`.
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if cur & OBSERVERS != 0 {
+                self.complete_observed(failed);
+                return;
+            }
+            debug_assert_eq!(state::phase(cur), RUNNING);
+            match self.state.compare_exchange_weak(
+                cur,
+                (cur ^ (RUNNING ^ DONE)) | failed,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(prev) => {
+                    self.woken_by(prev);
+                    return;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// `complete` with `on_outcome` callbacks registered: runs them, and any registered
+    /// while they run, on this thread, lending them the outcome that only this thread
+    /// can reach before `DONE`; then publishes `DONE` under the waiter lock, so that a
+    /// later registration sees the task finished and runs its callback itself.
+    fn complete_observed(&self, failed: usize) {
+        let mut w = self.lock_waiters();
+        loop {
+            let batch = std::mem::take(&mut w.observers);
+            if batch.is_empty() {
+                break;
+            }
+            drop(w);
+            self.result.with_mut(|slot| {
+                // SAFETY: `DONE` is not published, so the slot (written by this thread,
+                // which holds the claim) is read by nobody else, and not written again.
+                let outcome = unsafe { &*slot }
+                    .as_ref()
+                    .expect("concur: the outcome is stored before the callbacks run");
+                for ob in batch {
+                    run_observer(ob, outcome.as_ref().map_err(|e| &**e));
+                }
+            });
+            w = self.lock_waiters();
+        }
         let prev = self
             .state
             .fetch_xor((RUNNING ^ DONE) | failed, Ordering::AcqRel);
         debug_assert_eq!(state::phase(prev), RUNNING);
-        self.woken_by(prev);
+        self.wake_locked(w);
     }
 
     /// After a transition to a finished phase from `prev`: wake whoever registered.
@@ -221,10 +288,16 @@ impl<T> Core<T> {
         if prev & WAITERS == 0 {
             return;
         }
+        self.wake_locked(self.lock_waiters());
+    }
+
+    /// Wakes whoever registered, given the locked list of a finished task.
+    fn wake_locked(&self, mut w: WaitersGuard<'_, T>) {
         let failed = self.load() & FAILED != 0;
-        let mut w = self.lock_waiters();
         let blocked = std::mem::take(&mut w.blocked);
         let waker = w.waker.take();
+        // Left only on a cancelled task (`complete_observed` ran the others).
+        let observers = std::mem::take(&mut w.observers);
         let callbacks = if w.draining {
             VecDeque::new()
         } else {
@@ -240,6 +313,9 @@ impl<T> Core<T> {
         }
         if let Some(waker) = waker {
             waker.wake();
+        }
+        for ob in observers {
+            run_observer(ob, Err(&TaskError::Cancelled));
         }
         if !callbacks.is_empty() {
             self.drain_callbacks(callbacks);
@@ -288,6 +364,42 @@ impl<T> Core<T> {
         let batch = std::mem::take(&mut w.callbacks);
         drop(w);
         self.drain_callbacks(batch);
+    }
+
+    /// Runs `f` with the outcome, borrowed: before the task is published as finished, on
+    /// the thread that finishes it (see `complete_observed`); at once on this thread if
+    /// it already has finished. The caller holds the task's handle by reference, so
+    /// nobody can take the outcome meanwhile; callers on several threads at once each
+    /// read it, hence `T: Sync`.
+    pub(crate) fn on_outcome(&self, f: Observer<T>)
+    where
+        T: Sync,
+    {
+        let mut w = self.lock_waiters();
+        let prev = self.state.fetch_or(WAITERS | OBSERVERS, Ordering::AcqRel);
+        if !state::is_finished(prev) {
+            w.observers.push_back(f);
+            return;
+        }
+        drop(w);
+        if state::phase(prev) == CANCELLED {
+            run_observer(f, Err(&TaskError::Cancelled));
+            return;
+        }
+        assert!(
+            prev & TAKEN == 0,
+            "concur: on_outcome on a handle that already returned its outcome (it was awaited)"
+        );
+        self.result.with_mut(|slot| {
+            // SAFETY: `DONE` was observed with acquire ordering, so the outcome is written
+            // and will not be written again; it is not taken (checked above) and cannot be
+            // while the caller borrows the handle, the only party that takes it; other
+            // readers only read (`T: Sync`).
+            let outcome = unsafe { &*slot }
+                .as_ref()
+                .expect("concur: a finished task that was not taken holds its outcome");
+            run_observer(f, outcome.as_ref().map_err(|e| &**e));
+        });
     }
 
     /// Blocks this thread until the task finishes or `deadline` passes; `true` if finished.
@@ -422,6 +534,16 @@ impl<T> Drop for Core<T> {
                 panic_message(&*payload)
             );
         }
+    }
+}
+
+/// Runs one `on_outcome` callback; a panic is logged and goes no further.
+fn run_observer<T>(f: Observer<T>, outcome: Result<&T, &TaskError>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || f(outcome))) {
+        log::error!(
+            "an on_outcome callback panicked (other callbacks still run): {}",
+            panic_message(&*payload)
+        );
     }
 }
 

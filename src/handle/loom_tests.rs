@@ -106,3 +106,28 @@ fn loom_a_pending_poll_is_always_woken() {
         assert_eq!(core.take(), Some(Ok(1)));
     });
 }
+
+#[test]
+fn loom_an_outcome_callback_sees_the_value_once_and_the_taker_still_gets_it() {
+    loom::model(|| {
+        let core = Arc::new(Core::<u32>::with_tag(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&core);
+        let runner = thread::spawn(move || c.claim().unwrap().complete(Ok(7)));
+        let s = Arc::clone(&seen);
+        core.on_outcome(Box::new(move |r| {
+            s.fetch_add(*r.unwrap() as usize, Ordering::SeqCst);
+        }));
+        // A joiner that takes as soon as the task reports finished: the callback ran by then.
+        while !core.is_finished() {
+            thread::yield_now();
+        }
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            7,
+            "before the handle reports finished"
+        );
+        assert_eq!(core.take(), Some(Ok(7)));
+        runner.join().unwrap();
+    });
+}

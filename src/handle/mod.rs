@@ -13,6 +13,8 @@ mod loom_tests;
 mod promise;
 mod state;
 mod wait;
+#[cfg_attr(not(feature = "process-pool"), allow(dead_code))]
+pub(crate) mod window;
 
 use std::fmt;
 use std::future::Future;
@@ -248,6 +250,51 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn on_done(&self, f: impl FnOnce() + Send + 'static) {
         self.core().on_done(Box::new(f));
+    }
+
+    /// Calls `f` with the task's outcome, borrowed, once it is known: Python's
+    /// `add_done_callback`, whose callback gets the future and reads `result()` or
+    /// `exception()` without taking them. The outcome stays in the handle for whoever
+    /// joins or awaits it; `Err(&TaskError::Cancelled)` for a cancelled task.
+    ///
+    /// `f` runs on the thread that finishes the task (as for [`on_done`](Self::on_done)),
+    /// *before* the handle reports it finished: once [`join`](Self::join) returns or
+    /// [`is_finished`](Self::is_finished) says `true`, every `on_outcome` added before has
+    /// run. Added after the task finished, `f` runs at once, here. Callbacks run in the
+    /// order added; one that panics is logged and the others still run. The same rules
+    /// as for `on_done` apply: keep it short, never block in it.
+    ///
+    /// The outcome is lent, so `T` must be `Sync` (threads holding the handle by
+    /// reference may each add one at the same moment).
+    ///
+    /// # Panics
+    ///
+    /// If the handle already returned its outcome (it was awaited to completion).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use concur::TaskError;
+    ///
+    /// let pool = concur::ThreadPoolExecutor::new(1);
+    /// let (tx, rx) = mpsc::channel();
+    /// let h = pool.submit(|| 6 * 7);
+    /// // The callback copies what it needs: the outcome is only lent to it.
+    /// h.on_outcome(move |r: Result<&i32, &TaskError>| tx.send(r.is_ok()).unwrap());
+    /// assert_eq!(h.join(), Ok(42), "the owner still gets the value");
+    /// assert!(rx.recv().unwrap(), "and the callback saw it succeed");
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let (promise, h) = concur::promise::<String>();
+    /// h.on_outcome(move |r| tx.send(r.map(String::len).map_err(TaskError::clone)).unwrap());
+    /// promise.fail(TaskError::Failed("no data".into()));
+    /// assert_eq!(rx.recv().unwrap(), Err(TaskError::Failed("no data".into())));
+    /// assert!(h.join().is_err());
+    /// ```
+    pub fn on_outcome(&self, f: impl FnOnce(Result<&T, &TaskError>) + Send + 'static)
+    where
+        T: Sync,
+    {
+        self.core().on_outcome(Box::new(f));
     }
 
     /// Makes dropping this handle [`cancel`](Self::cancel) the task, if it has not

@@ -40,9 +40,15 @@ pub(crate) const FAILED: usize = 1 << 3;
 /// party ever reads the slot.
 pub(crate) const TAKEN: usize = 1 << 4;
 
+/// Flag: an `on_outcome` callback was registered before the task finished (set with
+/// `WAITERS`, under the waiter lock). The thread that completes the task then runs those
+/// callbacks before it publishes `DONE`, lending them the outcome while nobody else can
+/// reach it.
+pub(crate) const OBSERVERS: usize = 1 << 5;
+
 /// The bits above the flags carry a tag the mechanism chooses (the thread pool stores its
 /// pool id there), so a task needs no extra word for it. No transition touches them.
-pub(crate) const TAG_SHIFT: u32 = 5;
+pub(crate) const TAG_SHIFT: u32 = 6;
 
 /// The phase of a state word.
 pub(crate) fn phase(state: usize) -> usize {

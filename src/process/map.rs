@@ -1,11 +1,12 @@
 //! [`ProcessMap`]: the iterator behind [`ProcessPoolExecutor::map`]: items go to workers in
-//! chunks, a bounded number in flight, and come back in input order.
+//! chunks, a bounded window of them in flight (`handle::window`, shared with the thread
+//! pool), and come back in input order; and [`ProcessMapUnordered`], as they finish.
 
 use std::any::type_name;
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::OwnedFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -13,12 +14,128 @@ use serde::Serialize;
 use super::call::{self, ChunkOut};
 use super::codec::{self, MAX_FDS};
 use super::ProcessPoolExecutor;
+use crate::handle::window::{default_window, land_when_done, AsDone, Feed, InOrder, Window};
 use crate::handle::{JoinHandle, PanicMessage, TaskError};
+use crate::sync::Arc;
 
 /// How long a chunk should run, for the automatic chunk size.
 const TARGET_CHUNK_NS: u64 = 2_000_000;
 /// The largest automatic chunk.
 const MAX_CHUNK: usize = 1 << 16;
+
+/// Sends the items in chunks; a chunk lands in the window when its handle finishes.
+pub(super) struct ProcessFeed<'a, A, R, I> {
+    pool: &'a ProcessPoolExecutor,
+    f: fn(A) -> R,
+    items: Option<I>,
+    /// Nanoseconds per item, once a chunk has reported.
+    per_item_ns: Option<u64>,
+    /// Items taken from the input that did not fit in the last chunk, in order: they
+    /// start the next. `Err`: an item that could not be encoded, and why.
+    carry: VecDeque<Result<A, String>>,
+}
+
+impl<'a, A, R, I> ProcessFeed<'a, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    fn new(pool: &'a ProcessPoolExecutor, f: fn(A) -> R, items: I) -> Self {
+        ProcessFeed {
+            pool,
+            f,
+            items: Some(items),
+            per_item_ns: None,
+            carry: VecDeque::new(),
+        }
+    }
+
+    /// The size of the next chunk.
+    fn chunk_size(&self) -> usize {
+        if let Some(n) = self.pool.shared.config.chunk_size {
+            return n;
+        }
+        let by_time = match self.per_item_ns {
+            // Until a chunk has reported, one item at a time: an item could take seconds.
+            None => 1,
+            Some(ns) => (TARGET_CHUNK_NS / ns.max(1)).clamp(1, MAX_CHUNK as u64) as usize,
+        };
+        // Leave every worker a share of what is left, when the length is known.
+        let left = self.items.as_ref().and_then(|it| it.size_hint().1);
+        match left {
+            Some(n) => by_time.min(n.div_ceil(self.pool.max_workers() * 4).max(1)),
+            None => by_time,
+        }
+    }
+
+    /// Joins a chunk of `n` items: its outcomes, one per item, in input order.
+    fn outcomes(&mut self, handle: JoinHandle<ChunkOut<R>>, n: usize) -> Vec<Result<R, TaskError>> {
+        match handle.join() {
+            Ok((ran_ns, outs)) if outs.len() == n => {
+                let per_item = ran_ns / n as u64;
+                self.per_item_ns = Some(match self.per_item_ns {
+                    Some(old) => (old * 3 + per_item) / 4,
+                    None => per_item,
+                });
+                outs.into_iter()
+                    .map(|r| r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m))))
+                    .collect()
+            }
+            Ok((_, outs)) => {
+                let err = TaskError::Serialization(format!(
+                    "a worker returned {} results for a chunk of {n} items",
+                    outs.len()
+                ));
+                (0..n).map(|_| Err(err.clone())).collect()
+            }
+            Err(err) => (0..n).map(|_| Err(err.clone())).collect(),
+        }
+    }
+}
+
+impl<A, R, I> Feed for ProcessFeed<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    type Out = ChunkOut<R>;
+
+    fn submit(
+        &mut self,
+        window: &Arc<Window>,
+        slot: usize,
+    ) -> Option<(JoinHandle<ChunkOut<R>>, usize)> {
+        if self.carry.is_empty() {
+            // Take the chunk's first item now: no chunk is sent for an input that ran out.
+            let Some(item) = self.items.as_mut().and_then(Iterator::next) else {
+                self.items = None;
+                return None;
+            };
+            self.carry.push_back(Ok(item));
+        }
+        let size = self.chunk_size();
+        let max_frame = self.pool.shared.config.max_frame;
+        let (call, func) = call::chunk(self.f);
+        let (items, carry) = (&mut self.items, &mut self.carry);
+        // An item that cannot be encoded, first in its chunk, fails it alone.
+        let mut n = 1;
+        let handle =
+            self.pool
+                .submit_raw::<ChunkOut<R>>(call, func, type_name::<A>(), |frame, fds| {
+                    n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
+                    Ok(n as u64)
+                });
+        land_when_done(&handle, window, slot);
+        Some((handle, n))
+    }
+
+    fn close(&mut self) {
+        self.items = None;
+        self.carry.clear();
+    }
+}
 
 /// The outcomes of [`ProcessPoolExecutor::map`], in input order.
 ///
@@ -30,21 +147,8 @@ const MAX_CHUNK: usize = 1 << 16;
 /// assert_eq!(it.next(), None);
 /// ```
 pub struct ProcessMap<'a, A, R, I> {
-    pool: &'a ProcessPoolExecutor,
-    f: fn(A) -> R,
-    items: Option<I>,
-    in_flight: VecDeque<(JoinHandle<ChunkOut<R>>, usize)>,
+    inner: InOrder<ProcessFeed<'a, A, R, I>, ChunkOut<R>>,
     ready: VecDeque<Result<R, TaskError>>,
-    /// Nanoseconds per item, once a chunk has reported.
-    per_item_ns: Option<u64>,
-    max_in_flight: usize,
-    /// Items taken from the input that did not fit in the last chunk, in order: they
-    /// start the next. `Err`: an item that could not be encoded, and why.
-    carry: VecDeque<Result<A, String>>,
-    /// Set by [`timeout`](ProcessMap::timeout): the time by which every result must be in.
-    deadline: Option<Instant>,
-    /// The deadline passed: the iteration has ended.
-    timed_out: bool,
 }
 
 impl<'a, A, R, I> ProcessMap<'a, A, R, I>
@@ -54,17 +158,10 @@ where
     I: Iterator<Item = A>,
 {
     pub(super) fn new(pool: &'a ProcessPoolExecutor, f: fn(A) -> R, items: I) -> Self {
+        let (base, cap) = default_window(pool.max_workers());
         ProcessMap {
-            pool,
-            f,
-            items: Some(items),
-            in_flight: VecDeque::new(),
+            inner: InOrder::new(ProcessFeed::new(pool, f, items), base, cap),
             ready: VecDeque::new(),
-            per_item_ns: None,
-            max_in_flight: pool.max_workers() * 2,
-            carry: VecDeque::new(),
-            deadline: None,
-            timed_out: false,
         }
     }
 
@@ -88,52 +185,130 @@ where
     /// assert_eq!(it.next(), None);
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.deadline = Instant::now().checked_add(d);
+        self.inner.set_timeout(d);
         self
     }
+}
 
-    /// The size of the next chunk.
-    fn chunk_size(&self) -> usize {
-        if let Some(n) = self.pool.shared.config.chunk_size {
-            return n;
+impl<A, R, I> Iterator for ProcessMap<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(out) = self.ready.pop_front() {
+                return Some(out);
+            }
+            let unit = match self.inner.next()? {
+                Ok(unit) => unit,
+                Err(timed_out) => return Some(Err(timed_out)),
+            };
+            let outs = self.inner.feed_mut().outcomes(unit.handle, unit.len);
+            self.ready.extend(outs);
         }
-        let by_time = match self.per_item_ns {
-            // Until a chunk has reported, one item at a time: an item could take seconds.
-            None => 1,
-            Some(ns) => (TARGET_CHUNK_NS / ns.max(1)).clamp(1, MAX_CHUNK as u64) as usize,
-        };
-        // Leave every worker a share of what is left, when the length is known.
-        let left = self.items.as_ref().and_then(|it| it.size_hint().1);
-        match left {
-            Some(n) => by_time.min(n.div_ceil(self.pool.max_workers() * 4).max(1)),
-            None => by_time,
+    }
+}
+
+impl<A, R, I> fmt::Debug for ProcessMap<'_, A, R, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessMap")
+            .field("chunks_in_flight", &self.inner.in_flight())
+            .field("items_in_flight", &self.inner.items_in_flight())
+            .field("ready", &self.ready.len())
+            .finish()
+    }
+}
+
+/// The outcomes of [`ProcessPoolExecutor::map_unordered`], as the chunks finish, each
+/// with the index of its item in the input.
+///
+/// ```
+/// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
+/// let mut out: Vec<_> = pool.map_unordered(|x: u32| x + 1, [10, 20]).collect();
+/// out.sort_by_key(|(i, _)| *i);
+/// assert_eq!(out, [(0, Ok(11)), (1, Ok(21))]);
+/// ```
+pub struct ProcessMapUnordered<'a, A, R, I> {
+    inner: AsDone<ProcessFeed<'a, A, R, I>, ChunkOut<R>>,
+    ready: VecDeque<(usize, Result<R, TaskError>)>,
+}
+
+impl<'a, A, R, I> ProcessMapUnordered<'a, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    pub(super) fn new(pool: &'a ProcessPoolExecutor, f: fn(A) -> R, items: I) -> Self {
+        let (base, cap) = default_window(pool.max_workers());
+        ProcessMapUnordered {
+            inner: AsDone::new(ProcessFeed::new(pool, f, items), base, cap),
+            ready: VecDeque::new(),
         }
     }
 
-    fn fill(&mut self) {
-        while self.in_flight.len() < self.max_in_flight {
-            if self.carry.is_empty() {
-                // Take the chunk's first item now: no chunk is sent for an input that ran out.
-                let Some(item) = self.items.as_mut().and_then(Iterator::next) else {
-                    self.items = None;
-                    return;
-                };
-                self.carry.push_back(Ok(item));
+    /// Gives the whole map `d`, from now, like [`ProcessMap::timeout`]: once the deadline
+    /// passes with items unfinished, the next call yields `(i, Err(TaskError::TimedOut))`,
+    /// `i` the smallest input index still unfinished; the chunks in flight are cancelled
+    /// (a running one with its worker) and the iteration ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::TaskError;
+    /// fn slow(x: u64) -> u64 {
+    ///     if x == 0 {
+    ///         std::thread::sleep(Duration::from_secs(3600)); // stands for work that hangs
+    ///     }
+    ///     x
+    /// }
+    /// let pool = concur::ProcessPoolExecutor::builder().max_workers(2).chunk_size(1).build().unwrap();
+    /// let mut it = pool.map_unordered(slow, [0, 1]).timeout(Duration::from_millis(500));
+    /// assert_eq!(it.next(), Some((1, Ok(1))));
+    /// assert_eq!(it.next(), Some((0, Err(TaskError::TimedOut))));
+    /// assert_eq!(it.next(), None);
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.inner.set_timeout(d);
+        self
+    }
+}
+
+impl<A, R, I> Iterator for ProcessMapUnordered<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    type Item = (usize, Result<R, TaskError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(out) = self.ready.pop_front() {
+                return Some(out);
             }
-            let size = self.chunk_size();
-            let max_frame = self.pool.shared.config.max_frame;
-            let (call, func) = call::chunk(self.f);
-            let (items, carry) = (&mut self.items, &mut self.carry);
-            // An item that cannot be encoded, first in its chunk, fails it alone.
-            let mut n = 1;
-            let handle =
-                self.pool
-                    .submit_raw::<ChunkOut<R>>(call, func, type_name::<A>(), |frame, fds| {
-                        n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
-                        Ok(n as u64)
-                    });
-            self.in_flight.push_back((handle, n));
+            let unit = match self.inner.next()? {
+                Ok(unit) => unit,
+                Err(first) => return Some((first, Err(TaskError::TimedOut))),
+            };
+            let first = unit.first;
+            let outs = self.inner.feed_mut().outcomes(unit.handle, unit.len);
+            self.ready
+                .extend(outs.into_iter().enumerate().map(|(i, r)| (first + i, r)));
         }
+    }
+}
+
+impl<A, R, I> fmt::Debug for ProcessMapUnordered<'_, A, R, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessMapUnordered")
+            .field("chunks_in_flight", &self.inner.in_flight())
+            .field("items_in_flight", &self.inner.items_in_flight())
+            .field("ready", &self.ready.len())
+            .finish()
     }
 }
 
@@ -251,80 +426,6 @@ fn push_varint(out: &mut Vec<u8>, mut n: usize) {
         n >>= 7;
     }
     out.push(n as u8);
-}
-
-impl<A, R, I> Iterator for ProcessMap<'_, A, R, I>
-where
-    A: Serialize + DeserializeOwned + Send + 'static,
-    R: Serialize + DeserializeOwned + Send + 'static,
-    I: Iterator<Item = A>,
-{
-    type Item = Result<R, TaskError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(out) = self.ready.pop_front() {
-                return Some(out);
-            }
-            if self.timed_out {
-                return None;
-            }
-            self.fill();
-            let (handle, n) = self.in_flight.pop_front()?;
-            if let Some(deadline) = self.deadline {
-                if !handle.wait_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    self.timed_out = true;
-                    self.items = None;
-                    self.carry.clear();
-                    handle.cancel();
-                    for (h, _) in self.in_flight.drain(..) {
-                        h.cancel();
-                    }
-                    return Some(Err(TaskError::TimedOut));
-                }
-            }
-            match handle.join() {
-                Ok((ran_ns, outs)) if outs.len() == n => {
-                    let per_item = ran_ns / n as u64;
-                    self.per_item_ns = Some(match self.per_item_ns {
-                        Some(old) => (old * 3 + per_item) / 4,
-                        None => per_item,
-                    });
-                    self.ready.extend(
-                        outs.into_iter().map(|r| {
-                            r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m)))
-                        }),
-                    );
-                }
-                Ok((_, outs)) => {
-                    let err = TaskError::Serialization(format!(
-                        "a worker returned {} results for a chunk of {n} items",
-                        outs.len()
-                    ));
-                    self.ready.extend((0..n).map(|_| Err(err.clone())));
-                }
-                Err(err) => self.ready.extend((0..n).map(|_| Err(err.clone()))),
-            }
-        }
-    }
-}
-
-impl<A, R, I> Drop for ProcessMap<'_, A, R, I> {
-    /// Cancels the chunks still in flight: nobody will read them.
-    fn drop(&mut self) {
-        for (handle, _) in self.in_flight.drain(..) {
-            handle.cancel();
-        }
-    }
-}
-
-impl<A, R, I> fmt::Debug for ProcessMap<'_, A, R, I> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessMap")
-            .field("chunks_in_flight", &self.in_flight.len())
-            .field("ready", &self.ready.len())
-            .finish()
-    }
 }
 
 #[cfg(test)]

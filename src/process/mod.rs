@@ -54,7 +54,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use self::builder::ProcessPoolBuilder;
-pub use self::map::ProcessMap;
+pub use self::map::{ProcessMap, ProcessMapUnordered};
 use self::pool::{Config, Shared};
 pub use self::shm::{Plain, SharedBuffer};
 use self::task::{Job, ProcTask};
@@ -247,6 +247,15 @@ impl ProcessPoolExecutor {
     /// `Executor.map`. Items are read lazily and sent in chunks (sized as it runs, or
     /// [`chunk_size`](ProcessPoolBuilder::chunk_size)), with a bounded number of chunks
     /// in flight. An item that panics yields its own `Err`; the others are unaffected.
+    /// Dropping the iterator cancels the chunks in flight.
+    ///
+    /// The window, as for [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map):
+    /// `2 × max_workers` chunks, growing up to `1024 × max_workers` items only where
+    /// workers would otherwise go idle (behind a head chunk that is still running, or
+    /// when the consumer comes back to find them run dry). Chunks sent ahead to the
+    /// worker that runs a big item wait behind it and count as work in flight; with
+    /// items that take seconds, [`tasks_in_flight_per_worker(1)`](ProcessPoolBuilder::tasks_in_flight_per_worker)
+    /// keeps them for the other workers.
     ///
     /// ```
     /// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
@@ -260,6 +269,35 @@ impl ProcessPoolExecutor {
         I: IntoIterator<Item = A>,
     {
         ProcessMap::new(self, f, items.into_iter())
+    }
+
+    /// Like [`map`](Self::map), but yields the outcomes as their chunks finish, each
+    /// with the index of its item in the input (`(usize, Result<R, TaskError>)`; within
+    /// a chunk, in input order). Lazy over the input, `2 × max_workers` chunks in flight
+    /// (more only if the consumer lags, as for `map`);
+    /// [`timeout`](ProcessMapUnordered::timeout) bounds the whole map; dropping the
+    /// iterator cancels the chunks in flight.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::new(2).unwrap();
+    /// let mut got: Vec<(usize, u64)> = pool
+    ///     .map_unordered(|x: u64| x * 2, 0..100)
+    ///     .map(|(i, r)| (i, r.unwrap()))
+    ///     .collect();
+    /// got.sort();
+    /// assert_eq!(got, (0..100).map(|i| (i as usize, i * 2)).collect::<Vec<_>>());
+    /// ```
+    pub fn map_unordered<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+    ) -> ProcessMapUnordered<'_, A, R, I::IntoIter>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        ProcessMapUnordered::new(self, f, items.into_iter())
     }
 
     /// The pids of the worker processes alive now.

@@ -1,16 +1,79 @@
-//! [`Map`]: the lazy, order-preserving iterator behind [`ThreadPoolExecutor::map`].
+//! [`Map`] and [`MapUnordered`]: the lazy iterators behind [`ThreadPoolExecutor::map`]
+//! and [`ThreadPoolExecutor::map_unordered`]. Their window of tasks in flight is the one
+//! both pools share (`handle::window`); here is only how a thread-pool task is submitted.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::iter::Fuse;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::ThreadPoolExecutor;
+use crate::handle::window::{AsDone, Feed, InOrder, Landing, Window};
 use crate::handle::{JoinHandle, TaskError};
 use crate::sync::Arc;
 
-/// Results of [`ThreadPoolExecutor::map`], in input order. Holds at most its `in_flight`
-/// tasks submitted ahead of the consumer; dropping it cancels those not started.
+/// Submits one task per item; the task lands in the window as its closure ends.
+pub(super) struct ThreadFeed<'a, I, F> {
+    pool: &'a ThreadPoolExecutor,
+    f: Arc<F>,
+    items: Fuse<I>,
+    closed: bool,
+    on_worker: bool,
+}
+
+impl<'a, I: Iterator, F> ThreadFeed<'a, I, F> {
+    pub(super) fn new(pool: &'a ThreadPoolExecutor, f: F, items: I) -> Self {
+        ThreadFeed {
+            pool,
+            f: Arc::new(f),
+            items: items.fuse(),
+            closed: false,
+            on_worker: pool.is_worker_thread(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.closed {
+            return (0, Some(0));
+        }
+        self.items.size_hint()
+    }
+}
+
+impl<I, F, A, T> Feed for ThreadFeed<'_, I, F>
+where
+    I: Iterator<Item = A>,
+    F: Fn(A) -> T + Send + Sync + 'static,
+    A: Send + 'static,
+    T: Send + 'static,
+{
+    type Out = T;
+
+    fn submit(&mut self, window: &Arc<Window>, slot: usize) -> Option<(JoinHandle<T>, usize)> {
+        if self.closed {
+            return None;
+        }
+        let item = self.items.next()?;
+        let f = Arc::clone(&self.f);
+        let landing = Landing::new(window, slot);
+        let handle = self.pool.submit(move || {
+            let _landing = landing;
+            f(item)
+        });
+        Some((handle, 1))
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+    }
+
+    fn must_not_park(&self) -> bool {
+        self.on_worker
+    }
+}
+
+/// Results of [`ThreadPoolExecutor::map`], in input order. Holds a bounded window of
+/// tasks submitted ahead of the consumer (see `map` for its size); dropping it cancels
+/// those not started.
 ///
 /// ```
 /// let pool = concur::ThreadPoolExecutor::new(2);
@@ -21,15 +84,7 @@ use crate::sync::Arc;
 /// assert_eq!(it.next(), None);
 /// ```
 pub struct Map<'a, I, F, T> {
-    pool: &'a ThreadPoolExecutor,
-    f: Arc<F>,
-    items: Fuse<I>,
-    in_flight: VecDeque<JoinHandle<T>>,
-    limit: usize,
-    /// Set by [`timeout`](Map::timeout): the time by which every result must be in.
-    deadline: Option<Instant>,
-    /// The deadline passed: the iteration has ended.
-    timed_out: bool,
+    inner: InOrder<ThreadFeed<'a, I, F>, T>,
 }
 
 impl<'a, I, F, A, T> Map<'a, I, F, T>
@@ -39,20 +94,16 @@ where
     A: Send + 'static,
     T: Send + 'static,
 {
-    pub(super) fn new(pool: &'a ThreadPoolExecutor, f: F, items: I, limit: usize) -> Self {
-        assert!(limit > 0, "concur: map needs at least one task in flight");
-        let mut map = Map {
-            pool,
-            f: Arc::new(f),
-            items: items.fuse(),
-            in_flight: VecDeque::with_capacity(limit.min(1024)),
-            limit,
-            deadline: None,
-            timed_out: false,
-        };
-        // Like Python's map, the work starts now, not at the first `next`.
-        map.fill();
-        map
+    pub(super) fn new(
+        pool: &'a ThreadPoolExecutor,
+        f: F,
+        items: I,
+        base: usize,
+        cap: usize,
+    ) -> Self {
+        Map {
+            inner: InOrder::new(ThreadFeed::new(pool, f, items), base, cap),
+        }
     }
 
     /// Gives the whole map `d`, from now, as `Executor.map(..., timeout=d)` does: the
@@ -74,18 +125,8 @@ where
     /// drop(tx);
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.deadline = Instant::now().checked_add(d);
+        self.inner.set_timeout(d);
         self
-    }
-
-    fn fill(&mut self) {
-        while self.in_flight.len() < self.limit && !self.timed_out {
-            let Some(item) = self.items.next() else {
-                break;
-            };
-            let f = Arc::clone(&self.f);
-            self.in_flight.push_back(self.pool.submit(move || f(item)));
-        }
     }
 }
 
@@ -99,44 +140,110 @@ where
     type Item = Result<T, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.timed_out {
-            return None;
-        }
-        let next = self.in_flight.pop_front()?;
-        if let Some(deadline) = self.deadline {
-            if !next.wait_timeout(deadline.saturating_duration_since(Instant::now())) {
-                self.timed_out = true;
-                next.cancel();
-                for h in self.in_flight.drain(..) {
-                    h.cancel();
-                }
-                return Some(Err(TaskError::TimedOut));
-            }
-        }
-        self.fill();
-        Some(next.join())
+        Some(self.inner.next()?.and_then(|unit| unit.handle.join()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let (lo, hi) = self.items.size_hint();
-        let n = self.in_flight.len();
+        let (lo, hi) = self.inner.feed().size_hint();
+        let n = self.inner.in_flight();
         (lo.saturating_add(n), hi.and_then(|hi| hi.checked_add(n)))
-    }
-}
-
-impl<I, F, T> Drop for Map<'_, I, F, T> {
-    fn drop(&mut self) {
-        for h in &self.in_flight {
-            h.cancel();
-        }
     }
 }
 
 impl<I, F, T> fmt::Debug for Map<'_, I, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Map")
-            .field("in_flight", &self.in_flight.len())
-            .field("limit", &self.limit)
+            .field("in_flight", &self.inner.in_flight())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Results of [`ThreadPoolExecutor::map_unordered`], as the tasks finish, each with the
+/// index of its item in the input. Holds a bounded window of tasks submitted ahead of the
+/// consumer; dropping it cancels those not started.
+///
+/// ```
+/// let pool = concur::ThreadPoolExecutor::new(2);
+/// let mut out: Vec<(usize, Result<i32, concur::TaskError>)> =
+///     pool.map_unordered(|x: i32| x * 10, [1, 2, 3]).collect();
+/// out.sort_by_key(|(i, _)| *i);
+/// assert_eq!(out, [(0, Ok(10)), (1, Ok(20)), (2, Ok(30))]);
+/// ```
+pub struct MapUnordered<'a, I, F, T> {
+    inner: AsDone<ThreadFeed<'a, I, F>, T>,
+}
+
+impl<'a, I, F, A, T> MapUnordered<'a, I, F, T>
+where
+    I: Iterator<Item = A>,
+    F: Fn(A) -> T + Send + Sync + 'static,
+    A: Send + 'static,
+    T: Send + 'static,
+{
+    pub(super) fn new(
+        pool: &'a ThreadPoolExecutor,
+        f: F,
+        items: I,
+        base: usize,
+        cap: usize,
+    ) -> Self {
+        MapUnordered {
+            inner: AsDone::new(ThreadFeed::new(pool, f, items), base, cap),
+        }
+    }
+
+    /// Gives the whole map `d`, from now, like [`Map::timeout`]: once the deadline passes
+    /// with items unfinished, the next call yields `(i, Err(TaskError::TimedOut))`, `i`
+    /// the smallest input index still unfinished; the tasks still in flight are
+    /// cancelled, no more items are taken, and the iteration ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur::TaskError;
+    /// let pool = concur::ThreadPoolExecutor::new(2);
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let mut it = pool
+    ///     .map_unordered(move |x: u32| if x == 0 { rx.lock().unwrap().recv().ok(); } , [0, 1])
+    ///     .timeout(Duration::from_millis(20));
+    /// assert_eq!(it.next(), Some((1, Ok(()))), "the quick one first");
+    /// assert_eq!(it.next(), Some((0, Err(TaskError::TimedOut))));
+    /// assert_eq!(it.next(), None);
+    /// drop(tx);
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.inner.set_timeout(d);
+        self
+    }
+}
+
+impl<I, F, A, T> Iterator for MapUnordered<'_, I, F, T>
+where
+    I: Iterator<Item = A>,
+    F: Fn(A) -> T + Send + Sync + 'static,
+    A: Send + 'static,
+    T: Send + 'static,
+{
+    type Item = (usize, Result<T, TaskError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(match self.inner.next()? {
+            Ok(unit) => (unit.first, unit.handle.join()),
+            Err(first) => (first, Err(TaskError::TimedOut)),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (lo, hi) = self.inner.feed().size_hint();
+        let n = self.inner.in_flight();
+        (lo.saturating_add(n), hi.and_then(|hi| hi.checked_add(n)))
+    }
+}
+
+impl<I, F, T> fmt::Debug for MapUnordered<'_, I, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapUnordered")
+            .field("in_flight", &self.inner.in_flight())
             .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@ use std::fmt;
 use self::builder::Config;
 pub use self::builder::{FullPolicy, ThreadPoolBuilder};
 use self::job::{Job, Run};
-pub use self::map::Map;
+pub use self::map::{Map, MapUnordered};
 pub use self::scope::{Scope, ScopedJoinHandle};
 use self::shared::{Placed, Shared, Task};
 pub use self::stats::PoolStats;
@@ -262,9 +262,20 @@ impl ThreadPoolExecutor {
     }
 
     /// Applies `f` to every item on the pool and yields the results in input order:
-    /// `Executor.map`. The input is read lazily and at most `2 × max_workers` tasks are in
-    /// flight, so an endless iterator works; see [`map_bounded`](Self::map_bounded) to
-    /// choose that number. Dropping the iterator cancels the tasks not started yet.
+    /// `Executor.map`. The input is read lazily, so an endless iterator works, and
+    /// dropping the iterator cancels the tasks not started yet.
+    ///
+    /// The window of tasks submitted and not yet yielded starts at `2 × max_workers` and
+    /// grows only where workers would otherwise go idle, up to `1024 × max_workers`
+    /// tasks: while the result waited for (the head) is a big item and at most
+    /// `max_workers` tasks are left unfinished behind it, more items are submitted as it
+    /// runs; and when the consumer comes back (from its own work, or from not being
+    /// scheduled on a busy machine) to find the workers run dry, the number kept in
+    /// flight doubles. So lopsided work (a few items that cost as much as all the
+    /// others) keeps every worker busy, a consumer that keeps up with an even load never
+    /// has more than `2 × max_workers` tasks ahead of it, and the results held waiting
+    /// are bounded either way. [`map_bounded`](Self::map_bounded) sets a fixed window
+    /// instead; [`map_unordered`](Self::map_unordered) yields results as they finish.
     ///
     /// ```
     /// let pool = concur::ThreadPoolExecutor::new(4);
@@ -282,7 +293,43 @@ impl ThreadPoolExecutor {
         A: Send + 'static,
         T: Send + 'static,
     {
-        self.map_bounded(f, items, 2 * self.max_workers())
+        let (base, cap) = crate::handle::window::default_window(self.max_workers());
+        Map::new(self, f, items.into_iter(), base, cap)
+    }
+
+    /// Like [`map`](Self::map), but yields each result as soon as its task finishes,
+    /// with the index of its item in the input: `(usize, Result<T, TaskError>)`, as
+    /// rayon's and mpi4py's unordered maps do. The input is read lazily, `2 ×
+    /// max_workers` tasks in flight (a big item holds up no other result), more (up to
+    /// `1024 × max_workers`) only if the consumer comes back to find the workers run dry,
+    /// as for `map`; [`timeout`](MapUnordered::timeout) bounds the whole map; dropping
+    /// the iterator cancels the tasks not started yet.
+    ///
+    /// Called from a task of this same pool, it cannot wait for "whichever finishes
+    /// first" without risking the pool's last free worker: there it yields the oldest
+    /// task in the window next, running it inline if it has not started.
+    ///
+    /// ```
+    /// let pool = concur::ThreadPoolExecutor::new(2);
+    /// let mut total = 0;
+    /// let mut seen = vec![false; 100];
+    /// for (i, r) in pool.map_unordered(|x: u64| x * x, 0..100) {
+    ///     assert_eq!(r, Ok(i as u64 * i as u64));
+    ///     seen[i] = true;
+    ///     total += 1;
+    /// }
+    /// assert_eq!(total, 100);
+    /// assert!(seen.iter().all(|&s| s));
+    /// ```
+    pub fn map_unordered<A, T, F, I>(&self, f: F, items: I) -> MapUnordered<'_, I::IntoIter, F, T>
+    where
+        F: Fn(A) -> T + Send + Sync + 'static,
+        I: IntoIterator<Item = A>,
+        A: Send + 'static,
+        T: Send + 'static,
+    {
+        let (base, cap) = crate::handle::window::default_window(self.max_workers());
+        MapUnordered::new(self, f, items.into_iter(), base, cap)
     }
 
     /// [`map`](Self::map) with at most `in_flight` tasks submitted and not yet yielded.
@@ -308,7 +355,7 @@ impl ThreadPoolExecutor {
         A: Send + 'static,
         T: Send + 'static,
     {
-        Map::new(self, f, items.into_iter(), in_flight)
+        Map::new(self, f, items.into_iter(), in_flight, in_flight)
     }
 
     /// Runs `f` with a [`Scope`] whose tasks may borrow from the caller's stack, like
