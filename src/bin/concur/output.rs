@@ -735,6 +735,16 @@ fn lighter(hex: &str, share: f64) -> String {
 }
 
 /// A speed-up as the chart writes it: one decimal below 100x, none above.
+/// `v` to four significant digits (a bar's tooltip: precise enough to place it on the
+/// log axis within a tenth of a pixel, whatever its size).
+fn four_digits(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format!("{v}");
+    }
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    format!("{v:.decimals$}")
+}
+
 fn speedup_text(speedup: f64) -> String {
     if speedup >= 99.95 {
         format!("{speedup:.0}x")
@@ -1024,13 +1034,13 @@ pub(crate) fn svg(report: &Report) -> String {
                 ("concur", colour.to_string())
             };
             let mut title = format!(
-                "{}, {}: {:.3}x",
+                "{}, {}: {}x",
                 if b.python { "CPython" } else { "concur" },
                 mechanism_name(b.mechanism),
-                b.speedup
+                four_digits(b.speedup)
             );
             if let Some((worst, n)) = b.spread {
-                let _ = write!(title, " (best of {n} tries; worst {worst:.3}x)");
+                let _ = write!(title, " (best of {n} tries; worst {}x)", four_digits(worst));
             }
             if b.disturbed {
                 title.push_str(", disturbed by other work on the machine");
