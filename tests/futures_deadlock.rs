@@ -425,7 +425,7 @@ fn init_crashes() -> Result<(), String> {
 }
 
 #[test]
-fn an_initializer_that_exits_resolves_the_tasks_instead_of_respawning_forever() {
+fn an_initializer_that_exits_or_crashes_breaks_the_pool_with_the_reason() {
     // test_deadlock.py / test_init.py: an exit in the initializer (FailingInitializerMixin)
     for init in [init_exits as fn() -> Result<(), String>, init_crashes] {
         let pool = ProcessPoolExecutor::builder()
@@ -436,11 +436,15 @@ fn an_initializer_that_exits_resolves_the_tasks_instead_of_respawning_forever() 
         let hs: Vec<_> = (0..4).map(|i| pool.submit(add_one, i)).collect();
         for h in hs {
             let r = resolve(h);
-            assert!(
-                matches!(&r, Err(TaskError::Broken(_) | TaskError::WorkerDied(_))),
-                "{r:?}"
-            );
+            let why = match &r {
+                Err(TaskError::Broken(why)) => why,
+                other => panic!("expected the pool broken by its initializer, got {other:?}"),
+            };
+            assert!(why.starts_with("the initializer did not return"), "{why}");
         }
+        let later = pool.submit(add_one, 1).join();
+        assert!(matches!(later, Err(TaskError::Broken(_))), "{later:?}");
+        assert!(pool.stats().spawned <= 2, "no worker respawned after the pool broke");
         pool.shutdown();
         assert!(pool.worker_pids().is_empty());
     }

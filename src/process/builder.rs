@@ -105,8 +105,9 @@ impl ProcessPoolBuilder {
     }
 
     /// Runs `init` in each worker before its first task. If it returns an error or
-    /// panics, the pool is broken: pending and later tasks fail with
-    /// [`TaskError::Broken`](crate::TaskError::Broken), which carries the reason.
+    /// panics, or its worker dies in it (exits, crashes, is killed), the pool is broken:
+    /// pending and later tasks fail with [`TaskError::Broken`](crate::TaskError::Broken),
+    /// which carries the reason.
     ///
     /// ```
     /// use concur::{ProcessPoolExecutor, TaskError};

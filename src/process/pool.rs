@@ -104,6 +104,8 @@ struct Slot {
     killed: Option<Kill>,
     /// `WRITABLE` interest is registered.
     writable: bool,
+    /// Its initializer (if the pool has one) has reported back.
+    initialized: bool,
 }
 
 impl Slot {
@@ -837,6 +839,7 @@ impl Manager {
                     break None;
                 }
                 FromWorker::InitDone { error } => {
+                    slot.initialized = true;
                     if !error.is_empty() {
                         let why =
                             format!("the initializer failed: {}", String::from_utf8_lossy(error));
@@ -931,6 +934,10 @@ impl Manager {
         let mut st = self.shared.lock();
         let broken_before = st.broken.clone();
         let expected = slot.closing && slot.flights.is_empty();
+        // A worker that dies inside the initializer ran none of its tasks, and every
+        // worker started after it would run the same initializer: as for an initializer
+        // that fails, the pool is broken (no task is blamed, none respawns forever).
+        let mut died_in_init = false;
         if !expected && slot.killed.is_none() {
             st.counters.died += 1;
             if exit == WorkerExit::Code(worker::EXIT_REFUSED) && st.broken.is_none() {
@@ -938,12 +945,18 @@ impl Manager {
                     "a worker process refused to serve (its standard error says why)".to_owned(),
                 );
             }
+            if !slot.initialized && st.broken.is_none() {
+                st.broken = Some(format!(
+                    "the initializer did not return: its worker process {exit}"
+                ));
+                died_in_init = true;
+            }
             if self.shared.config.break_on_worker_death && st.broken.is_none() {
                 st.broken = Some(format!("a worker process {exit}"));
             }
         }
         let broken = st.broken.clone();
-        let mut blamed = slot.killed.is_some();
+        let mut blamed = slot.killed.is_some() || died_in_init;
         let mut requeue = Vec::new();
         for flight in slot.flights.drain(..) {
             if flight.done {
@@ -1074,6 +1087,7 @@ impl Manager {
                     closing: false,
                     killed: None,
                     writable: false,
+                    initialized: shared.config.initializer.is_none(),
                 });
                 self.readers.insert(
                     k,
