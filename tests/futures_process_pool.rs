@@ -1,7 +1,8 @@
-//! The process pool's `shutdown(wait=False)`: concurrent.futures parity.
+//! The process pool against CPython's `test_process_pool.py` and `shutdown(wait=False)`:
+//! concurrent.futures parity.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use concur::{ProcessPoolExecutor, TaskError};
@@ -177,4 +178,176 @@ fn the_shared_process_pool_is_one_pool_for_every_thread() {
     assert!(addrs.windows(2).all(|w| w[0] == w[1]), "{addrs:?}");
     let pool = ProcessPoolExecutor::shared().unwrap();
     assert_eq!(pool.submit(triple, 5).join(), Ok(15));
+}
+
+fn add_one(x: u64) -> u64 {
+    x + 1
+}
+
+/// Writes this worker's pid to the FIFO `started` (keeping it open), then waits for a
+/// byte on the FIFO `gate`.
+fn gated((started, gate): (String, String)) -> u32 {
+    let mut started = std::fs::OpenOptions::new()
+        .write(true)
+        .open(started)
+        .unwrap();
+    started.write_all(&std::process::id().to_le_bytes()).unwrap();
+    common::after_fifo_opens(gate);
+    std::process::id()
+}
+
+#[test]
+fn a_saturated_pool_starts_max_workers_processes_and_no_more() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_saturation
+    let dir = std::env::temp_dir().join(format!("concur-saturation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (started, gate) = (dir.join("started"), dir.join("gate"));
+    common::make_fifo(&started);
+    common::make_fifo(&gate);
+    let arg = (
+        started.to_str().unwrap().to_owned(),
+        gate.to_str().unwrap().to_owned(),
+    );
+    let pool = ProcessPoolExecutor::new(3).unwrap();
+    let hs: Vec<_> = (0..15 * 3).map(|_| pool.submit(gated, arg.clone())).collect();
+    let mut reader = File::open(&started).unwrap();
+    let mut running = Vec::new();
+    for _ in 0..3 {
+        let mut b = [0u8; 4];
+        reader.read_exact(&mut b).unwrap();
+        running.push(u32::from_le_bytes(b));
+    }
+    running.sort_unstable();
+    running.dedup();
+    assert_eq!(running.len(), 3, "three workers each run a task");
+    let mut alive = pool.worker_pids();
+    alive.sort_unstable();
+    assert_eq!(alive, running);
+    assert_eq!(pool.stats().spawned, 3);
+    let children = common::children();
+    assert_eq!(
+        alive.iter().filter(|p| children.contains(p)).count(),
+        3,
+        "{children:?}"
+    );
+    let mut release = std::fs::OpenOptions::new().write(true).open(&gate).unwrap();
+    release.write_all(&[1; 15 * 3]).unwrap();
+    let pids: std::collections::HashSet<u32> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    drop((release, reader));
+    std::fs::remove_dir_all(dir).unwrap();
+    assert!(pids.iter().all(|p| running.contains(p)), "{pids:?}");
+    assert_eq!(pool.stats().spawned, 3);
+}
+
+#[test]
+fn one_task_after_another_reuses_the_idle_worker() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_idle_process_reuse_one
+    let pool = ProcessPoolExecutor::new(4).unwrap();
+    assert_eq!(pool.submit(add_one, 41).join(), Ok(42));
+    assert_eq!(pool.submit(add_one, 1).join(), Ok(2));
+    assert_eq!(pool.stats().spawned, 1);
+    assert_eq!(pool.worker_pids().len(), 1);
+}
+
+#[test]
+fn alternating_waited_and_unwaited_tasks_start_few_workers() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_idle_process_reuse_multiple
+    let pool = ProcessPoolExecutor::new(4).unwrap();
+    assert_eq!(pool.submit(add_one, 12).join(), Ok(13));
+    let a = pool.submit(add_one, 33);
+    assert_eq!(pool.submit(add_one, 25).join(), Ok(26));
+    let b = pool.submit(add_one, 18);
+    assert_eq!(pool.submit(add_one, 1).join(), Ok(2));
+    let c = pool.submit(add_one, 0);
+    assert!(pool.stats().spawned <= 3, "{:?}", pool.stats());
+    assert_eq!((a.join(), b.join(), c.join()), (Ok(34), Ok(19), Ok(1)));
+}
+
+/// A value that records, when dropped in a worker (not in the parent that encoded it),
+/// the pid of the process that dropped it, in the file `path`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DropMarker {
+    path: String,
+    parent: u32,
+}
+
+impl Drop for DropMarker {
+    fn drop(&mut self) {
+        if std::process::id() != self.parent {
+            std::fs::write(&self.path, std::process::id().to_string()).unwrap();
+        }
+    }
+}
+
+fn consume(m: DropMarker) -> u32 {
+    assert!(!std::path::Path::new(&m.path).exists());
+    std::process::id()
+}
+
+fn keep(m: DropMarker) -> u32 {
+    let pid = std::process::id();
+    // A task that stores its argument somewhere the worker keeps: the drop never happens.
+    std::mem::forget(m);
+    pid
+}
+
+#[test]
+fn a_task_s_argument_is_dropped_in_the_worker_when_the_task_ends() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_ressources_gced_in_workers
+    let dir = std::env::temp_dir().join(format!("concur-dropped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = |name: &str| DropMarker {
+        path: dir.join(name).to_str().unwrap().to_owned(),
+        parent: std::process::id(),
+    };
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let pid = pool.submit(consume, marker("consumed")).join().unwrap();
+    let dropped_by = std::fs::read_to_string(dir.join("consumed")).expect("dropped in the worker");
+    assert_eq!(dropped_by, pid.to_string());
+    // The check can fail: a worker that keeps the value leaves no mark.
+    pool.submit(keep, marker("kept")).join().unwrap();
+    assert!(!dir.join("kept").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn map_gives_the_same_outcomes_whatever_the_chunk_size_and_refuses_zero() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_map_chunksize
+    fn pow((a, b): (u64, u32)) -> u64 {
+        a.pow(b % 4)
+    }
+    let items: Vec<(u64, u32)> = (0..40).map(|i| (i, i as u32)).collect();
+    let expect: Vec<u64> = items.iter().copied().map(pow).collect();
+    for chunk in [1, 2, 5, 40, 1000] {
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .chunk_size(chunk)
+            .build()
+            .unwrap();
+        let got: Vec<u64> = pool.map(pow, items.clone()).map(Result::unwrap).collect();
+        assert_eq!(got, expect, "chunk_size({chunk})");
+    }
+    let err = ProcessPoolExecutor::builder().chunk_size(0).build().unwrap_err();
+    assert!(matches!(err, concur::Error::InvalidArgument(_)), "{err}");
+}
+
+#[test]
+fn a_worker_panic_carries_its_message_and_where_it_was_raised() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_traceback
+    fn raise(_: ()) {
+        panic!("raised in the worker");
+    }
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .env("RUST_BACKTRACE", "0")
+        .build()
+        .unwrap();
+    match pool.submit(raise, ()).join() {
+        Err(TaskError::Panicked(p)) => {
+            assert_eq!(p.message(), "raised in the worker");
+            let at = p.location().expect("the worker's panic location");
+            assert!(at.contains("futures_process_pool.rs:"), "{at}");
+        }
+        other => panic!("expected the worker's panic, got {other:?}"),
+    }
 }
