@@ -1,9 +1,9 @@
-//! `as_completed` cases ported from CPython's `Lib/test/test_concurrent_futures/`.
+//! `as_completed` and `wait` cases ported from CPython's `Lib/test/test_concurrent_futures/`.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use concur::{as_completed, wait, ReturnWhen, ThreadPoolExecutor};
+use concur::{as_completed, promise, wait, JoinHandle, ReturnWhen, TaskError, ThreadPoolExecutor};
 
 // CPython Lib/test/test_concurrent_futures/test_as_completed.py AsCompletedTests.test_zero_timeout
 #[test]
@@ -62,4 +62,141 @@ fn into_pending_returns_every_handle_not_yielded_in_input_order() {
     for (i, h) in pending {
         assert_eq!(h.join().unwrap(), i);
     }
+}
+
+/// Handles already in each final state, as CPython's module-level `SUCCESSFUL_FUTURE`,
+/// `EXCEPTION_FUTURE` and `CANCELLED_AND_NOTIFIED_FUTURE`.
+fn successful() -> JoinHandle<i32> {
+    let (p, h) = promise();
+    p.set(42);
+    h
+}
+
+fn failed() -> JoinHandle<i32> {
+    let (p, h) = promise();
+    p.fail(TaskError::Failed("OSError".into()));
+    h
+}
+
+fn cancelled() -> JoinHandle<i32> {
+    let (_p, h) = promise();
+    assert!(h.cancel());
+    h
+}
+
+/// A task on `pool` that runs until `gate` is dropped or sent to.
+fn blocked(pool: &ThreadPoolExecutor) -> (mpsc::Sender<()>, JoinHandle<i32>) {
+    let (tx, rx) = mpsc::channel::<()>();
+    (tx, pool.submit(move || rx.recv().map_or(-1, |()| 1)))
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_first_completed
+#[test]
+fn first_completed_returns_the_task_that_finished_and_leaves_the_blocked_one() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (gate, slow) = blocked(&pool);
+    let quick = pool.submit(|| 21 * 2);
+    assert!(quick.wait_timeout(Duration::from_secs(60)));
+    let hs = [slow, quick];
+    let w = wait(&hs, ReturnWhen::FirstCompleted, None);
+    assert_eq!((w.done, w.not_done), (vec![1], vec![0]));
+    drop(gate);
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_first_completed_some_already_completed
+// (concur: a cancelled handle has finished, so it counts as done, as CANCELLED_AND_NOTIFIED)
+#[test]
+fn first_completed_with_some_already_finished_returns_them_at_once() {
+    let pool = ThreadPoolExecutor::new(1);
+    let (gate, slow) = blocked(&pool);
+    let hs = [cancelled(), successful(), slow];
+    let w = wait(&hs, ReturnWhen::FirstCompleted, None);
+    assert_eq!((w.done, w.not_done), (vec![0, 1], vec![2]));
+    drop(gate);
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_first_exception
+#[test]
+fn first_error_returns_at_the_failure_with_the_successes_before_it() {
+    let pool = ThreadPoolExecutor::new(3);
+    let (fail_gate, fails) = mpsc::channel::<()>();
+    let (gate, slow) = blocked(&pool);
+    let quick = pool.submit(|| 21 * 2);
+    assert!(quick.wait_timeout(Duration::from_secs(60)));
+    let raising = pool.submit(move || -> i32 {
+        fails.recv().unwrap();
+        panic!("this is an exception")
+    });
+    let hs = [quick, raising, slow];
+    fail_gate.send(()).unwrap();
+    let w = wait(&hs, ReturnWhen::FirstError, None);
+    assert_eq!((w.done, w.not_done), (vec![0, 1], vec![2]));
+    drop(gate);
+    let [_, raising, _] = hs;
+    assert!(raising.join().unwrap_err().is_panic());
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_first_exception_some_already_complete
+// (concur: a cancellation is an error to FirstError, so the cancelled handle ends the wait
+// at once, where Python waits for the first exception)
+#[test]
+fn first_error_with_finished_handles_counts_a_cancellation_as_an_error() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (gate, slow) = blocked(&pool);
+    let hs = [successful(), cancelled(), slow];
+    let w = wait(&hs, ReturnWhen::FirstError, None);
+    assert_eq!((w.done, w.not_done), (vec![0, 1], vec![2]));
+    // Without the cancellation, the failure of a running task ends it.
+    let (fail_gate, fails) = mpsc::channel::<()>();
+    let raising = pool.submit(move || -> i32 {
+        fails.recv().unwrap();
+        panic!("divide by zero")
+    });
+    let [ok, _, slow] = hs;
+    let hs = [ok, raising, slow];
+    fail_gate.send(()).unwrap();
+    let w = wait(&hs, ReturnWhen::FirstError, None);
+    assert_eq!((w.done, w.not_done), (vec![0, 1], vec![2]));
+    drop(gate);
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_first_exception_one_already_failed
+#[test]
+fn first_error_with_one_already_failed_returns_at_once() {
+    let pool = ThreadPoolExecutor::new(1);
+    let (gate, slow) = blocked(&pool);
+    let hs = [failed(), slow];
+    let w = wait(&hs, ReturnWhen::FirstError, None);
+    assert_eq!((w.done, w.not_done), (vec![0], vec![1]));
+    drop(gate);
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_all_completed
+#[test]
+fn all_completed_over_finished_failed_cancelled_and_running_handles_waits_for_all() {
+    let pool = ThreadPoolExecutor::new(2);
+    let (gate, slow) = blocked(&pool);
+    let raising = pool.submit(|| -> i32 { panic!("boom") });
+    let hs = [successful(), cancelled(), failed(), raising, slow];
+    let opener = std::thread::spawn(move || gate.send(()).unwrap());
+    let w = wait(&hs, ReturnWhen::AllCompleted, None);
+    assert_eq!((w.done, w.not_done), (vec![0, 1, 2, 3, 4], vec![]));
+    opener.join().unwrap();
+    let outcomes: Vec<_> = hs.into_iter().map(JoinHandle::join).collect();
+    assert_eq!(outcomes[0], Ok(42));
+    assert_eq!(outcomes[1], Err(TaskError::Cancelled));
+    assert_eq!(outcomes[2], Err(TaskError::Failed("OSError".into())));
+    assert!(outcomes[3].as_ref().unwrap_err().is_panic());
+    assert_eq!(outcomes[4], Ok(1));
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_timeout
+#[test]
+fn all_completed_with_a_timeout_reports_the_finished_and_the_one_still_running() {
+    let pool = ThreadPoolExecutor::new(1);
+    let (gate, slow) = blocked(&pool);
+    let hs = [cancelled(), failed(), successful(), slow];
+    let w = wait(&hs, ReturnWhen::AllCompleted, Some(Duration::from_millis(20)));
+    assert_eq!((w.done, w.not_done), (vec![0, 1, 2], vec![3]));
+    drop(gate);
 }
