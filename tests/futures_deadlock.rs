@@ -350,6 +350,18 @@ fn crashes_with_big_arguments_in_flight_fail_their_tasks_without_hanging() {
             Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGSEGV)))
         );
     }
+    // As CPython does it, through map: every item fails, and the map ends.
+    let outcomes: Vec<_> = pool
+        .map(crash_with_data, vec![data; 10])
+        .timeout(HANG)
+        .collect();
+    assert_eq!(outcomes.len(), 10);
+    for r in outcomes {
+        assert!(
+            matches!(r, Err(TaskError::WorkerDied(_))),
+            "a crashed item fails with its worker: {r:?}"
+        );
+    }
     assert_serves(&pool);
 }
 

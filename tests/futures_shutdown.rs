@@ -111,32 +111,62 @@ fn dropping_a_process_pool_finishes_its_work_and_ends_its_workers() {
     assert!(!common::children().contains(&first));
 }
 
+fn good_or_failing(n: u64) -> u64 {
+    assert_ne!(n, 2, "failing task");
+    n
+}
+
 #[test]
-fn max_tasks_per_child_with_shutdown_nowait_still_runs_every_task() {
-    // test_shutdown.py ProcessPoolShutdownTest.test_shutdown_gh_132969_case_1
-    let pool = ProcessPoolExecutor::builder()
-        .max_workers(2)
-        .max_tasks_per_child(1)
-        .build()
-        .unwrap();
-    let hs: Vec<_> = (0..3).map(|_| pool.submit(pid, ())).collect();
-    pool.shutdown_nowait();
-    let pids: Vec<u32> = hs
-        .into_iter()
-        .map(|h| {
-            assert!(h.wait_timeout(std::time::Duration::from_secs(60)), "hung");
-            h.join().unwrap()
-        })
-        .collect();
-    let distinct: std::collections::HashSet<_> = pids.iter().collect();
-    assert_eq!(distinct.len(), 3, "one task per worker: {pids:?}");
-    pool.shutdown();
-    assert!(pool.worker_pids().is_empty());
+fn max_tasks_per_child_a_failing_task_and_shutdown_nowait_end_cleanly() {
+    // test_shutdown.py ProcessPoolShutdownTest.test_shutdown_gh_132969_case_1 / _case_2
+    for max_workers in [2, 4] {
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(max_workers)
+            .max_tasks_per_child(1)
+            .env("RUST_BACKTRACE", "0")
+            .build()
+            .unwrap();
+        let hs: Vec<_> = (1..=3).map(|n| pool.submit(good_or_failing, n)).collect();
+        let mut result = 0;
+        for h in hs {
+            match h.join() {
+                Ok(n) => result += n,
+                Err(e) => {
+                    assert!(e.is_panic(), "{e:?}");
+                    break; // as CPython: stop at the first exception
+                }
+            }
+        }
+        assert_eq!(result, 1);
+        let workers: Vec<_> = pool.worker_pids().into_iter().filter_map(pidfd).collect();
+        pool.shutdown_nowait();
+        for w in &workers {
+            assert!(exited(w, true), "a worker outlived shutdown_nowait");
+        }
+        pool.shutdown(); // returns: the pool's thread has ended
+        assert!(pool.worker_pids().is_empty());
+    }
+}
+
+#[test]
+fn a_task_cancelled_right_before_shutdown_does_not_hang_it() {
+    // test_shutdown.py ExecutorShutdownTest.test_hang_gh94440
+    let procs = ProcessPoolExecutor::new(1).unwrap();
+    assert_eq!(procs.submit(add_one, 0).join(), Ok(1));
+    let h = procs.submit(add_one, 1);
+    h.cancel();
+    procs.shutdown();
+    assert!(h.is_finished());
+    let threads = ThreadPoolExecutor::new(1);
+    assert_eq!(threads.submit(|| 0).join(), Ok(0));
+    let h = threads.submit(|| 1);
+    h.cancel();
+    threads.shutdown();
+    assert!(h.is_finished());
 }
 
 #[test]
 fn max_tasks_per_child_with_one_worker_and_shutdown_runs_every_task() {
-    // test_shutdown.py ProcessPoolShutdownTest.test_shutdown_gh_132969_case_2, and
     // test_process_pool.py ProcessPoolExecutorTest.test_max_tasks_early_shutdown
     let pool = ProcessPoolExecutor::builder()
         .max_workers(1)
