@@ -351,3 +351,172 @@ fn a_worker_panic_carries_its_message_and_where_it_was_raised() {
         other => panic!("expected the worker's panic, got {other:?}"),
     }
 }
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[test]
+fn a_backlog_behind_workers_at_their_task_limit_all_runs() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_max_tasks_per_child_pending_tasks_gh115634
+    for (max_workers, max_tasks, num_tasks) in [(1, 2, 6), (2, 2, 8)] {
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(max_workers)
+            .max_tasks_per_child(max_tasks)
+            .build()
+            .unwrap();
+        let hs: Vec<_> = (0..num_tasks).map(|i| pool.submit(double, i)).collect();
+        let got: Vec<u64> = hs
+            .into_iter()
+            .map(|h| {
+                assert!(h.wait_timeout(std::time::Duration::from_secs(60)), "stranded");
+                h.join().unwrap()
+            })
+            .collect();
+        assert_eq!(got, (0..num_tasks).map(|i| i * 2).collect::<Vec<_>>());
+        pool.shutdown_cancel_pending();
+    }
+}
+
+/// Sends `i` through the FIFO `started` (opened for this one write), waits for a byte on
+/// the FIFO `gate`, returns `i`.
+fn report_wait_return((started, gate, i): (String, String, u8)) -> u8 {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(started)
+        .unwrap()
+        .write_all(&[i])
+        .unwrap();
+    common::after_fifo_opens(gate);
+    i
+}
+
+/// A one-worker pool with `max_tasks_per_child(1)` and three `report_wait_return` tasks,
+/// the first of them running: (pool, handles, gate path, directory).
+fn stranded_setup(name: &str) -> (ProcessPoolExecutor, Vec<concur::JoinHandle<u8>>, String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("concur-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (started, gate) = (dir.join("started"), dir.join("gate"));
+    common::make_fifo(&started);
+    common::make_fifo(&gate);
+    let (s, g) = (started.to_str().unwrap().to_owned(), gate.to_str().unwrap().to_owned());
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(1)
+        .build()
+        .unwrap();
+    let hs: Vec<_> = (0..3u8)
+        .map(|i| pool.submit(report_wait_return, (s.clone(), g.clone(), i)))
+        .collect();
+    let mut first = [9u8];
+    File::open(&started).unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(first, [0], "the first task runs");
+    (pool, hs, g, dir)
+}
+
+/// Keeps a writer on the FIFO `gate` with bytes for every task until `done` returns.
+fn with_gate_open<T>(gate: &str, done: impl FnOnce() -> T) -> T {
+    let mut w = std::fs::OpenOptions::new().write(true).open(gate).unwrap();
+    w.write_all(&[1; 3]).unwrap();
+    done()
+}
+
+#[test]
+fn shutdown_nowait_while_a_worker_is_at_its_task_limit_still_runs_the_rest() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_shutdown_no_wait_max_tasks_gh119592
+    // (the report for the started tasks reopens the FIFO each time)
+    let (pool, hs, gate, dir) = stranded_setup("gh119592");
+    pool.shutdown_nowait();
+    let got: Vec<u8> = with_gate_open(&gate, || {
+        // Each later task reports through `started`, which needs a reader.
+        let started = dir.join("started");
+        let reader = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while seen.len() < 2 {
+                let mut b = Vec::new();
+                File::open(&started).unwrap().read_to_end(&mut b).unwrap();
+                seen.extend(b);
+            }
+            seen
+        });
+        let got = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(reader.join().unwrap(), [1, 2]);
+        got
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+    assert_eq!(got, [0, 1, 2]);
+    assert_eq!(pool.stats().spawned, 3);
+}
+
+#[test]
+fn dropping_the_pool_while_a_worker_is_at_its_task_limit_runs_the_rest_first() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_gc_during_max_tasks_worker_exit_gh152967
+    // (concur: dropping the pool waits for its tasks, where Python fails them "garbage collected")
+    let (pool, hs, gate, dir) = stranded_setup("gh152967");
+    let got: Vec<u8> = with_gate_open(&gate, || {
+        let started = dir.join("started");
+        let reader = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while seen.len() < 2 {
+                let mut b = Vec::new();
+                File::open(&started).unwrap().read_to_end(&mut b).unwrap();
+                seen.extend(b);
+            }
+            seen
+        });
+        drop(pool);
+        assert_eq!(reader.join().unwrap(), [1, 2]);
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+    assert_eq!(got, [0, 1, 2]);
+}
+
+#[test]
+fn terminate_workers_with_a_backlog_fails_it_and_starts_no_replacement() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_force_shutdown_during_max_tasks_worker_exit
+    let (pool, mut hs, _gate, dir) = stranded_setup("force-max-tasks");
+    pool.terminate_workers();
+    let first = hs.remove(0).join();
+    assert!(
+        matches!(first, Err(TaskError::WorkerDied(_) | TaskError::Shutdown)),
+        "{first:?}"
+    );
+    for h in hs {
+        assert_eq!(h.join(), Err(TaskError::Shutdown));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+    assert_eq!(pool.stats().spawned, 1, "no worker escaped the kill");
+    assert!(pool.worker_pids().is_empty());
+}
+
+#[test]
+fn a_worker_that_exits_says_with_which_code() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_traceback_when_child_process_terminates_abruptly
+    fn exit99(_: ()) {
+        std::process::exit(99)
+    }
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let err = pool.submit(exit99, ()).join().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the worker running the task exited with code 99"
+    );
+}
+
+#[test]
+fn terminate_workers_after_a_worker_died_or_before_any_started_is_harmless() {
+    // CPython Lib/test/test_concurrent_futures/test_process_pool.py test_force_shutdown_workers_dead_workers /
+    // test_force_shutdown_workers_not_started_yet
+    fn exit1(_: ()) {
+        std::process::exit(1)
+    }
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    assert!(pool.submit(exit1, ()).join().is_err());
+    pool.terminate_workers();
+    assert!(pool.worker_pids().is_empty());
+    let fresh = ProcessPoolExecutor::new(1).unwrap();
+    fresh.terminate_workers();
+    assert_eq!(fresh.stats().spawned, 0);
+    assert_eq!(fresh.submit(add_one, 1).join(), Err(TaskError::Shutdown));
+}
