@@ -200,3 +200,53 @@ fn all_completed_with_a_timeout_reports_the_finished_and_the_one_still_running()
     assert_eq!((w.done, w.not_done), (vec![0, 1, 2], vec![3]));
     drop(gate);
 }
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py ThreadPoolWaitTests.test_pending_calls_race
+#[test]
+fn all_completed_over_a_hundred_tasks_released_at_once_sees_every_one() {
+    let pool = ThreadPoolExecutor::new(8);
+    // The event: every task blocks on the read side while this thread holds the write side.
+    let event = std::sync::Arc::new(std::sync::RwLock::new(()));
+    let set = event.write().unwrap();
+    let hs: Vec<_> = (0..100)
+        .map(|i| {
+            let event = event.clone();
+            pool.submit(move || {
+                drop(event.read().unwrap());
+                i
+            })
+        })
+        .collect();
+    drop(set);
+    let w = wait(&hs, ReturnWhen::AllCompleted, None);
+    assert_eq!(w.done, (0..100).collect::<Vec<_>>());
+    assert!(w.not_done.is_empty());
+}
+
+#[cfg(feature = "process-pool")]
+fn divmod((a, b): (i32, i32)) -> (i32, i32) {
+    (a / b, a % b)
+}
+
+// CPython Lib/test/test_concurrent_futures/test_wait.py WaitTests.test_all_completed / test_first_exception
+// on the process pool (CPython runs WaitTests on both pools)
+#[cfg(feature = "process-pool")]
+#[test]
+fn wait_over_process_handles_mixed_with_finished_ones() {
+    let pool = concur::ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .env("RUST_BACKTRACE", "0")
+        .build()
+        .unwrap();
+    let hs = [pool.submit(divmod, (2, 0)), pool.submit(divmod, (42, 1))];
+    let w = wait(&hs, ReturnWhen::AllCompleted, None);
+    assert_eq!((w.done, w.not_done), (vec![0, 1], vec![]));
+    let w = wait(&hs, ReturnWhen::FirstError, None);
+    assert!(w.done.contains(&0));
+    let [failing, fine] = hs;
+    assert!(failing.join().unwrap_err().is_panic());
+    assert_eq!(fine.join(), Ok((42, 0)));
+    let others = [successful(), failed(), cancelled()];
+    let w = wait(&others, ReturnWhen::AllCompleted, None);
+    assert_eq!(w.done, [0, 1, 2]);
+}
