@@ -112,7 +112,10 @@ fn pool() -> ProcessPoolExecutor {
 
 /// Joins `h`, failing the test (rather than hanging it) if it never resolves.
 fn resolve<T: std::fmt::Debug>(h: concur::JoinHandle<T>) -> Result<T, TaskError> {
-    assert!(h.wait_timeout(HANG), "the handle never resolved: a deadlock");
+    assert!(
+        h.wait_timeout(HANG),
+        "the handle never resolved: a deadlock"
+    );
     h.join()
 }
 
@@ -139,7 +142,9 @@ fn panicked(r: Result<impl std::fmt::Debug, TaskError>) -> String {
 fn an_argument_that_refuses_to_encode_fails_at_submit_and_the_pool_serves() {
     // test_deadlock.py ExecutorDeadlockTest.test_error_at_task_pickle
     let pool = pool();
-    let why = serialization(resolve(pool.submit(take_bad_encode, BadEncode(Fault::Error))));
+    let why = serialization(resolve(
+        pool.submit(take_bad_encode, BadEncode(Fault::Error)),
+    ));
     assert!(why.contains("refused on purpose"), "{why}");
     assert_eq!(pool.stats().spawned, 0, "nothing was sent");
     assert_serves(&pool);
@@ -149,8 +154,13 @@ fn an_argument_that_refuses_to_encode_fails_at_submit_and_the_pool_serves() {
 fn an_argument_that_refuses_to_decode_in_the_worker_fails_only_its_task() {
     // test_deadlock.py ExecutorDeadlockTest.test_error_at_task_unpickle
     let pool = pool();
-    let why = serialization(resolve(pool.submit(take_bad_decode, BadDecode(Fault::Error))));
-    assert!(why.contains("in the worker") && why.contains("BadDecode"), "{why}");
+    let why = serialization(resolve(
+        pool.submit(take_bad_decode, BadDecode(Fault::Error)),
+    ));
+    assert!(
+        why.contains("in the worker") && why.contains("BadDecode"),
+        "{why}"
+    );
     assert_serves(&pool);
     assert_eq!(pool.stats().died, 0);
 }
@@ -159,7 +169,9 @@ fn an_argument_that_refuses_to_decode_in_the_worker_fails_only_its_task() {
 fn an_argument_whose_decode_panics_in_the_worker_fails_only_its_task() {
     // test_deadlock.py ExecutorDeadlockTest.test_error_at_task_unpickle (a raise, not an error value)
     let pool = pool();
-    let why = panicked(resolve(pool.submit(take_bad_decode, BadDecode(Fault::Panic))));
+    let why = panicked(resolve(
+        pool.submit(take_bad_decode, BadDecode(Fault::Panic)),
+    ));
     assert!(why.contains("hostile serde impl"), "{why}");
     assert_serves(&pool);
     assert_eq!(pool.stats().died, 0);
@@ -273,7 +285,10 @@ fn a_result_that_refuses_to_decode_in_the_parent_fails_only_its_task() {
     // test_deadlock.py ExecutorDeadlockTest.test_error_during_result_unpickle_in_result_handler
     let pool = pool();
     let why = serialization(resolve(pool.submit(return_bad_decode, Fault::Error)));
-    assert!(why.contains("result could not be decoded") && why.contains("BadDecode"), "{why}");
+    assert!(
+        why.contains("result could not be decoded") && why.contains("BadDecode"),
+        "{why}"
+    );
     assert_serves(&pool);
 }
 
@@ -283,7 +298,9 @@ fn a_result_that_refuses_to_decode_in_the_parent_fails_only_its_task() {
 fn a_decode_refusal_keeps_the_impl_s_own_message_as_an_encode_refusal_does() {
     // test_deadlock.py ExecutorDeadlockTest.test_error_at_task_unpickle: Python's error names its cause
     let pool = pool();
-    let why = serialization(resolve(pool.submit(take_bad_decode, BadDecode(Fault::Error))));
+    let why = serialization(resolve(
+        pool.submit(take_bad_decode, BadDecode(Fault::Error)),
+    ));
     assert!(why.contains("refused on purpose"), "{why}");
     let why = serialization(resolve(pool.submit(return_bad_decode, Fault::Error)));
     assert!(why.contains("refused on purpose"), "{why}");
@@ -310,7 +327,10 @@ fn shutdown_with_a_crashing_task_in_flight_returns() {
             .unwrap();
         let h = pool.submit(crash, ());
         pool.shutdown();
-        assert!(h.is_finished(), "shutdown returned before the task resolved");
+        assert!(
+            h.is_finished(),
+            "shutdown returned before the task resolved"
+        );
         assert_eq!(
             h.join(),
             Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGSEGV)))
@@ -372,7 +392,9 @@ fn gated((started, gate): (String, String)) -> u32 {
         .write(true)
         .open(started)
         .unwrap();
-    started.write_all(&std::process::id().to_le_bytes()).unwrap();
+    started
+        .write_all(&std::process::id().to_le_bytes())
+        .unwrap();
     common::after_fifo_opens(gate);
     std::process::id()
 }
@@ -420,10 +442,14 @@ fn a_worker_killed_while_the_pool_is_busy_fails_only_its_task() {
     let died: Vec<_> = outcomes.iter().filter(|r| r.is_err()).collect();
     assert_eq!(
         died,
-        [&Err(TaskError::WorkerDied(WorkerExit::Signal(libc::SIGKILL)))],
+        [&Err(TaskError::WorkerDied(WorkerExit::Signal(
+            libc::SIGKILL
+        )))],
         "{outcomes:?}"
     );
-    assert!(outcomes.iter().all(|r| r.as_ref().map_or(true, |p| *p != busy[0])));
+    assert!(outcomes
+        .iter()
+        .all(|r| r.as_ref().map_or(true, |p| *p != busy[0])));
     assert!(!pool.worker_pids().contains(&busy[0]));
 }
 
@@ -456,7 +482,10 @@ fn an_initializer_that_exits_or_crashes_breaks_the_pool_with_the_reason() {
         }
         let later = pool.submit(add_one, 1).join();
         assert!(matches!(later, Err(TaskError::Broken(_))), "{later:?}");
-        assert!(pool.stats().spawned <= 2, "no worker respawned after the pool broke");
+        assert!(
+            pool.stats().spawned <= 2,
+            "no worker respawned after the pool broke"
+        );
         pool.shutdown();
         assert!(pool.worker_pids().is_empty());
     }

@@ -64,7 +64,10 @@ fn every_worker_process_runs_the_initializer_once_before_its_first_task() {
         .collect();
     marked.sort_unstable();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(marked, pids, "the initializer ran in exactly the workers that ran tasks");
+    assert_eq!(
+        marked, pids,
+        "the initializer ran in exactly the workers that ran tasks"
+    );
 }
 
 fn init_fails() -> Result<(), String> {
@@ -134,7 +137,10 @@ fn a_failing_initializer_breaks_the_thread_pool_for_later_tasks_and_leaves_no_th
             "{r:?}"
         );
     }
-    assert!(matches!(pool.submit(|| 0).join(), Err(TaskError::Broken(_))));
+    assert!(matches!(
+        pool.submit(|| 0).join(),
+        Err(TaskError::Broken(_))
+    ));
     drop(pool);
     assert_eq!(threads_named("initfail"), 0, "every worker thread ended");
 }

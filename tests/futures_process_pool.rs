@@ -191,7 +191,9 @@ fn gated((started, gate): (String, String)) -> u32 {
         .write(true)
         .open(started)
         .unwrap();
-    started.write_all(&std::process::id().to_le_bytes()).unwrap();
+    started
+        .write_all(&std::process::id().to_le_bytes())
+        .unwrap();
     common::after_fifo_opens(gate);
     std::process::id()
 }
@@ -209,7 +211,9 @@ fn a_saturated_pool_starts_max_workers_processes_and_no_more() {
         gate.to_str().unwrap().to_owned(),
     );
     let pool = ProcessPoolExecutor::new(3).unwrap();
-    let hs: Vec<_> = (0..15 * 3).map(|_| pool.submit(gated, arg.clone())).collect();
+    let hs: Vec<_> = (0..15 * 3)
+        .map(|_| pool.submit(gated, arg.clone()))
+        .collect();
     let mut reader = File::open(&started).unwrap();
     let mut running = Vec::new();
     for _ in 0..3 {
@@ -327,7 +331,10 @@ fn map_gives_the_same_outcomes_whatever_the_chunk_size_and_refuses_zero() {
         let got: Vec<u64> = pool.map(pow, items.clone()).map(Result::unwrap).collect();
         assert_eq!(got, expect, "chunk_size({chunk})");
     }
-    let err = ProcessPoolExecutor::builder().chunk_size(0).build().unwrap_err();
+    let err = ProcessPoolExecutor::builder()
+        .chunk_size(0)
+        .build()
+        .unwrap_err();
     assert!(matches!(err, concur::Error::InvalidArgument(_)), "{err}");
 }
 
@@ -369,7 +376,10 @@ fn a_backlog_behind_workers_at_their_task_limit_all_runs() {
         let got: Vec<u64> = hs
             .into_iter()
             .map(|h| {
-                assert!(h.wait_timeout(std::time::Duration::from_secs(60)), "stranded");
+                assert!(
+                    h.wait_timeout(std::time::Duration::from_secs(60)),
+                    "stranded"
+                );
                 h.join().unwrap()
             })
             .collect();
@@ -393,13 +403,23 @@ fn report_wait_return((started, gate, i): (String, String, u8)) -> u8 {
 
 /// A one-worker pool with `max_tasks_per_child(1)` and three `report_wait_return` tasks,
 /// the first of them running: (pool, handles, gate path, directory).
-fn stranded_setup(name: &str) -> (ProcessPoolExecutor, Vec<concur::JoinHandle<u8>>, String, std::path::PathBuf) {
+fn stranded_setup(
+    name: &str,
+) -> (
+    ProcessPoolExecutor,
+    Vec<concur::JoinHandle<u8>>,
+    String,
+    std::path::PathBuf,
+) {
     let dir = std::env::temp_dir().join(format!("concur-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (started, gate) = (dir.join("started"), dir.join("gate"));
     common::make_fifo(&started);
     common::make_fifo(&gate);
-    let (s, g) = (started.to_str().unwrap().to_owned(), gate.to_str().unwrap().to_owned());
+    let (s, g) = (
+        started.to_str().unwrap().to_owned(),
+        gate.to_str().unwrap().to_owned(),
+    );
     let pool = ProcessPoolExecutor::builder()
         .max_workers(1)
         .max_tasks_per_child(1)
@@ -409,7 +429,10 @@ fn stranded_setup(name: &str) -> (ProcessPoolExecutor, Vec<concur::JoinHandle<u8
         .map(|i| pool.submit(report_wait_return, (s.clone(), g.clone(), i)))
         .collect();
     let mut first = [9u8];
-    File::open(&started).unwrap().read_exact(&mut first).unwrap();
+    File::open(&started)
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
     assert_eq!(first, [0], "the first task runs");
     (pool, hs, g, dir)
 }

@@ -207,7 +207,10 @@ fn shutdown_cancel_pending_on_a_thread_pool_fails_the_queued_and_finishes_the_ru
     });
     assert_eq!(running.join(), Ok(1));
     for h in queued {
-        assert!(matches!(h.join(), Err(TaskError::Shutdown | TaskError::Cancelled)));
+        assert!(matches!(
+            h.join(),
+            Err(TaskError::Shutdown | TaskError::Cancelled)
+        ));
     }
 }
 
@@ -242,7 +245,12 @@ fn the_shared_process_pool_s_workers_end_when_the_process_exits() {
     // Output to a file, not a pipe: a worker left behind would hold a pipe open forever.
     let log = dir.join("out");
     let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "shared_pool_exit_probe", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "shared_pool_exit_probe",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("CONCUR_EXIT_PROBE_FIFO", &fifo)
         .stdin(std::process::Stdio::null())
         .stdout(std::fs::File::create(&log).unwrap())

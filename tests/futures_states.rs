@@ -114,7 +114,12 @@ fn a_cancel_from_another_thread_ends_a_wait_with_cancelled() {
         scope.spawn(|| assert!(pending.cancel()));
         assert!(pending.wait_timeout(HANG), "the cancel woke the waiter");
     });
-    let States { gate, running, pending, .. } = s;
+    let States {
+        gate,
+        running,
+        pending,
+        ..
+    } = s;
     assert_eq!(pending.join(), Err(TaskError::Cancelled));
     drop(gate);
     assert_eq!(running.join(), Ok(-1));

@@ -196,7 +196,11 @@ fn all_completed_with_a_timeout_reports_the_finished_and_the_one_still_running()
     let pool = ThreadPoolExecutor::new(1);
     let (gate, slow) = blocked(&pool);
     let hs = [cancelled(), failed(), successful(), slow];
-    let w = wait(&hs, ReturnWhen::AllCompleted, Some(Duration::from_millis(20)));
+    let w = wait(
+        &hs,
+        ReturnWhen::AllCompleted,
+        Some(Duration::from_millis(20)),
+    );
     assert_eq!((w.done, w.not_done), (vec![0, 1, 2], vec![3]));
     drop(gate);
 }
