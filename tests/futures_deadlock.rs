@@ -490,3 +490,58 @@ fn an_initializer_that_exits_or_crashes_breaks_the_pool_with_the_reason() {
         assert!(pool.worker_pids().is_empty());
     }
 }
+
+/// Descriptors of this process that are shared buffers.
+fn shared_buffer_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("concur-shared-buffer"))
+        .count()
+}
+
+fn take_buffer_and_bad_encode(_: (concur::SharedBuffer, BadEncode)) {}
+
+fn return_bad_decode_then_buffer(f: Fault) -> (BadDecode, concur::SharedBuffer) {
+    (BadDecode(f), concur::SharedBuffer::new(64).unwrap())
+}
+
+#[test]
+fn a_panicking_serde_impl_beside_a_shared_buffer_leaks_no_descriptor_and_no_stale_state() {
+    // test_deadlock.py ExecutorDeadlockTest.test_error_at_task_pickle / test_error_during_result_unpickle_in_result_handler
+    // (a raise beside data that crosses out of band)
+    let pool = pool();
+    // Encoding in the caller: the panic is the caller's own, it unwinds out of `submit`.
+    let buf = concur::SharedBuffer::new(64).unwrap();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.submit(take_buffer_and_bad_encode, (buf, BadEncode(Fault::Panic)))
+    }));
+    assert!(
+        unwound.is_err(),
+        "a panicking Serialize unwinds out of submit"
+    );
+    assert_eq!(
+        shared_buffer_fds(),
+        0,
+        "the copy of the buffer's descriptor leaked"
+    );
+    // This thread is not left encoding for a pool: outside one, a buffer refuses to serialize.
+    let outside = concur::SharedBuffer::new(64).unwrap();
+    assert!(
+        postcard::to_allocvec(&outside).is_err(),
+        "a stale table took the buffer"
+    );
+    drop(outside);
+    assert_serves(&pool);
+    // Decoding on the pool's thread: the panic fails the task; the buffer sent with it is closed.
+    let why = panicked(resolve(
+        pool.submit(return_bad_decode_then_buffer, Fault::Panic),
+    ));
+    assert!(why.contains("hostile serde impl"), "{why}");
+    assert_serves(&pool);
+    assert_eq!(
+        shared_buffer_fds(),
+        0,
+        "the descriptor that came with the result leaked"
+    );
+}

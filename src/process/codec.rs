@@ -47,6 +47,44 @@ thread_local! {
     static DETAIL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// Installs a table in one of this module's thread-locals for the time a value is encoded
+/// or decoded, and puts back what was there before, also when the value's own serde impl
+/// panics (else the thread would go on "sending" or "receiving" into a stale table, which
+/// holds the descriptors it was given).
+struct Installed<T: 'static> {
+    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    previous: Option<Option<T>>,
+}
+
+impl<T: 'static> Installed<T> {
+    fn new(key: &'static std::thread::LocalKey<RefCell<Option<T>>>, table: T) -> Self {
+        let previous = key.with(|s| s.borrow_mut().replace(table));
+        Installed {
+            key,
+            previous: Some(previous),
+        }
+    }
+
+    /// Puts the previous table back; returns the one installed.
+    fn end(mut self) -> Option<T> {
+        let previous = self.previous.take().flatten();
+        self.key
+            .with(|s| std::mem::replace(&mut *s.borrow_mut(), previous))
+    }
+}
+
+impl<T: 'static> Drop for Installed<T> {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            let _ = self.key.try_with(|s| {
+                if let Ok(mut s) = s.try_borrow_mut() {
+                    *s = previous;
+                }
+            });
+        }
+    }
+}
+
 /// Appends postcard bytes to a `Vec` with `memcpy` for slices.
 struct Append<'a>(&'a mut Vec<u8>);
 
@@ -107,9 +145,9 @@ pub(crate) fn encode_keys<T: Serialize + ?Sized>(
         fds: Vec::new(),
         keys: Vec::new(),
     };
-    let previous = SENDING.with(|s| s.borrow_mut().replace(fresh));
+    let installed = Installed::new(&SENDING, fresh);
     let result = postcard::serialize_with_flavor(value, Append(out));
-    let sent = SENDING.with(|s| std::mem::replace(&mut *s.borrow_mut(), previous));
+    let sent = installed.end();
     match result {
         Ok(()) => {
             let (sent_fds, keys) = sent.map(|s| (s.fds, s.keys)).unwrap_or_default();
@@ -132,9 +170,9 @@ pub(crate) fn encode_keys<T: Serialize + ?Sized>(
                 fds: Vec::new(),
                 keys: Vec::new(),
             };
-            let previous = SENDING.with(|s| s.borrow_mut().replace(fresh));
+            let installed = Installed::new(&SENDING, fresh);
             let why = super::reason::of(value);
-            SENDING.with(|s| *s.borrow_mut() = previous);
+            drop(installed.end());
             Err(why.unwrap_or_else(|| describe(e)))
         }
     }
@@ -298,9 +336,10 @@ fn decode_from<T: DeserializeOwned>(
         fds: fds.into_iter().map(Some).collect(),
         from,
     };
-    let previous = RECEIVING.with(|r| r.borrow_mut().replace(table));
+    let installed = Installed::new(&RECEIVING, table);
     let result = postcard::take_from_bytes::<T>(bytes);
-    RECEIVING.with(|r| *r.borrow_mut() = previous);
+    // Descriptors the value did not claim are closed here.
+    drop(installed.end());
     match result {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(format!("{} bytes left over after the value", rest.len())),

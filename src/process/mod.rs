@@ -176,7 +176,9 @@ impl ProcessPoolExecutor {
 
     /// Runs `f(arg)` in a worker process, starting now. The argument is encoded here (an
     /// argument that cannot be encoded fails the handle at once with
-    /// [`TaskError::Serialization`]) and the result decoded when it comes back.
+    /// [`TaskError::Serialization`]; a `Serialize` impl that panics unwinds out of
+    /// `submit`, as the caller's own code, and leaves the pool as it was) and the result
+    /// decoded when it comes back.
     ///
     /// A closure that captures nothing is a `fn` too: `pool.submit(|x: u32| x + 1, 1)`.
     ///
