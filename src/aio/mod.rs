@@ -110,6 +110,7 @@ mod task_group;
 pub mod time;
 #[cfg(feature = "tokio-io")]
 pub mod tokio;
+mod uring;
 mod wheel;
 
 pub use builder::Builder;

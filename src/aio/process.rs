@@ -536,7 +536,7 @@ impl fmt::Debug for Command {
 }
 
 /// Makes `pipe` non-blocking and registers it with the loop.
-fn register<S: mio::event::Source>(
+fn register<S: mio::event::Source + AsRawFd>(
     pipe: S,
     what: &str,
     nonblocking: impl FnOnce(&S) -> io::Result<()>,
@@ -547,6 +547,12 @@ fn register<S: mio::event::Source>(
 
 /// A pidfd as a `mio` event source: readable once the process has exited.
 struct PidFd(OwnedFd);
+
+impl AsRawFd for PidFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
 
 impl mio::event::Source for PidFd {
     fn register(

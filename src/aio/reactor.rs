@@ -1,9 +1,11 @@
-//! The reactor: mio's `Poll` (epoll on Linux), and the readiness of every I/O object the
-//! loop owns. Registration is edge-triggered: an object is tried optimistically, and only
-//! after the OS says "would block" does it wait for the next readiness event.
+//! The reactor: the readiness of every I/O object the loop owns, from mio's `Poll` (epoll)
+//! or from an io_uring (`uring.rs`: multishot polls), as the loop's driver says.
+//! Registration is edge-triggered: an object is tried optimistically, and only after the
+//! OS says "would block" does it wait for the next readiness event.
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -11,18 +13,49 @@ use std::time::Duration;
 use mio::{Events, Interest, Token};
 use slab::Slab;
 
+use super::driver::Driver;
 use super::introspect::Awaiting;
 use super::runtime::{current, poll_budget, Local};
+use super::uring::Ring;
 
 /// The token of the loop's cross-thread waker.
 const WAKER_TOKEN: Token = Token(usize::MAX);
 
 pub(crate) struct Reactor {
-    poll: RefCell<mio::Poll>,
-    events: RefCell<Events>,
+    backend: Backend,
     sources: RefCell<Slab<Rc<Readiness>>>,
     /// The wakers one poll collects, kept between polls for its capacity.
     to_wake: RefCell<Vec<Waker>>,
+}
+
+/// Where readiness comes from.
+enum Backend {
+    Epoll {
+        poll: RefCell<mio::Poll>,
+        events: RefCell<Events>,
+    },
+    /// Boxed: a ring is much larger than the epoll side.
+    Uring(Box<Ring>),
+}
+
+/// What wakes a loop blocked in its reactor, from any thread.
+pub(super) enum OsWaker {
+    Mio(mio::Waker),
+    /// The ring's eventfd (a duplicate), polled on the ring.
+    EventFd(OwnedFd),
+}
+
+impl OsWaker {
+    pub(super) fn wake(&self) -> io::Result<()> {
+        match self {
+            OsWaker::Mio(w) => w.wake(),
+            OsWaker::EventFd(fd) => match rustix::io::write(fd, &1u64.to_ne_bytes()) {
+                // A full counter (EAGAIN) is a wake-up still pending: enough.
+                Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
 }
 
 /// Which way an operation goes.
@@ -36,6 +69,10 @@ pub(crate) enum Direction {
 /// task waiting in a direction; several tasks may share a socket).
 #[derive(Default)]
 pub(super) struct Readiness {
+    /// The io_uring driver's name for this registration (key and generation), and the
+    /// descriptor its poll watches.
+    token: Cell<u64>,
+    fd: Cell<RawFd>,
     readable: Cell<bool>,
     writable: Cell<bool>,
     /// The OS reported the read (write) side closed or an error: that is final, so a
@@ -71,24 +108,41 @@ impl Readiness {
 }
 
 impl Reactor {
-    pub(super) fn new() -> io::Result<Self> {
+    /// A reactor on `driver` (never `Auto`: the loop resolved it).
+    pub(super) fn new(driver: Driver) -> io::Result<Self> {
+        let backend = match driver {
+            Driver::IoUring => Backend::Uring(Box::new(Ring::new()?)),
+            _ => Backend::Epoll {
+                poll: RefCell::new(mio::Poll::new()?),
+                events: RefCell::new(Events::with_capacity(1024)),
+            },
+        };
         Ok(Reactor {
-            poll: RefCell::new(mio::Poll::new()?),
-            events: RefCell::new(Events::with_capacity(1024)),
+            backend,
             sources: RefCell::new(Slab::new()),
             to_wake: RefCell::new(Vec::new()),
         })
     }
 
-    pub(super) fn new_waker(&self) -> io::Result<mio::Waker> {
-        mio::Waker::new(self.poll.borrow().registry(), WAKER_TOKEN)
+    pub(super) fn new_waker(&self) -> io::Result<OsWaker> {
+        match &self.backend {
+            Backend::Epoll { poll, .. } => Ok(OsWaker::Mio(mio::Waker::new(
+                poll.borrow().registry(),
+                WAKER_TOKEN,
+            )?)),
+            Backend::Uring(ring) => Ok(OsWaker::EventFd(ring.waker()?)),
+        }
     }
 
     /// Waits at most `timeout` (forever if `None`) for readiness events and wakes the
     /// tasks waiting on them.
     pub(super) fn poll(&self, timeout: Option<Duration>) {
-        let mut events = self.events.borrow_mut();
-        if let Err(e) = self.poll.borrow_mut().poll(&mut events, timeout) {
+        let (poll, events) = match &self.backend {
+            Backend::Epoll { poll, events } => (poll, events),
+            Backend::Uring(ring) => return self.poll_ring(ring, timeout),
+        };
+        let mut events = events.borrow_mut();
+        if let Err(e) = poll.borrow_mut().poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 log::error!("concur::aio: polling for I/O failed: {e}");
             }
@@ -127,17 +181,57 @@ impl Reactor {
         }
         *self.to_wake.borrow_mut() = wake;
     }
+
+    /// [`poll`](Self::poll) on the io_uring driver.
+    fn poll_ring(&self, ring: &Ring, timeout: Option<Duration>) {
+        let mut wake = std::mem::take(&mut *self.to_wake.borrow_mut());
+        let mut rearm = Vec::new();
+        {
+            let sources = self.sources.borrow();
+            ring.wait(timeout, |ev| {
+                // A completion of a registration that is gone (or whose key was
+                // reused since) is stale: ignored, and never re-armed.
+                let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == ev.token) else {
+                    return;
+                };
+                if ev.read_closed {
+                    r.read_closed.set(true);
+                }
+                if ev.write_closed {
+                    r.write_closed.set(true);
+                }
+                if ev.readable {
+                    r.readable.set(true);
+                    wake.append(&mut r.read_wakers.borrow_mut());
+                }
+                if ev.writable {
+                    r.writable.set(true);
+                    wake.append(&mut r.write_wakers.borrow_mut());
+                }
+                if ev.ended && !(ev.read_closed && ev.write_closed) {
+                    rearm.push((r.fd.get(), ev.token));
+                }
+            });
+        }
+        for (fd, token) in rearm {
+            ring.rearm(fd, token);
+        }
+        for w in wake.drain(..) {
+            w.wake();
+        }
+        *self.to_wake.borrow_mut() = wake;
+    }
 }
 
 /// An OS object registered with the running loop's reactor.
-pub(super) struct Registered<S: mio::event::Source> {
+pub(super) struct Registered<S: mio::event::Source + AsRawFd> {
     source: S,
     key: usize,
     readiness: Rc<Readiness>,
     local: Rc<Local>,
 }
 
-impl<S: mio::event::Source> Registered<S> {
+impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// Registers `source` with the loop running on this thread.
     ///
     /// # Panics
@@ -151,11 +245,19 @@ impl<S: mio::event::Source> Registered<S> {
             ..Readiness::default()
         });
         let key = local.reactor.sources.borrow_mut().insert(readiness.clone());
-        let registered = local.reactor.poll.borrow().registry().register(
-            &mut source,
-            Token(key),
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let registered = match &local.reactor.backend {
+            Backend::Epoll { poll, .. } => poll.borrow().registry().register(
+                &mut source,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            ),
+            Backend::Uring(ring) => {
+                let token = ring.token(key);
+                readiness.token.set(token);
+                readiness.fd.set(source.as_raw_fd());
+                ring.register(source.as_raw_fd(), token)
+            }
+        };
         if let Err(e) = registered {
             local.reactor.sources.borrow_mut().remove(key);
             return Err(e);
@@ -255,15 +357,18 @@ impl<S: mio::event::Source> Registered<S> {
     }
 }
 
-impl<S: mio::event::Source> Drop for Registered<S> {
+impl<S: mio::event::Source + AsRawFd> Drop for Registered<S> {
     fn drop(&mut self) {
         let reactor = &self.local.reactor;
-        // Deregistering can only fail for a descriptor the OS already forgot.
-        let _ = reactor
-            .poll
-            .borrow()
-            .registry()
-            .deregister(&mut self.source);
+        match &reactor.backend {
+            Backend::Epoll { poll, .. } => {
+                // Deregistering can only fail for a descriptor the OS already forgot.
+                let _ = poll.borrow().registry().deregister(&mut self.source);
+            }
+            // Submitted now, before the descriptor is closed (the source drops after
+            // this): the kernel's poll holds the file until it is removed.
+            Backend::Uring(ring) => ring.deregister(self.readiness.token.get()),
+        }
         reactor.sources.borrow_mut().try_remove(self.key);
     }
 }

@@ -53,7 +53,7 @@ const NOBODY: u64 = u64::MAX - 1;
 pub(super) struct Shared {
     /// The ids woken from other threads.
     remote: RemoteQueue,
-    pub(super) os_waker: mio::Waker,
+    pub(super) os_waker: super::reactor::OsWaker,
     /// The thread the loop runs on.
     owner: std::thread::ThreadId,
 }
@@ -175,7 +175,7 @@ fn id_of(key: usize, generation: u32) -> u64 {
 impl Local {
     fn new(options: Options) -> std::io::Result<Self> {
         let driver = super::driver::resolve(options.driver);
-        let reactor = Reactor::new()?;
+        let reactor = Reactor::new(driver)?;
         let shared = Arc::new(Shared {
             remote: RemoteQueue::new(),
             os_waker: reactor.new_waker()?,

@@ -366,6 +366,12 @@ fn check(signal: c_int) -> io::Result<()> {
 /// A loop's eventfd, as a source for its reactor.
 struct EventFd(OwnedFd);
 
+impl AsRawFd for EventFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl mio::event::Source for EventFd {
     fn register(
         &mut self,

@@ -1,0 +1,313 @@
+//! The io_uring driver's ring: readiness of the loop's descriptors as multishot polls.
+//!
+//! One ring per loop, used only from the loop's thread (`SINGLE_ISSUER`, with
+//! `COOP_TASKRUN` so completions need no interrupt). Each registered descriptor gets one
+//! multishot `POLL_ADD` (in, out, hang-up, error), whose every completion is a readiness
+//! edge, as mio's edge-triggered epoll gives; the loop waits with one `io_uring_enter`
+//! per turn, its timeout the timer wheel's next deadline (`EXT_ARG`); the cross-thread
+//! waker is an eventfd polled on the ring the same way.
+//!
+//! This is the first stage of the driver (issue 17): the ring as the poller, so every
+//! object of the loop runs on it unchanged. Sends and receives in the ring itself come
+//! next.
+//!
+//! A completion names its registration by `user_data`: the reactor's slab key and a
+//! generation, so a completion that arrives after its registration was removed (or its
+//! key reused) is recognised and ignored, and never re-arms a poll on a stranger's
+//! descriptor.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+/// The `user_data` of the waker's poll.
+const WAKER: u64 = u64::MAX;
+/// The `user_data` of a removal (its completion says nothing we need).
+const REMOVAL: u64 = u64::MAX - 1;
+
+/// What a poll completion says about a descriptor.
+pub(super) struct Event {
+    pub(super) key: usize,
+    /// The registration's full `user_data` (key and generation).
+    pub(super) token: u64,
+    pub(super) readable: bool,
+    pub(super) writable: bool,
+    pub(super) read_closed: bool,
+    pub(super) write_closed: bool,
+    /// The poll ended (an error, or the kernel stopped it): arm it again if still wanted.
+    pub(super) ended: bool,
+}
+
+/// One loop's ring.
+pub(super) struct Ring {
+    ring: RefCell<IoUring>,
+    /// Completions taken while waiting for a removal, for the next `wait` to hand out.
+    stashed: RefCell<Vec<cqueue::Entry>>,
+    /// The cross-thread waker: written by any thread, polled on the ring.
+    waker: OwnedFd,
+    generation: Cell<u32>,
+}
+
+const MASK: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP | libc::POLLPRI) as u32;
+
+impl Ring {
+    /// A ring for a loop on this thread, or why the kernel gives none.
+    pub(super) fn new() -> io::Result<Ring> {
+        let ring = build()?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the kernel's io_uring has no EXT_ARG (Linux 5.11 or later is needed)",
+            ));
+        }
+        let mut probe = io_uring::Probe::new();
+        ring.submitter().register_probe(&mut probe)?;
+        for (code, what) in [
+            (opcode::PollAdd::CODE, "POLL_ADD"),
+            (opcode::PollRemove::CODE, "POLL_REMOVE"),
+        ] {
+            if !probe.is_supported(code) {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("the kernel's io_uring has no {what}"),
+                ));
+            }
+        }
+        // SAFETY: `eventfd` returns a new descriptor we own, or -1 (checked).
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor, owned by nobody else.
+        let waker = unsafe { OwnedFd::from_raw_fd(fd) };
+        let this = Ring {
+            ring: RefCell::new(ring),
+            stashed: RefCell::new(Vec::new()),
+            waker,
+            generation: Cell::new(0),
+        };
+        this.arm_mask(this.waker.as_raw_fd(), WAKER, libc::POLLIN as u32)?;
+        // Multishot polls are Linux 5.13; an older kernel fails the first poll.
+        this.submit()?;
+        Ok(this)
+    }
+
+    /// A second descriptor of the waker's eventfd, for other threads to write.
+    pub(super) fn waker(&self) -> io::Result<OwnedFd> {
+        self.waker.try_clone()
+    }
+
+    /// A fresh `user_data` for the registration at `key`.
+    pub(super) fn token(&self, key: usize) -> u64 {
+        let g = self.generation.get().wrapping_add(1);
+        self.generation.set(g);
+        (u64::from(g) << 32) | key as u64
+    }
+
+    /// Starts watching `fd` under `token`.
+    pub(super) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.arm(fd, token)
+    }
+
+    /// Stops watching the registration `token` before returning: the kernel's poll
+    /// holds a reference to the file, so until it is gone, closing the descriptor would
+    /// not close the socket (a peer would not see it close, a port would stay bound).
+    /// A removal that finds the poll busy completing (`EALREADY`) is tried again once
+    /// that completion has run.
+    pub(super) fn deregister(&self, token: u64) {
+        for _ in 0..64 {
+            let entry = opcode::PollRemove::new(token).build().user_data(REMOVAL);
+            if self.push(&entry).is_err() {
+                return;
+            }
+            match self.wait_removal() {
+                Some(r) if r == -libc::EALREADY => continue,
+                _ => return, // removed (0), or already gone (ENOENT), or the ring failed
+            }
+        }
+        log::error!("concur::aio: an io_uring poll could not be removed");
+    }
+
+    /// Waits for the completion of the removal just queued; stashes the others.
+    fn wait_removal(&self) -> Option<i32> {
+        loop {
+            if let Err(e) = self.ring.borrow().submitter().submit_and_wait(1) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("concur::aio: removing an io_uring poll failed: {e}");
+                    return None;
+                }
+            }
+            let mut ring = self.ring.borrow_mut();
+            let mut found = None;
+            for cqe in ring.completion() {
+                if cqe.user_data() == REMOVAL && found.is_none() {
+                    found = Some(cqe.result());
+                } else {
+                    self.stashed.borrow_mut().push(cqe);
+                }
+            }
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+
+    fn arm(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.arm_mask(fd, token, MASK)
+    }
+
+    fn arm_mask(&self, fd: RawFd, token: u64, mask: u32) -> io::Result<()> {
+        let entry = opcode::PollAdd::new(types::Fd(fd), mask)
+            .multi(true)
+            .build()
+            .user_data(token);
+        self.push(&entry)
+    }
+
+    /// Queues `entry`, making room by submitting when the queue is full.
+    fn push(&self, entry: &squeue::Entry) -> io::Result<()> {
+        let mut ring = self.ring.borrow_mut();
+        for _ in 0..2 {
+            // SAFETY: a poll and a poll removal refer to no memory of ours; the
+            // descriptor of a poll stays open until its removal is submitted (the
+            // reactor's `Registered` removes before it closes).
+            if unsafe { ring.submission().push(entry) }.is_ok() {
+                return Ok(());
+            }
+            ring.submit()?;
+        }
+        Err(io::Error::other(
+            "concur::aio: the io_uring submission queue stays full",
+        ))
+    }
+
+    fn submit(&self) -> io::Result<()> {
+        self.ring.borrow_mut().submit().map(drop)
+    }
+
+    /// Re-arms the waker's poll if it ended.
+    fn rearm_waker(&self) {
+        let _ = self.arm_mask(self.waker.as_raw_fd(), WAKER, libc::POLLIN as u32);
+    }
+
+    /// Submits what is queued and waits at most `timeout` (forever if `None`) for a
+    /// completion; hands each poll completion to `each`.
+    pub(super) fn wait(&self, timeout: Option<Duration>, mut each: impl FnMut(Event)) {
+        let stashed = std::mem::take(&mut *self.stashed.borrow_mut());
+        // Completions stashed by a removal are news already: don't block for more.
+        let timeout = if stashed.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
+        let waited = {
+            let ring = self.ring.borrow();
+            let submitter = ring.submitter();
+            match timeout {
+                None => submitter.submit_and_wait(1),
+                Some(d) => {
+                    let ts = types::Timespec::from(d);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    submitter.submit_with_args(1, &args)
+                }
+            }
+        };
+        match waited {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {} // completions to take first
+            Err(e) => log::error!("concur::aio: waiting on the io_uring failed: {e}"),
+        }
+        let mut rearm_waker = false;
+        let mut events = stashed;
+        events.extend(self.ring.borrow_mut().completion());
+        for cqe in events {
+            let token = cqe.user_data();
+            let more = cqueue::more(cqe.flags());
+            match token {
+                WAKER => rearm_waker |= !more,
+                REMOVAL => {}
+                _ => each(event(token, cqe.result(), more)),
+            }
+        }
+        if rearm_waker {
+            self.rearm_waker();
+        }
+    }
+
+    /// Arms again the poll of a registration whose poll ended.
+    pub(super) fn rearm(&self, fd: RawFd, token: u64) {
+        if let Err(e) = self.arm(fd, token) {
+            log::error!("concur::aio: re-arming a poll on the io_uring failed: {e}");
+        }
+    }
+}
+
+/// Builds the ring with the flags the kernel takes, best first.
+fn build() -> io::Result<IoUring> {
+    let mut first = IoUring::builder();
+    first
+        .setup_single_issuer()
+        .setup_coop_taskrun()
+        .setup_taskrun_flag()
+        .setup_cqsize(4096);
+    match first.build(256) {
+        Ok(ring) => Ok(ring),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            // An older kernel: no SINGLE_ISSUER (6.0) or COOP_TASKRUN (5.19).
+            IoUring::builder().setup_cqsize(4096).build(256)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn event(token: u64, result: i32, more: bool) -> Event {
+    let key = (token & u64::from(u32::MAX)) as usize;
+    if result < 0 {
+        // The poll failed (or was removed: then the reactor no longer knows the token).
+        return Event {
+            key,
+            token,
+            readable: true,
+            writable: true,
+            read_closed: result != -libc::ECANCELED,
+            write_closed: result != -libc::ECANCELED,
+            ended: true,
+        };
+    }
+    let mask = result as u32;
+    let has = |bits: i16| mask & bits as u32 != 0;
+    let error = has(libc::POLLERR) || has(libc::POLLHUP);
+    Event {
+        key,
+        token,
+        readable: has(libc::POLLIN) || has(libc::POLLPRI) || has(libc::POLLRDHUP) || error,
+        writable: has(libc::POLLOUT) || error,
+        read_closed: has(libc::POLLRDHUP) || error,
+        write_closed: error,
+        ended: !more,
+    }
+}
+
+/// Why this kernel gives a loop no io_uring driver, found out once per process by
+/// building a ring (`None`: it does).
+pub(super) fn unavailable() -> Option<&'static str> {
+    static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WHY.get_or_init(|| {
+        if let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
+            if v.trim() == "2" {
+                return Some(
+                    "io_uring is disabled (/proc/sys/kernel/io_uring_disabled = 2)".into(),
+                );
+            }
+        }
+        Ring::new()
+            .err()
+            .map(|e| format!("the kernel refused an io_uring: {e}"))
+    })
+    .as_deref()
+}
