@@ -97,16 +97,12 @@ impl<T> Queue<T> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::new(); // unbounded: putting never waits
+    ///     for i in 0..1000 {
+    ///         q.put_nowait(i).unwrap();
+    ///     }
+    ///     assert_eq!(q.len(), 1000);
+    ///     assert!(!q.is_full());
     /// });
     /// ```
     pub fn new() -> Self {
@@ -123,15 +119,10 @@ impl<T> Queue<T> {
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
     ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     q.put_nowait('a').unwrap();
+    ///     q.put_nowait('b').unwrap();
+    ///     assert!(q.put_nowait('c').is_err()); // full: at most 2
+    ///     assert_eq!(q.maxsize(), Some(2));
     /// });
     /// ```
     pub fn bounded(capacity: usize) -> Self {
@@ -162,16 +153,13 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::new();
+    ///     assert_eq!(q.len(), 0);
+    ///     q.put_nowait("x").unwrap();
+    ///     q.put_nowait("y").unwrap();
+    ///     assert_eq!(q.len(), 2);
+    ///     q.get_nowait();
+    ///     assert_eq!(q.len(), 1);
     /// });
     /// ```
     pub fn len(&self) -> usize {
@@ -183,16 +171,10 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::new();
+    ///     assert!(q.is_empty());
+    ///     q.put_nowait(1).unwrap();
+    ///     assert!(!q.is_empty());
     /// });
     /// ```
     pub fn is_empty(&self) -> bool {
@@ -204,16 +186,11 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::bounded(1);
+    ///     assert!(!q.is_full());
+    ///     q.put_nowait(1).unwrap();
+    ///     assert!(q.is_full());
+    ///     assert!(!Queue::<u8>::new().is_full()); // an unbounded queue never is
     /// });
     /// ```
     pub fn is_full(&self) -> bool {
@@ -226,16 +203,10 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::bounded(1);
+    ///     assert!(q.put_nowait("first").is_ok());
+    ///     let refused = q.put_nowait("second").unwrap_err();
+    ///     assert_eq!(refused.0, "second"); // handed back, not lost
     /// });
     /// ```
     pub fn put_nowait(&self, value: T) -> Result<(), QueueFull<T>> {
@@ -257,16 +228,15 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = std::rc::Rc::new(Queue::bounded(1));
+    ///     q.put(1).await; // room: at once
+    ///     let p = q.clone();
+    ///     let producer = aio::spawn(async move { p.put(2).await }); // waits: the queue is full
+    ///     aio::yield_now().await;
+    ///     assert_eq!(q.len(), 1);
+    ///     assert_eq!(q.get().await, 1); // makes room for the producer
+    ///     producer.await.unwrap();
+    ///     assert_eq!(q.get().await, 2);
     /// });
     /// ```
     ///
@@ -330,16 +300,10 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::new();
+    ///     assert_eq!(q.get_nowait(), None); // empty: no waiting
+    ///     q.put_nowait(7).unwrap();
+    ///     assert_eq!(q.get_nowait(), Some(7));
     /// });
     /// ```
     pub fn get_nowait(&self) -> Option<T> {
@@ -360,16 +324,12 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = std::rc::Rc::new(Queue::new());
+    ///     let c = q.clone();
+    ///     let consumer = aio::spawn(async move { c.get().await }); // waits for an item
+    ///     aio::yield_now().await;
+    ///     q.put_nowait("job").unwrap();
+    ///     assert_eq!(consumer.await, Ok("job"));
     /// });
     /// ```
     ///
@@ -517,16 +477,13 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = Queue::new();
+    ///     q.put_nowait(1).unwrap();
+    ///     let item = q.get_nowait().unwrap();
+    ///     // ... process item ...
+    ///     q.task_done(); // one item put, one marked done
+    ///     q.join().await; // returns at once: nothing is unfinished
+    /// #     let _ = item;
     /// });
     /// ```
     pub fn task_done(&self) {
@@ -546,16 +503,18 @@ impl<T, S: QueueOrder<T>> Queue<T, S> {
     /// ```
     /// use concur::aio::{self, sync::Queue};
     /// aio::run(async {
-    ///     let q = Queue::bounded(2);
-    ///     q.put(1).await;
-    ///     q.put_nowait(2).unwrap();
-    ///     assert!(q.is_full() && q.len() == 2 && !q.is_empty());
-    ///     assert_eq!(q.get().await, 1);
-    ///     assert_eq!(q.get_nowait(), Some(2));
-    ///     q.task_done();
-    ///     q.task_done();
-    ///     q.join().await; // every item was marked done
-    ///     assert!(Queue::<u8>::new().is_empty());
+    ///     let q = std::rc::Rc::new(Queue::new());
+    ///     for i in 0..3 {
+    ///         q.put_nowait(i).unwrap();
+    ///     }
+    ///     let w = q.clone();
+    ///     let worker = aio::spawn(async move {
+    ///         while let Some(_item) = w.get_nowait() {
+    ///             w.task_done();
+    ///         }
+    ///     });
+    ///     q.join().await; // until the worker marked all three done
+    ///     worker.await.unwrap();
     /// });
     /// ```
     pub async fn join(&self) {
