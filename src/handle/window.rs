@@ -13,7 +13,10 @@
 //! items, wherever the workers would otherwise run out of work: when the consumer waits
 //! for the head of the window and at most `base / 2` units are still unfinished (the
 //! head is a big item, the workers are running out of work behind it), more units are
-//! submitted while it waits; and when the consumer comes back (from its own work, or
+//! submitted while it waits, the window doubling each time (woken early enough, at a
+//! quarter of the window still unfinished, to refill before the workers run dry), and
+//! the window keeps that size for the rest of the map (a head that held the workers up
+//! once will again); and when the consumer comes back (from its own work, or
 //! from not being scheduled) to find the workers run dry, the number of units kept
 //! unfinished doubles. So a lopsided input keeps every worker busy, a consumer that
 //! keeps up never sees more than `base` units in flight, and memory stays bounded by
@@ -352,7 +355,7 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
             crate::sync::spin_pause(round);
         }
         // Woken when the workers are about to run dry: at most one unit each left.
-        let low = (self.core.base / 2).max(1);
+        let low = (2 * self.core.base).max(self.in_flight.len() / 4);
         self.core.window.low.store(low, Ordering::Relaxed);
         let mut registered = false;
         loop {
@@ -364,13 +367,16 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
             if core.window.unfinished() <= low && !core.exhausted && core.items < core.cap {
                 // Grow in batches, bigger as the window grows, so that the consumer
                 // wakes a few times per big item, not once per small one.
-                let high = (2 * core.base).max(self.in_flight.len() / 2);
+                let high = (4 * core.base).max(2 * self.in_flight.len());
                 while core.window.unfinished() < high && core.items < core.cap {
                     match core.submit(0) {
                         Some(unit) => self.in_flight.push_back(unit),
                         None => break,
                     }
                 }
+                // A head that held the workers up once will again: keep this much
+                // work in flight from now on (up to `cap`).
+                self.target = self.target.max(high.min(core.cap));
                 continue;
             }
             let head = &self.in_flight[0].handle;
