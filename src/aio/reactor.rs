@@ -339,6 +339,26 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         }
     }
 
+    /// Runs `op` once on the source, without waiting (again if a signal interrupted
+    /// it): the `try_*` operations. A "would block" forgets the readiness in `dir`, so
+    /// the next wait waits for the OS's next event.
+    pub(super) fn try_io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            match op(&self.source) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear(dir);
+                    return Err(e);
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// Forgets a readiness the OS reported, to wait for the next one.
     pub(super) fn clear(&self, dir: Direction) {
         self.readiness.flag(dir).set(false);

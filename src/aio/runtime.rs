@@ -172,6 +172,11 @@ fn id_of(key: usize, generation: u32) -> u64 {
     (u64::from(generation) << 32) | key as u64
 }
 
+/// The slab key of the task `id` (the inverse of `id_of`, generation dropped).
+fn key_of(id: u64) -> usize {
+    (id & u64::from(u32::MAX)) as usize
+}
+
 impl Local {
     fn new(options: Options) -> std::io::Result<Self> {
         let driver = super::driver::resolve(options.driver);
@@ -227,7 +232,7 @@ impl Local {
                 }
             }
             id => {
-                let key = (id & u64::from(u32::MAX)) as usize;
+                let key = key_of(id);
                 // Not borrowed during a poll (`run_task` lets go before polling); a note
                 // from code that runs while it is (a drop inside the slab's own
                 // bookkeeping) is skipped.
@@ -246,7 +251,7 @@ impl Local {
             MAIN => Some(TaskRef::main(&self.main)),
             NOBODY => None,
             id => {
-                let key = (id & u64::from(u32::MAX)) as usize;
+                let key = key_of(id);
                 let tasks = self.tasks.borrow();
                 let e = tasks.get(key).filter(|e| e.task.header().id == id)?;
                 Some(TaskRef::of(e.task.clone()))
@@ -327,7 +332,7 @@ impl Local {
 
     /// Polls the task `id`, if it still exists.
     fn run_task(&self, id: u64) {
-        let key = (id & u64::from(u32::MAX)) as usize;
+        let key = key_of(id);
         let (task, spawned_at) = {
             let mut tasks = self.tasks.borrow_mut();
             match tasks.get_mut(key) {

@@ -448,7 +448,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Direction::Read, |mut s| s.read(buf))
+        self.io.try_io(Direction::Read, |mut s| s.read(buf))
     }
 
     /// [`try_read`](Self::try_read) into several buffers (`readv`).
@@ -468,7 +468,8 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        self.try_io(Direction::Read, |mut s| s.read_vectored(bufs))
+        self.io
+            .try_io(Direction::Read, |mut s| s.read_vectored(bufs))
     }
 
     /// Writes what fits without waiting: [`WouldBlock`](io::ErrorKind::WouldBlock) when
@@ -488,7 +489,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_io(Direction::Write, |mut s| s.write(buf))
+        self.io.try_io(Direction::Write, |mut s| s.write(buf))
     }
 
     /// [`try_write`](Self::try_write) from several buffers (`writev`).
@@ -506,26 +507,8 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.try_io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    /// Runs `op` once on the socket (again if a signal interrupted it); a "would block"
-    /// forgets the readiness in `dir`, so the next wait waits for the OS's next event.
-    fn try_io<R>(
-        &self,
-        dir: Direction,
-        mut op: impl FnMut(&mio::net::TcpStream) -> io::Result<R>,
-    ) -> io::Result<R> {
-        loop {
-            match op(self.io.source()) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear(dir);
-                    return Err(e);
-                }
-                r => return r,
-            }
-        }
+        self.io
+            .try_io(Direction::Write, |mut s| s.write_vectored(bufs))
     }
 
     /// Takes a connected [`std::net::TcpStream`] onto the running loop. The socket is

@@ -250,7 +250,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
-        self.try_io(Direction::Read, |s| s.peek_from(&mut []).map(|(_, a)| a))
+        self.io
+            .try_io(Direction::Read, |s| s.peek_from(&mut []).map(|(_, a)| a))
     }
 
     /// Waits until a datagram may be received. The readiness can be spurious: a
@@ -299,7 +300,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        self.try_io(Direction::Write, |s| s.send_to(buf, target))
+        self.io.try_io(Direction::Write, |s| s.send_to(buf, target))
     }
 
     /// Receives a datagram without waiting: [`WouldBlock`](io::ErrorKind::WouldBlock)
@@ -319,7 +320,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.try_io(Direction::Read, |s| s.recv_from(buf))
+        self.io.try_io(Direction::Read, |s| s.recv_from(buf))
     }
 
     /// [`peek_from`](Self::peek_from) without waiting.
@@ -337,7 +338,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.try_io(Direction::Read, |s| s.peek_from(buf))
+        self.io.try_io(Direction::Read, |s| s.peek_from(buf))
     }
 
     /// Sends a datagram to the connected peer without waiting (see
@@ -353,7 +354,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_io(Direction::Write, |s| s.send(buf))
+        self.io.try_io(Direction::Write, |s| s.send(buf))
     }
 
     /// Receives a datagram from the connected peer without waiting (see
@@ -371,26 +372,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Direction::Read, |s| s.recv(buf))
-    }
-
-    /// Runs `op` once on the socket (again if a signal interrupted it); a "would block"
-    /// forgets the readiness in `dir`, so the next wait waits for the OS's next event.
-    fn try_io<R>(
-        &self,
-        dir: Direction,
-        mut op: impl FnMut(&mio::net::UdpSocket) -> io::Result<R>,
-    ) -> io::Result<R> {
-        loop {
-            match op(self.io.source()) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear(dir);
-                    return Err(e);
-                }
-                r => return r,
-            }
-        }
+        self.io.try_io(Direction::Read, |s| s.recv(buf))
     }
 
     /// Takes a bound [`std::net::UdpSocket`] onto the running loop. The socket is set

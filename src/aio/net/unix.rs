@@ -257,7 +257,7 @@ impl UnixStream {
     /// });
     /// ```
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Direction::Read, |mut s| s.read(buf))
+        self.io.try_io(Direction::Read, |mut s| s.read(buf))
     }
 
     /// Writes what fits without waiting; [`WouldBlock`](io::ErrorKind::WouldBlock)
@@ -272,26 +272,7 @@ impl UnixStream {
     /// });
     /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_io(Direction::Write, |mut s| s.write(buf))
-    }
-
-    /// Runs `op` once (again if a signal interrupted it); a "would block" forgets the
-    /// readiness in `dir`.
-    fn try_io<R>(
-        &self,
-        dir: Direction,
-        mut op: impl FnMut(&mio::net::UnixStream) -> io::Result<R>,
-    ) -> io::Result<R> {
-        loop {
-            match op(self.io.source()) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear(dir);
-                    return Err(e);
-                }
-                r => return r,
-            }
-        }
+        self.io.try_io(Direction::Write, |mut s| s.write(buf))
     }
 
     /// Takes a connected [`std::os::unix::net::UnixStream`] onto the running loop; it is
