@@ -110,15 +110,6 @@ fn a_failing_initializer_breaks_the_process_pool_for_later_tasks_and_leaks_nothi
     assert_eq!(common::open_fds(), fds, "no descriptor leaked");
 }
 
-/// Threads of this process whose name starts with `prefix`.
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
-}
-
 #[test]
 fn a_failing_initializer_breaks_the_thread_pool_for_later_tasks_and_leaves_no_thread() {
     // CPython Lib/test/test_concurrent_futures/test_init.py FailingInitializerMixin.test_initializer
@@ -142,5 +133,9 @@ fn a_failing_initializer_breaks_the_thread_pool_for_later_tasks_and_leaves_no_th
         Err(TaskError::Broken(_))
     ));
     drop(pool);
-    assert_eq!(threads_named("initfail"), 0, "every worker thread ended");
+    assert_eq!(
+        common::settles(0, || common::threads_named("initfail")),
+        0,
+        "every worker thread ended"
+    );
 }

@@ -23,10 +23,6 @@ fn rss_kib() -> u64 {
     pages * 4
 }
 
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
 /// Samples taken after each batch; checks that they stay flat once warm.
 struct Samples {
     name: &'static str,
@@ -227,15 +223,27 @@ fn memory_and_descriptors_stay_flat_while_millions_of_tasks_pass() {
     let soak = std::env::var_os("CONCUR_SOAK").is_some();
     let k = if soak { 25 } else { 2 };
     // Each mechanism leaves nothing behind once it is dropped: no thread, no descriptor.
-    let before = (threads(), open_fds());
+    let before = (common::threads(), open_fds());
     thread_pool(10 * k, 20_000);
-    assert_eq!((threads(), open_fds()), before, "after the thread pool");
+    assert_eq!(
+        common::settles(before, || (common::threads(), open_fds())),
+        before,
+        "after the thread pool"
+    );
     event_loop(10 * k, 20_000);
-    assert_eq!((threads(), open_fds()), before, "after the event loop");
+    assert_eq!(
+        common::settles(before, || (common::threads(), open_fds())),
+        before,
+        "after the event loop"
+    );
     process_pool(
         if soak { 150 } else { 4 },
         if soak { 20_000 } else { 10_000 },
     );
-    assert_eq!((threads(), open_fds()), before, "after the process pool");
+    assert_eq!(
+        common::settles(before, || (common::threads(), open_fds())),
+        before,
+        "after the process pool"
+    );
     let _ = std::panic::take_hook();
 }

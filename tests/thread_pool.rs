@@ -1,5 +1,7 @@
 //! ThreadPoolExecutor: workers, shutdown, map, nested waits, bounded queues, scopes.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -151,19 +153,13 @@ fn no_thread_is_left_behind_after_drop() {
         assert!(thread_names().iter().any(|n| n.starts_with(prefix)));
     }
     // The kernel wakes a joiner as its thread exits, a moment before it removes the
-    // thread from /proc: look again until they are gone (bounded, so a leak fails).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let left = loop {
-        let left: Vec<_> = thread_names()
-            .into_iter()
-            .filter(|n| n.starts_with(prefix))
-            .collect();
-        if left.is_empty() || std::time::Instant::now() > deadline {
-            break left;
-        }
-        std::thread::yield_now();
-    };
-    assert!(left.is_empty(), "threads left behind: {left:?}");
+    // thread from /proc: `settles` looks again until they are gone (bounded, so a leak fails).
+    assert_eq!(
+        common::settles(0, || common::threads_named(prefix)),
+        0,
+        "threads left behind: {:?}",
+        thread_names()
+    );
 }
 
 #[test]

@@ -39,3 +39,34 @@ pub(crate) fn after_fifo_opens(path: String) -> u8 {
         .unwrap();
     byte[0]
 }
+
+/// Threads of this process whose name (`comm`) starts with `prefix`.
+pub(crate) fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Threads of this process.
+pub(crate) fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Reads `probe` until it returns `want`, and returns the last reading.
+///
+/// For what the kernel finishes a moment after the code under test returns: a joined
+/// thread is woken as its thread exits, a moment before the kernel removes it from
+/// `/proc`. The deadline (10 s) is one only a real leak reaches, so the caller's
+/// `assert_eq!` on the result fails for a leak and never for a slow machine.
+pub(crate) fn settles<T: PartialEq>(want: T, mut probe: impl FnMut() -> T) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = probe();
+        if got == want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        std::thread::yield_now();
+    }
+}
