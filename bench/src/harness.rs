@@ -112,6 +112,13 @@ pub(crate) struct PyJson {
 }
 
 impl PyJson {
+    /// The object in `text` (one flat JSON object, as `json.dumps` writes it).
+    pub(crate) fn parse(text: &str) -> Self {
+        PyJson {
+            text: text.to_owned(),
+        }
+    }
+
     /// The number under `name`, if there is one.
     pub(crate) fn num(&self, name: &str) -> Option<f64> {
         self.raw(name)?.parse().ok()

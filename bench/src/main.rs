@@ -8,6 +8,8 @@ mod ecosystem;
 mod harness;
 mod lopsided;
 mod memory;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod processes;
 mod procspawn_peer;
 mod threads;
@@ -30,6 +32,8 @@ SUITES:
               map_unordered, rayon par_iter, CPython ThreadPoolExecutor.map
     processes process pools: concur, procspawn, CPython ProcessPoolExecutor (and rayon
               and a sequential loop on the CPU-bound row)
+    mpi       MPI pools under mpirun -n 3: concur's MpiPoolExecutor, mpi4py.futures
+              (build with --features mpi; not in the default set)
               (default: all suites)
 
 OPTIONS:
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
     procspawn_peer::init();
     let mut quick = false;
     let mut rounds = None;
+    #[cfg(feature = "mpi")]
+    let mut mpi_rank = false;
     let mut suites = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -69,12 +75,22 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "map" | "aio" | "echo" | "ecosystem" | "processes" => suites.push(arg),
+            "threads" | "map" | "aio" | "echo" | "ecosystem" | "processes" | "mpi" => {
+                suites.push(arg)
+            }
+            #[cfg(feature = "mpi")]
+            "--mpi-rank" => mpi_rank = true,
             other => {
                 eprintln!("concur-bench: unknown argument '{other}' (try --help)");
                 return ExitCode::from(2);
             }
         }
+    }
+    #[cfg(feature = "mpi")]
+    if mpi_rank {
+        // Internal: a rank of the concur side's `mpirun` (see `mpi::run`).
+        mpi::rank_main(quick, rounds.unwrap_or(1));
+        return ExitCode::SUCCESS;
     }
     if suites.is_empty() {
         suites = ["threads", "map", "aio", "echo", "ecosystem", "processes"]
@@ -110,6 +126,19 @@ fn main() -> ExitCode {
             println!("\n| benchmark | concur | tokio | smol |\n|---|---:|---:|---:|");
             memory::print(&memory::run(quick), quick);
             println!();
+        }
+        if suite == "mpi" {
+            #[cfg(feature = "mpi")]
+            {
+                println!("## MPI pools\n");
+                mpi::run(quick, rounds);
+                println!();
+            }
+            #[cfg(not(feature = "mpi"))]
+            {
+                eprintln!("concur-bench: the mpi suite needs `--features mpi` (and Open MPI)");
+                return ExitCode::from(2);
+            }
         }
         if suite == "processes" {
             println!("## Process pools\n");
