@@ -292,7 +292,9 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     pub(super) fn new_stream(source: S, what: &str) -> io::Result<Self> {
         let mut this = Self::new(source, what)?;
         if let Backend::Uring(_) = &this.local.reactor.backend {
-            this.stream = Some(RingStream::new(this.source.as_raw_fd()));
+            if uring_io::enabled() {
+                this.stream = Some(RingStream::new(this.source.as_raw_fd()));
+            }
         }
         Ok(this)
     }

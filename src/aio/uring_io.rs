@@ -16,6 +16,9 @@
 //! Both are submitted with the loop's next `io_uring_enter`, the same call that waits
 //! for completions: a request/response round trip costs one system call on the loop.
 //!
+//! `CONCUR_AIO_URING_STREAMS=0` keeps streams on the ring's readiness polls with
+//! `read`/`write` system calls (the driver's first stage), to compare the two.
+//!
 //! An operation is named by its `user_data`: [`OP`] set, a generation, and its key in the
 //! ring's table, so a completion finds its own buffer and stream even after the stream
 //! is gone. Closing a stream cancels its receive and waits for that cancellation before
@@ -39,6 +42,12 @@ pub(super) const OP: u64 = 1 << 63;
 const RECV_MIN: usize = 16 * 1024;
 /// The largest receive and send buffers.
 const IO_MAX: usize = 256 * 1024;
+
+/// Whether TCP streams do their I/O in the ring (not `CONCUR_AIO_URING_STREAMS=0`).
+pub(super) fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("CONCUR_AIO_URING_STREAMS").as_deref() != Ok("0"))
+}
 
 /// One stream operation in flight: its buffer, and the stream it serves.
 pub(super) struct Op {
