@@ -491,6 +491,16 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                 }
                 ReadState::Waiting => {}
             }
+            // Sends of this loop (to this socket's peer, say) may still sit in the
+            // submission queue: submit them before concluding that nothing came.
+            let mut op = op;
+            return match self.try_io(Direction::Read, &mut op) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = self.ring().submit();
+                    self.try_io(Direction::Read, op)
+                }
+                r => r,
+            };
         }
         self.try_io(Direction::Read, op)
     }

@@ -241,7 +241,8 @@ impl Ring {
         ))
     }
 
-    fn submit(&self) -> io::Result<()> {
+    /// Hands the kernel what is queued, without waiting.
+    pub(super) fn submit(&self) -> io::Result<()> {
         self.ring.borrow_mut().submit().map(drop)
     }
 
