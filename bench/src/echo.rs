@@ -157,3 +157,56 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Vec<Measured> {
         echo(100, 64 * 1024, 200 * scale, rounds),
     ]
 }
+
+/// CPU time this thread has run, from the kernel's scheduler statistics (nanoseconds).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The server side of [`cost`]: concur's echo server on one connection, reporting the
+/// CPU time its loop thread spent while serving.
+fn concur_server_timed(conns: usize, addr: mpsc::Sender<SocketAddr>, cpu: mpsc::Sender<u64>) {
+    use concur::aio::{self, net::TcpListener};
+    aio::run(async move {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addr.send(l.local_addr().unwrap()).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            let (c, _) = l.accept().await.unwrap();
+            c.set_nodelay(true).unwrap();
+            tasks.push(aio::spawn(echo_conn(c)));
+        }
+        let start = thread_cpu_ns();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        cpu.send(thread_cpu_ns() - start).unwrap();
+    });
+}
+
+/// `concur-bench echo-cost`: the CPU time concur's loop thread spends per round trip of
+/// 1 KiB messages on one connection (its driver as `CONCUR_AIO_DRIVER` says), and the
+/// wall time per round trip. Run it under `strace -f -c` for the system calls per round
+/// trip (the load generator's are one write and one read per round trip).
+pub(crate) fn cost(quick: bool) {
+    let messages: u64 = if quick { 5_000 } else { 50_000 };
+    let (tx, rx) = mpsc::channel();
+    let (cpu_tx, cpu_rx) = mpsc::channel();
+    let server = thread::spawn(move || concur_server_timed(1, tx, cpu_tx));
+    let addr = rx.recv().expect("the server reports its address");
+    let start = std::time::Instant::now();
+    load(addr, 1, messages, 1024);
+    let wall = start.elapsed();
+    server.join().unwrap();
+    let cpu = cpu_rx.recv().unwrap();
+    let driver = std::env::var("CONCUR_AIO_DRIVER").unwrap_or_else(|_| "auto".into());
+    println!(
+        "concur echo, 1 KiB, 1 connection, driver {driver}: {messages} round trips, \
+         server CPU {:.2} us/round trip, wall {:.2} us/round trip",
+        cpu as f64 / messages as f64 / 1e3,
+        wall.as_secs_f64() * 1e6 / messages as f64
+    );
+}

@@ -26,6 +26,7 @@ SUITES:
     threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
     aio       event loops: concur::aio, tokio current_thread, smol, CPython asyncio, uvloop
     echo      TCP echo servers on each event loop, one blocking Rust load generator
+    echo-cost concur's loop-thread CPU time per echo round trip (not in the default run)
     ecosystem hyper 1.x hello-world server on concur::aio vs on tokio current_thread (one
               load generator: requests/s, p50, p99); a tokio socket inside aio::run
     map       map over lopsided work: concur's default window, a fixed 2 x workers window,
@@ -75,9 +76,8 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "map" | "aio" | "echo" | "ecosystem" | "processes" | "mpi" => {
-                suites.push(arg)
-            }
+            "threads" | "map" | "aio" | "echo" | "echo-cost" | "ecosystem" | "processes"
+            | "mpi" => suites.push(arg),
             #[cfg(feature = "mpi")]
             "--mpi-rank" => mpi_rank = true,
             other => {
@@ -112,6 +112,9 @@ fn main() -> ExitCode {
             println!("## TCP echo over loopback\n");
             harness::print_table(&echo::run(quick, rounds));
             println!();
+        }
+        if suite == "echo-cost" {
+            echo::cost(quick);
         }
         if suite == "ecosystem" {
             println!("## hyper hello-world over loopback\n");

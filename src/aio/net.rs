@@ -41,11 +41,24 @@ macro_rules! stream_io {
                 buf: &mut [std::mem::MaybeUninit<u8>],
             ) -> Poll<io::Result<usize>> {
                 let len = buf.len();
-                self.io.poll_stream_io(cx, Direction::Read, len, |s| {
-                    rustix::io::read(s, &mut *buf)
-                        .map(|(filled, _)| filled.len())
-                        .map_err(io::Error::from)
-                })
+                let buf = std::cell::RefCell::new(buf);
+                self.io.poll_stream_read(
+                    cx,
+                    len,
+                    false,
+                    |bytes| {
+                        let mut buf = buf.borrow_mut();
+                        for (d, b) in buf.iter_mut().zip(bytes) {
+                            d.write(*b);
+                        }
+                        bytes.len().min(len)
+                    },
+                    |s| {
+                        rustix::io::read(s, &mut **buf.borrow_mut())
+                            .map(|(filled, _)| filled.len())
+                            .map_err(io::Error::from)
+                    },
+                )
             }
         }
 
@@ -56,7 +69,7 @@ macro_rules! stream_io {
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
                 self.io
-                    .poll_stream_io(cx, Direction::Read, buf.len(), |mut s| s.read(buf))
+                    .poll_read_slice(cx, buf, false, |mut s, b| s.read(b))
             }
         }
 
@@ -66,8 +79,7 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.io
-                    .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
+                self.io.poll_stream_write(cx, &[buf], |mut s| s.write(buf))
             }
 
             fn poll_write_vectored(
@@ -75,16 +87,17 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 bufs: &[io::IoSlice<'_>],
             ) -> Poll<io::Result<usize>> {
-                let len = bufs.iter().map(|b| b.len()).sum();
+                let slices: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
                 self.io
-                    .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
+                    .poll_stream_write(cx, &slices, |mut s| s.write_vectored(bufs))
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.io.poll_stream_flush(cx)
             }
 
-            fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                std::task::ready!(self.io.poll_stream_flush(cx))?;
                 Poll::Ready(self.io.source().shutdown(Shutdown::Write))
             }
         }

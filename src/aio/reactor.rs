@@ -17,6 +17,7 @@ use super::driver::Driver;
 use super::introspect::Awaiting;
 use super::runtime::{current, poll_budget, Local};
 use super::uring::Ring;
+use super::uring_io::{self, ReadState, RingStream};
 
 /// The token of the loop's cross-thread waker.
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -186,33 +187,39 @@ impl Reactor {
     fn poll_ring(&self, ring: &Ring, timeout: Option<Duration>) {
         let mut wake = std::mem::take(&mut *self.to_wake.borrow_mut());
         let mut rearm = Vec::new();
+        let mut op_wakes = Vec::new();
         {
             let sources = self.sources.borrow();
-            ring.wait(timeout, |ev| {
-                // A completion of a registration that is gone (or whose key was
-                // reused since) is stale: ignored, and never re-armed.
-                let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == ev.token) else {
-                    return;
-                };
-                if ev.read_closed {
-                    r.read_closed.set(true);
-                }
-                if ev.write_closed {
-                    r.write_closed.set(true);
-                }
-                if ev.readable {
-                    r.readable.set(true);
-                    wake.append(&mut r.read_wakers.borrow_mut());
-                }
-                if ev.writable {
-                    r.writable.set(true);
-                    wake.append(&mut r.write_wakers.borrow_mut());
-                }
-                if ev.ended && !(ev.read_closed && ev.write_closed) {
-                    rearm.push((r.fd.get(), ev.token));
-                }
-            });
+            ring.wait(
+                timeout,
+                |ev| {
+                    // A completion of a registration that is gone (or whose key was
+                    // reused since) is stale: ignored, and never re-armed.
+                    let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == ev.token) else {
+                        return;
+                    };
+                    if ev.read_closed {
+                        r.read_closed.set(true);
+                    }
+                    if ev.write_closed {
+                        r.write_closed.set(true);
+                    }
+                    if ev.readable {
+                        r.readable.set(true);
+                        wake.append(&mut r.read_wakers.borrow_mut());
+                    }
+                    if ev.writable {
+                        r.writable.set(true);
+                        wake.append(&mut r.write_wakers.borrow_mut());
+                    }
+                    if ev.ended && !(ev.read_closed && ev.write_closed) {
+                        rearm.push((r.fd.get(), ev.token));
+                    }
+                },
+                &mut op_wakes,
+            );
         }
+        wake.append(&mut op_wakes);
         for (fd, token) in rearm {
             ring.rearm(fd, token);
         }
@@ -223,12 +230,21 @@ impl Reactor {
     }
 }
 
+/// Copies what fits of `bytes` into `buf`; how many.
+fn copy_into(buf: &mut [u8], bytes: &[u8]) -> usize {
+    let n = buf.len().min(bytes.len());
+    buf[..n].copy_from_slice(&bytes[..n]);
+    n
+}
+
 /// An OS object registered with the running loop's reactor.
 pub(super) struct Registered<S: mio::event::Source + AsRawFd> {
     source: S,
     key: usize,
     readiness: Rc<Readiness>,
     local: Rc<Local>,
+    /// A byte stream's receives and sends in the ring (io_uring driver, TCP streams).
+    stream: Option<Rc<RingStream>>,
 }
 
 impl<S: mio::event::Source + AsRawFd> Registered<S> {
@@ -267,7 +283,259 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             key,
             readiness,
             local,
+            stream: None,
         })
+    }
+
+    /// [`new`](Self::new) for a byte stream: on the io_uring driver its reads and
+    /// writes go through the ring (`uring_io.rs`); on epoll it is the same as `new`.
+    pub(super) fn new_stream(source: S, what: &str) -> io::Result<Self> {
+        let mut this = Self::new(source, what)?;
+        if let Backend::Uring(_) = &this.local.reactor.backend {
+            if uring_io::enabled() {
+                this.stream = Some(RingStream::new(this.source.as_raw_fd()));
+            }
+        }
+        Ok(this)
+    }
+
+    fn ring(&self) -> &Ring {
+        match &self.local.reactor.backend {
+            Backend::Uring(ring) => ring,
+            Backend::Epoll { .. } => unreachable!("a ring stream on the epoll driver"),
+        }
+    }
+
+    /// The checks every operation makes first: the loop still runs, and the task has
+    /// budget left.
+    fn enter(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.local.is_running() {
+            return Poll::Ready(Err(io::Error::other(
+                "concur::aio: this I/O object's event loop has ended (aio::run returned); \
+                 create I/O objects inside the loop that uses them",
+            )));
+        }
+        if poll_budget(cx).is_pending() {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// A byte stream's read of up to `len` bytes: from the ring's received bytes (handed
+    /// to `copy`, which returns how many it took; kept unless `peek`), or by `op` on the
+    /// socket when the stream has no ring I/O.
+    pub(super) fn poll_stream_read(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        peek: bool,
+        copy: impl FnOnce(&[u8]) -> usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let Some(stream) = &self.stream else {
+            return if peek {
+                self.poll_io(cx, Direction::Read, op)
+            } else {
+                self.poll_stream_io(cx, Direction::Read, len, op)
+            };
+        };
+        if let Err(e) = std::task::ready!(self.enter(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        match stream.read(self.ring(), len, !peek, Some(cx.waker()), copy) {
+            ReadState::Done(n) => Poll::Ready(Ok(n)),
+            ReadState::Failed(e) => Poll::Ready(Err(e)),
+            ReadState::Waiting => {
+                self.local.note_awaiting(Awaiting::Io(Direction::Read));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// [`poll_stream_read`](Self::poll_stream_read) into `buf`; `op` reads the socket
+    /// into the buffer it is given.
+    pub(super) fn poll_read_slice(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        peek: bool,
+        mut op: impl FnMut(&S, &mut [u8]) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        // Shared by the two closures, of which one runs.
+        let buf = RefCell::new(buf);
+        self.poll_stream_read(
+            cx,
+            len,
+            peek,
+            |bytes| copy_into(&mut buf.borrow_mut(), bytes),
+            |s| op(s, &mut buf.borrow_mut()),
+        )
+    }
+
+    /// [`try_stream_read`](Self::try_stream_read) into `buf`.
+    pub(super) fn try_read_slice(
+        &self,
+        buf: &mut [u8],
+        mut op: impl FnMut(&S, &mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let len = buf.len();
+        let buf = RefCell::new(buf);
+        self.try_stream_read(
+            len,
+            |bytes| copy_into(&mut buf.borrow_mut(), bytes),
+            |s| op(s, &mut buf.borrow_mut()),
+        )
+    }
+
+    /// A byte stream's write of `bufs`: copied into the ring and submitted (the count
+    /// returned at once), or by `op` on the socket when the stream has no ring I/O.
+    pub(super) fn poll_stream_write(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let Some(stream) = &self.stream else {
+            let len = bufs.iter().map(|b| b.len()).sum();
+            return self.poll_stream_io(cx, Direction::Write, len, op);
+        };
+        if let Err(e) = std::task::ready!(self.enter(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        if let Some(e) = stream.take_send_error() {
+            return Poll::Ready(Err(e));
+        }
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        if stream.sending() {
+            stream.wait_write(cx.waker());
+            self.local.note_awaiting(Awaiting::Io(Direction::Write));
+            return Poll::Pending;
+        }
+        Poll::Ready(stream.send(self.ring(), bufs))
+    }
+
+    /// Waits for a byte stream's send in flight and reports its error (at once without
+    /// ring I/O: the OS has the bytes already).
+    pub(super) fn poll_stream_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(stream) = &self.stream else {
+            return Poll::Ready(Ok(()));
+        };
+        if stream.sending() {
+            stream.wait_write(cx.waker());
+            self.local.note_awaiting(Awaiting::Io(Direction::Write));
+            return Poll::Pending;
+        }
+        match stream.take_send_error() {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// A byte stream's `shutdown(Write)`: after its send in flight, if any. `None`: do it
+    /// now.
+    pub(super) fn defer_shutdown_write(&self) -> Option<io::Result<()>> {
+        self.stream.as_ref()?.shutdown_write()
+    }
+
+    /// Readiness for the `readable()` family on a byte stream: its received bytes or a
+    /// receive in flight come first.
+    pub(super) fn poll_stream_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(stream) = &self.stream {
+            if stream.read_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            if stream.receiving() {
+                if let Err(e) = std::task::ready!(self.enter(cx)) {
+                    return Poll::Ready(Err(e));
+                }
+                stream.wait_read(cx.waker());
+                self.local.note_awaiting(Awaiting::Io(Direction::Read));
+                return Poll::Pending;
+            }
+        }
+        self.poll_io(cx, Direction::Read, |_| Ok(()))
+    }
+
+    /// Readiness for the `writable()` family on a byte stream: a send in flight first.
+    pub(super) fn poll_stream_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(stream) = &self.stream {
+            if stream.sending() {
+                if let Err(e) = std::task::ready!(self.enter(cx)) {
+                    return Poll::Ready(Err(e));
+                }
+                stream.wait_write(cx.waker());
+                self.local.note_awaiting(Awaiting::Io(Direction::Write));
+                return Poll::Pending;
+            }
+        }
+        self.poll_io(cx, Direction::Write, |_| Ok(()))
+    }
+
+    /// A non-blocking read on a byte stream: the ring's received bytes first; "would
+    /// block" while a receive is in flight (the socket's next bytes are its); else `op`.
+    pub(super) fn try_stream_read(
+        &self,
+        len: usize,
+        copy: impl FnOnce(&[u8]) -> usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if let Some(stream) = &self.stream {
+            match stream.read(self.ring(), len, true, None, copy) {
+                ReadState::Done(n) => return Ok(n),
+                ReadState::Failed(e) => return Err(e),
+                ReadState::Waiting if stream.receiving() => {
+                    return Err(io::ErrorKind::WouldBlock.into())
+                }
+                ReadState::Waiting => {}
+            }
+            // Sends of this loop (to this socket's peer, say) may still sit in the
+            // submission queue: submit them before concluding that nothing came.
+            let mut op = op;
+            return match self.try_io(Direction::Read, &mut op) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = self.ring().submit();
+                    self.try_io(Direction::Read, op)
+                }
+                r => r,
+            };
+        }
+        self.try_io(Direction::Read, op)
+    }
+
+    /// A non-blocking write on a byte stream: "would block" while a send is in flight
+    /// (the order of the bytes), its error if it failed; else `op`.
+    pub(super) fn try_stream_write(
+        &self,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if let Some(stream) = &self.stream {
+            if stream.sending() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if let Some(e) = stream.take_send_error() {
+                return Err(e);
+            }
+        }
+        self.try_io(Direction::Write, op)
+    }
+
+    /// Ends the stream's ring I/O before the socket leaves the loop (`into_std`): an
+    /// error if bytes the ring received would be lost.
+    pub(super) fn detach_stream(&self) -> io::Result<()> {
+        let Some(stream) = &self.stream else {
+            return Ok(());
+        };
+        uring_io::close(self.ring(), stream);
+        if stream.has_queued() {
+            return Err(io::Error::other(
+                "concur::aio: bytes the io_uring already received would be lost; \
+                 read them before into_std",
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn source(&self) -> &S {
@@ -386,8 +654,13 @@ impl<S: mio::event::Source + AsRawFd> Drop for Registered<S> {
                 let _ = poll.borrow().registry().deregister(&mut self.source);
             }
             // Submitted now, before the descriptor is closed (the source drops after
-            // this): the kernel's poll holds the file until it is removed.
-            Backend::Uring(ring) => ring.deregister(self.readiness.token.get()),
+            // this): the kernel's poll (and a receive) holds the file until it is gone.
+            Backend::Uring(ring) => {
+                if let Some(stream) = &self.stream {
+                    uring_io::close(ring, stream);
+                }
+                ring.deregister(self.readiness.token.get());
+            }
         }
         reactor.sources.borrow_mut().try_remove(self.key);
     }

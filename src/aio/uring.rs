@@ -7,9 +7,8 @@
 //! per turn, its timeout the timer wheel's next deadline (`EXT_ARG`); the cross-thread
 //! waker is an eventfd polled on the ring the same way.
 //!
-//! This is the first stage of the driver (issue 17): the ring as the poller, so every
-//! object of the loop runs on it unchanged. Sends and receives in the ring itself come
-//! next.
+//! Every object of the loop runs on these polls unchanged; a TCP stream's receives and
+//! sends go into the ring itself (`uring_io.rs`).
 //!
 //! A completion names its registration by `user_data`: the reactor's slab key and a
 //! generation, so a completion that arrives after its registration was removed (or its
@@ -23,10 +22,14 @@ use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
+use super::uring_io::{self, Ops, OP};
+
 /// The `user_data` of the waker's poll.
 const WAKER: u64 = u64::MAX;
 /// The `user_data` of a removal (its completion says nothing we need).
 const REMOVAL: u64 = u64::MAX - 1;
+/// The `user_data` of a stream operation's cancellation.
+pub(super) const CANCEL: u64 = u64::MAX - 2;
 
 /// What a poll completion says about a descriptor.
 pub(super) struct Event {
@@ -49,6 +52,11 @@ pub(super) struct Ring {
     /// The cross-thread waker: written by any thread, polled on the ring.
     waker: OwnedFd,
     generation: Cell<u32>,
+    /// The stream operations in flight, with their buffers (`uring_io.rs`).
+    pub(super) ops: RefCell<Ops>,
+    /// Wakers collected by completions taken outside `wait` (while closing a stream),
+    /// for the next `wait` to wake.
+    pending_wakes: RefCell<Vec<std::task::Waker>>,
 }
 
 const MASK: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP | libc::POLLPRI) as u32;
@@ -88,6 +96,8 @@ impl Ring {
             stashed: RefCell::new(Vec::new()),
             waker,
             generation: Cell::new(0),
+            ops: RefCell::new(Ops::default()),
+            pending_wakes: RefCell::new(Vec::new()),
         };
         this.arm_mask(this.waker.as_raw_fd(), WAKER, libc::POLLIN as u32)?;
         // Multishot polls are Linux 5.13; an older kernel fails the first poll.
@@ -102,7 +112,8 @@ impl Ring {
 
     /// A fresh `user_data` for the registration at `key`.
     pub(super) fn token(&self, key: usize) -> u64 {
-        let g = self.generation.get().wrapping_add(1);
+        // 31 bits: the top bit of `user_data` marks stream operations.
+        let g = self.generation.get().wrapping_add(1) & 0x7fff_ffff;
         self.generation.set(g);
         (u64::from(g) << 32) | key as u64
     }
@@ -133,6 +144,32 @@ impl Ring {
 
     /// Waits for the completion of the removal just queued; stashes the others.
     fn wait_removal(&self) -> Option<i32> {
+        self.wait_tag(REMOVAL)
+    }
+
+    /// Queues `entry` (a cancellation, tagged `tag`) and waits for its completion.
+    pub(super) fn wait_for(&self, entry: &squeue::Entry, tag: u64) -> Option<i32> {
+        self.push(entry).ok()?;
+        self.wait_tag(tag)
+    }
+
+    /// Waits (a few turns at most) until `done`, applying stream operations'
+    /// completions as they come and stashing the others.
+    pub(super) fn wait_ops_settle(&self, mut done: impl FnMut() -> bool) {
+        for _ in 0..64 {
+            if done() {
+                return;
+            }
+            if self.wait_tag(u64::MAX - 3).is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the completion tagged `tag`; applies stream operations' completions
+    /// (their wakers kept for the next `wait`) and stashes the others. With a tag no
+    /// operation has, it returns after one round of completions (`Some(0)`).
+    fn wait_tag(&self, tag: u64) -> Option<i32> {
         loop {
             if let Err(e) = self.ring.borrow().submitter().submit_and_wait(1) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -140,11 +177,17 @@ impl Ring {
                     return None;
                 }
             }
-            let mut ring = self.ring.borrow_mut();
+            let cqes: Vec<cqueue::Entry> = self.ring.borrow_mut().completion().collect();
             let mut found = None;
-            for cqe in ring.completion() {
-                if cqe.user_data() == REMOVAL && found.is_none() {
+            let mut any_op = false;
+            for cqe in cqes {
+                let ud = cqe.user_data();
+                if ud == tag && found.is_none() {
                     found = Some(cqe.result());
+                } else if is_op(ud) {
+                    any_op = true;
+                    let mut wakes = self.pending_wakes.borrow_mut();
+                    uring_io::complete(self, ud, cqe.result(), &mut wakes);
                 } else {
                     self.stashed.borrow_mut().push(cqe);
                 }
@@ -152,7 +195,20 @@ impl Ring {
             if found.is_some() {
                 return found;
             }
+            if tag == u64::MAX - 3 && any_op {
+                return Some(0);
+            }
         }
+    }
+
+    /// Queues a stream operation's `entry`.
+    ///
+    /// # Safety
+    ///
+    /// The memory `entry` names must stay valid until its completion is taken (the
+    /// ring's table of operations owns it).
+    pub(super) unsafe fn push_op(&self, entry: &squeue::Entry) -> io::Result<()> {
+        self.push(entry)
     }
 
     fn arm(&self, fd: RawFd, token: u64) -> io::Result<()> {
@@ -171,9 +227,10 @@ impl Ring {
     fn push(&self, entry: &squeue::Entry) -> io::Result<()> {
         let mut ring = self.ring.borrow_mut();
         for _ in 0..2 {
-            // SAFETY: a poll and a poll removal refer to no memory of ours; the
-            // descriptor of a poll stays open until its removal is submitted (the
-            // reactor's `Registered` removes before it closes).
+            // SAFETY: a poll, a removal and a cancellation refer to no memory of
+            // ours; the descriptor of a poll stays open until its removal is submitted
+            // (the reactor's `Registered` removes before it closes); a stream
+            // operation's memory is kept valid by `push_op`'s caller.
             if unsafe { ring.submission().push(entry) }.is_ok() {
                 return Ok(());
             }
@@ -184,7 +241,8 @@ impl Ring {
         ))
     }
 
-    fn submit(&self) -> io::Result<()> {
+    /// Hands the kernel what is queued, without waiting.
+    pub(super) fn submit(&self) -> io::Result<()> {
         self.ring.borrow_mut().submit().map(drop)
     }
 
@@ -194,11 +252,18 @@ impl Ring {
     }
 
     /// Submits what is queued and waits at most `timeout` (forever if `None`) for a
-    /// completion; hands each poll completion to `each`.
-    pub(super) fn wait(&self, timeout: Option<Duration>, mut each: impl FnMut(Event)) {
+    /// completion; hands each poll completion to `each`, and applies each stream
+    /// operation's completion, adding the wakers to wake to `wake`.
+    pub(super) fn wait(
+        &self,
+        timeout: Option<Duration>,
+        mut each: impl FnMut(Event),
+        wake: &mut Vec<std::task::Waker>,
+    ) {
         let stashed = std::mem::take(&mut *self.stashed.borrow_mut());
+        wake.append(&mut self.pending_wakes.borrow_mut());
         // Completions stashed by a removal are news already: don't block for more.
-        let timeout = if stashed.is_empty() {
+        let timeout = if stashed.is_empty() && wake.is_empty() {
             timeout
         } else {
             Some(Duration::ZERO)
@@ -230,7 +295,8 @@ impl Ring {
             let more = cqueue::more(cqe.flags());
             match token {
                 WAKER => rearm_waker |= !more,
-                REMOVAL => {}
+                REMOVAL | CANCEL => {}
+                t if is_op(t) => uring_io::complete(self, t, cqe.result(), wake),
                 _ => each(event(token, cqe.result(), more)),
             }
         }
@@ -245,6 +311,32 @@ impl Ring {
             log::error!("concur::aio: re-arming a poll on the io_uring failed: {e}");
         }
     }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if self.ops.borrow().is_empty() {
+            return;
+        }
+        // Cancel every stream operation and wait for them: their buffers must outlive
+        // the kernel's use. What will not finish is leaked, never freed under it.
+        let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(CANCEL);
+        if self.wait_for(&entry, CANCEL).is_some() {
+            let ops = &self.ops;
+            self.wait_ops_settle(|| ops.borrow().is_empty());
+        }
+        self.pending_wakes.borrow_mut().clear();
+        if !self.ops.borrow().is_empty() {
+            std::mem::forget(std::mem::take(&mut *self.ops.borrow_mut()));
+        }
+    }
+}
+
+/// Whether `user_data` names a stream operation.
+fn is_op(user_data: u64) -> bool {
+    user_data & OP != 0 && user_data < CANCEL
 }
 
 /// Builds the ring with the flags the kernel takes, best first.

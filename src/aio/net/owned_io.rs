@@ -17,7 +17,6 @@ use std::future::poll_fn;
 use std::io;
 
 use super::TcpStream;
-use crate::aio::reactor::Direction;
 
 impl TcpStream {
     /// Reads into the spare capacity of `buf` (from `buf.len()` up to
@@ -48,23 +47,36 @@ impl TcpStream {
     ///     server.await.unwrap();
     /// });
     /// ```
-    pub async fn read_owned(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+    pub async fn read_owned(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let spare = buf.capacity() - buf.len();
         if spare == 0 {
             return (Ok(0), buf);
         }
+        let buf = std::cell::RefCell::new(buf);
         let r = poll_fn(|cx| {
-            self.io.poll_stream_io(cx, Direction::Read, spare, |s| {
-                rustix::net::recv(
-                    s,
-                    rustix::buffer::spare_capacity(&mut buf),
-                    rustix::net::RecvFlags::empty(),
-                )
-                .map(|(n, _)| n)
-                .map_err(Into::into)
-            })
+            self.io.poll_stream_read(
+                cx,
+                spare,
+                false,
+                // The io_uring driver's received bytes: appended, as a receive would.
+                |bytes| {
+                    let n = bytes.len().min(spare);
+                    buf.borrow_mut().extend_from_slice(&bytes[..n]);
+                    n
+                },
+                |s| {
+                    rustix::net::recv(
+                        s,
+                        rustix::buffer::spare_capacity(&mut *buf.borrow_mut()),
+                        rustix::net::RecvFlags::empty(),
+                    )
+                    .map(|(n, _)| n)
+                    .map_err(Into::into)
+                },
+            )
         })
         .await;
+        let buf = buf.into_inner();
         (r, buf)
     }
 
@@ -98,12 +110,11 @@ impl TcpStream {
         while done < buf.len() {
             let rest = &buf[done..];
             let r = poll_fn(|cx| {
-                self.io
-                    .poll_stream_io(cx, Direction::Write, rest.len(), |s| {
-                        // MSG_NOSIGNAL: a closed peer is an error, never SIGPIPE.
-                        rustix::net::send(s, rest, rustix::net::SendFlags::NOSIGNAL)
-                            .map_err(Into::into)
-                    })
+                // On the io_uring driver: copied into the ring, as a borrowed write is.
+                self.io.poll_stream_write(cx, &[rest], |s| {
+                    // MSG_NOSIGNAL: a closed peer is an error, never SIGPIPE.
+                    rustix::net::send(s, rest, rustix::net::SendFlags::NOSIGNAL).map_err(Into::into)
+                })
             })
             .await;
             match r {
@@ -112,6 +123,8 @@ impl TcpStream {
                 Err(e) => return (Err(e), buf),
             }
         }
-        (Ok(()), buf)
+        // The last send's outcome (io_uring driver: it may still be in flight).
+        let r = poll_fn(|cx| self.io.poll_stream_flush(cx)).await;
+        (r, buf)
     }
 }

@@ -254,11 +254,12 @@ impl AsyncWrite for WriteHalf<'_> {
         self.0.poll_write_vectored_ref(cx, bufs)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_flush_ref(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.0.poll_flush_ref(cx))?;
         Poll::Ready(self.0.shutdown(Shutdown::Write))
     }
 }

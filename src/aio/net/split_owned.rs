@@ -367,11 +367,12 @@ impl AsyncWrite for OwnedWriteHalf {
         self.inner.poll_write_vectored_ref(cx, bufs)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_flush_ref(cx)
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.inner.poll_flush_ref(cx))?;
         let r = self.inner.shutdown(Shutdown::Write);
         if r.is_ok() {
             self.shutdown_on_drop = false;

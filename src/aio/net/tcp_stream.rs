@@ -36,7 +36,7 @@ pub struct TcpStream {
 impl TcpStream {
     pub(super) fn from_mio(s: mio::net::TcpStream) -> io::Result<Self> {
         Ok(TcpStream {
-            io: Registered::new(s, "net::TcpStream")?,
+            io: Registered::new_stream(s, "net::TcpStream")?,
         })
     }
 
@@ -167,7 +167,18 @@ impl TcpStream {
     ///     client.shutdown(std::net::Shutdown::Write).unwrap();
     /// });
     /// ```
+    ///
+    /// On the io_uring driver, shutting the write side down while a send is still in
+    /// flight is done when that send completes (its bytes go first).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if how != Shutdown::Read {
+            if let Some(r) = self.io.defer_shutdown_write() {
+                if how == Shutdown::Both {
+                    self.io.source().shutdown(Shutdown::Read)?;
+                }
+                return r;
+            }
+        }
         self.io.source().shutdown(how)
     }
 
@@ -338,7 +349,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))
+        self.io.poll_read_slice(cx, buf, true, |s, b| s.peek(b))
     }
 
     /// Waits until the socket may be read: data arrived, the peer closed its side, or an
@@ -410,7 +421,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_io(cx, Direction::Read, |_| Ok(()))
+        self.io.poll_stream_read_ready(cx)
     }
 
     /// [`writable`](Self::writable) as a poll function. An error only if the socket's
@@ -428,7 +439,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_io(cx, Direction::Write, |_| Ok(()))
+        self.io.poll_stream_write_ready(cx)
     }
 
     /// Reads what is there without waiting: `Ok(0)` when the peer closed its side,
@@ -448,7 +459,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Read, |mut s| s.read(buf))
+        self.io.try_read_slice(buf, |mut s, b| s.read(b))
     }
 
     /// [`try_read`](Self::try_read) into several buffers (`readv`).
@@ -468,8 +479,21 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io
-            .try_io(Direction::Read, |mut s| s.read_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        let bufs = std::cell::RefCell::new(bufs);
+        self.io.try_stream_read(
+            len,
+            |bytes| {
+                let mut done = 0;
+                for b in bufs.borrow_mut().iter_mut() {
+                    let n = b.len().min(bytes.len() - done);
+                    b[..n].copy_from_slice(&bytes[done..done + n]);
+                    done += n;
+                }
+                done
+            },
+            |mut s| s.read_vectored(&mut bufs.borrow_mut()),
+        )
     }
 
     /// Writes what fits without waiting: [`WouldBlock`](io::ErrorKind::WouldBlock) when
@@ -489,7 +513,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |mut s| s.write(buf))
+        self.io.try_stream_write(|mut s| s.write(buf))
     }
 
     /// [`try_write`](Self::try_write) from several buffers (`writev`).
@@ -507,8 +531,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.io
-            .try_io(Direction::Write, |mut s| s.write_vectored(bufs))
+        self.io.try_stream_write(|mut s| s.write_vectored(bufs))
     }
 
     /// Takes a connected [`std::net::TcpStream`] onto the running loop. The socket is
@@ -535,7 +558,7 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream {
-            io: Registered::new(
+            io: Registered::new_stream(
                 mio::net::TcpStream::from_std(stream),
                 "net::TcpStream::from_std",
             )?,
@@ -565,6 +588,7 @@ impl TcpStream {
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         // The registration owns the descriptor, so keep a duplicate of it: dropping
         // `self` deregisters and closes the original, and the duplicate is the socket.
+        self.io.detach_stream()?;
         let fd = self.io.source().as_fd().try_clone_to_owned()?;
         drop(self);
         let stream = std::net::TcpStream::from(fd);
@@ -635,7 +659,7 @@ impl TcpStream {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         self.io
-            .poll_stream_io(cx, Direction::Read, buf.len(), |mut s| s.read(buf))
+            .poll_read_slice(cx, buf, false, |mut s, b| s.read(b))
     }
 
     /// An `AsyncWrite::poll_write` through a shared reference, for the halves.
@@ -644,8 +668,13 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
+        self.io.poll_stream_write(cx, &[buf], |mut s| s.write(buf))
+    }
+
+    /// An `AsyncWrite::poll_flush` through a shared reference, for the halves: waits for
+    /// a send in flight on the io_uring driver.
+    pub(super) fn poll_flush_ref(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_stream_flush(cx)
     }
 
     /// An `AsyncWrite::poll_write_vectored` through a shared reference, for the halves.
@@ -654,9 +683,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
+        let slices: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
         self.io
-            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
+            .poll_stream_write(cx, &slices, |mut s| s.write_vectored(bufs))
     }
 }
 

@@ -1,0 +1,288 @@
+//! TCP streams' receives and sends: what must hold on every driver, and on the io_uring
+//! driver (`CONCUR_AIO_DRIVER=io_uring`) with the bytes moving through the ring. Each
+//! test runs on the driver the environment chooses.
+
+use std::future::{poll_fn, Future};
+use std::io::ErrorKind;
+use std::pin::pin;
+use std::task::Poll;
+
+use concur::aio::io::{AsyncReadExt, AsyncWriteExt};
+use concur::aio::{
+    self,
+    net::{TcpListener, TcpStream},
+};
+
+/// A connected pair: (client, server).
+async fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = aio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    let (server, _) = listener.accept().await.unwrap();
+    (client.await.unwrap(), server)
+}
+
+/// `len` bytes no two neighbouring windows of which are alike.
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn forced_io_uring_driver_is_the_one_running() {
+    aio::run(async {
+        if std::env::var("CONCUR_AIO_DRIVER").as_deref() == Ok("io_uring") {
+            assert_eq!(aio::driver(), aio::Driver::IoUring);
+        }
+    });
+}
+
+#[test]
+fn large_transfers_both_ways_at_once_arrive_intact() {
+    aio::run(async {
+        let (client, server) = pair().await;
+        let up = pattern(8 << 20, 1);
+        let down = pattern(8 << 20, 2);
+        let (mut cr, mut cw) = client.into_split();
+        let (mut sr, mut sw) = server.into_split();
+        let up2 = up.clone();
+        let down2 = down.clone();
+        let send_up = aio::spawn(async move {
+            cw.write_all(&up2).await.unwrap();
+            cw.close().await.unwrap();
+        });
+        let send_down = aio::spawn(async move {
+            sw.write_all(&down2).await.unwrap();
+            sw.close().await.unwrap();
+        });
+        let recv_up = aio::spawn(async move {
+            let mut got = Vec::new();
+            sr.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let mut got_down = Vec::new();
+        cr.read_to_end(&mut got_down).await.unwrap();
+        send_up.await.unwrap();
+        send_down.await.unwrap();
+        assert!(recv_up.await.unwrap() == up, "the upload arrived changed");
+        assert!(got_down == down, "the download arrived changed");
+    });
+}
+
+#[test]
+fn read_futures_dropped_while_waiting_lose_no_bytes() {
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        let data = pattern(1 << 20, 3);
+        let data2 = data.clone();
+        let writer = aio::spawn(async move {
+            for chunk in data2.chunks(7_919) {
+                client.write_all(chunk).await.unwrap();
+                aio::yield_now().await;
+            }
+            client
+        });
+        let mut got = Vec::new();
+        let mut size = 1usize;
+        while got.len() < data.len() {
+            size = size % 5_000 + 97;
+            let mut buf = vec![0u8; size];
+            // One poll of a read, then the future is dropped if it has to wait.
+            let n = {
+                let mut read = pin!(server.read(&mut buf));
+                poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+            };
+            match n {
+                Poll::Ready(n) => {
+                    let n = n.unwrap();
+                    assert!(n > 0, "end of stream after {} bytes", got.len());
+                    got.extend_from_slice(&buf[..n]);
+                }
+                Poll::Pending => aio::yield_now().await,
+            }
+        }
+        assert!(got == data, "bytes lost or reordered by dropped reads");
+        drop(writer.await.unwrap());
+        let mut rest = Vec::new();
+        server.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    });
+}
+
+#[test]
+fn peek_sees_the_bytes_the_next_read_returns() {
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        client.write_all(b"peekaboo").await.unwrap();
+        let mut buf = [0u8; 8];
+        let mut seen = 0;
+        while seen < 4 {
+            seen = server.peek(&mut buf[..4]).await.unwrap();
+        }
+        assert_eq!(&buf[..4], b"peek");
+        let mut all = [0u8; 8];
+        server.read_exact(&mut all).await.unwrap();
+        assert_eq!(&all, b"peekaboo");
+    });
+}
+
+#[test]
+fn peer_close_gives_end_of_stream_after_its_last_bytes() {
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        let waiting = aio::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            let mut buf = [0u8; 4];
+            assert_eq!(
+                server.read(&mut buf).await.unwrap(),
+                0,
+                "the end stays the end"
+            );
+            got
+        });
+        client.write_all(b"goodbye").await.unwrap();
+        client.flush().await.unwrap();
+        drop(client);
+        assert_eq!(waiting.await.unwrap(), b"goodbye");
+    });
+}
+
+#[test]
+fn peer_reset_gives_an_error_to_a_waiting_read() {
+    aio::run(async {
+        let (client, mut server) = pair().await;
+        let reader = aio::spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                match server.read(&mut buf).await {
+                    Ok(0) => panic!("an orderly end instead of a reset"),
+                    Ok(_) => {}
+                    Err(e) => return e.kind(),
+                }
+            }
+        });
+        aio::yield_now().await; // the read is waiting now (or will be: either is fine)
+        client.set_zero_linger().unwrap();
+        drop(client);
+        assert_eq!(reader.await.unwrap(), ErrorKind::ConnectionReset);
+    });
+}
+
+#[test]
+fn writes_to_a_reset_peer_fail_on_a_later_operation() {
+    aio::run(async {
+        let (client, mut server) = pair().await;
+        client.set_zero_linger().unwrap();
+        drop(client);
+        let chunk = vec![7u8; 64 * 1024];
+        let mut failed = None;
+        for _ in 0..10_000 {
+            let r = match server.write_all(&chunk).await {
+                Ok(()) => server.flush().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                failed = Some(e.kind());
+                break;
+            }
+        }
+        let kind = failed.expect("writes to a reset peer kept succeeding");
+        assert!(
+            matches!(kind, ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+            "{kind:?}"
+        );
+    });
+}
+
+#[test]
+fn many_connections_echo_concurrently() {
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        const CONNS: usize = 200;
+        let server = aio::spawn(async move {
+            let mut conns = Vec::new();
+            for _ in 0..CONNS {
+                let (mut c, _) = listener.accept().await.unwrap();
+                conns.push(aio::spawn(async move {
+                    let (mut r, mut w) = c.split();
+                    aio::io::copy(&mut r, &mut w).await.unwrap()
+                }));
+            }
+            let mut total = 0;
+            for c in conns {
+                total += c.await.unwrap();
+            }
+            total
+        });
+        let mut clients = Vec::new();
+        for i in 0..CONNS {
+            clients.push(aio::spawn(async move {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                let msg = pattern(20_000 + i, i as u32 + 10);
+                let (mut r, mut w) = s.split();
+                let send = async {
+                    w.write_all(&msg).await.unwrap();
+                    w.close().await.unwrap();
+                };
+                let recv = async {
+                    let mut got = Vec::new();
+                    r.read_to_end(&mut got).await.unwrap();
+                    got
+                };
+                let ((), got) = futures_lite::future::zip(send, recv).await;
+                assert!(got == msg, "connection {i} got other bytes back");
+                msg.len() as u64
+            }));
+        }
+        let mut sent = 0;
+        for c in clients {
+            sent += c.await.unwrap();
+        }
+        assert_eq!(server.await.unwrap(), sent);
+    });
+}
+
+#[test]
+fn owned_buffer_reads_and_writes_round_trip() {
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        let msg = pattern(300_000, 5);
+        let (r, _) = client.write_all_owned(msg.clone()).await;
+        r.unwrap();
+        let mut got = Vec::with_capacity(msg.len());
+        while got.len() < msg.len() {
+            let (n, back) = server.read_owned(got).await;
+            assert!(n.unwrap() > 0);
+            got = back;
+        }
+        assert!(got == msg);
+    });
+}
+
+#[test]
+fn loop_ends_cleanly_with_reads_still_waiting() {
+    // Each stream drops with a read waiting in the ring; the loop then ends. Nothing
+    // may touch freed memory (a sanitizer or a crash would say so) or hang.
+    for _ in 0..20 {
+        aio::run(async {
+            let (client, server) = pair().await;
+            let keep = aio::spawn(async move {
+                let mut server = server;
+                let mut buf = [0u8; 16];
+                let _ = server.read(&mut buf).await;
+            });
+            aio::yield_now().await;
+            drop(keep);
+            drop(client);
+        });
+    }
+}
