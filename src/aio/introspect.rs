@@ -52,7 +52,11 @@ pub(super) struct Record {
     /// Loop time (ms) of its last poll; `NEVER` before the first.
     pub(super) last_poll_ms: u64,
     pub(super) polls: u64,
-    pub(super) awaiting: Awaiting,
+    /// What a leaf future of the poll numbered `noted_at` said it waits for: stale (so
+    /// "unknown") once `polls` has moved on. Stamped rather than reset, so a poll that
+    /// notes nothing writes nothing here.
+    awaiting: Awaiting,
+    noted_at: u64,
 }
 
 impl Record {
@@ -63,15 +67,32 @@ impl Record {
             last_poll_ms: NEVER,
             polls: 0,
             awaiting: Awaiting::Unknown,
+            noted_at: 0,
         }
     }
 
     /// Counts a poll that starts at loop time `now_ms`; what it waits for is unknown
-    /// until one of its leaf futures says.
+    /// until one of its leaf futures says (the old note goes stale, see `awaiting`).
+    #[inline]
     pub(super) fn polled(&mut self, now_ms: u64) {
         self.polls += 1;
         self.last_poll_ms = now_ms;
-        self.awaiting = Awaiting::Unknown;
+    }
+
+    /// Notes what the poll in progress waits for.
+    #[inline]
+    pub(super) fn note(&mut self, on: Awaiting) {
+        self.awaiting = on;
+        self.noted_at = self.polls;
+    }
+
+    /// What the last poll said it waits for (`Unknown` if it said nothing).
+    pub(super) fn awaiting(&self) -> Awaiting {
+        if self.noted_at == self.polls {
+            self.awaiting
+        } else {
+            Awaiting::Unknown
+        }
     }
 }
 
@@ -384,7 +405,7 @@ fn dump(l: &Local) -> String {
         }
         if t.state() == "pending" && polls > 0 {
             out.push_str(", awaiting ");
-            describe(&mut out, stats.awaiting, now);
+            describe(&mut out, stats.awaiting(), now);
         }
         let at = stats.spawned_at;
         let _ = writeln!(

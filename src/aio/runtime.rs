@@ -228,7 +228,7 @@ impl Local {
             NOBODY => {}
             MAIN => {
                 if let Ok(mut record) = self.main.record.try_borrow_mut() {
-                    record.awaiting = on;
+                    record.note(on);
                 }
             }
             id => {
@@ -238,7 +238,7 @@ impl Local {
                 // bookkeeping) is skipped.
                 if let Ok(mut tasks) = self.tasks.try_borrow_mut() {
                     if let Some(e) = tasks.get_mut(key) {
-                        e.record.awaiting = on;
+                        e.record.note(on);
                     }
                 }
             }
@@ -333,14 +333,14 @@ impl Local {
     /// Polls the task `id`, if it still exists.
     fn run_task(&self, id: u64) {
         let key = key_of(id);
-        let (task, spawned_at) = {
+        let task = {
             let mut tasks = self.tasks.borrow_mut();
             match tasks.get_mut(key) {
                 Some(e) if e.task.header().id == id => {
                     // Polled even if not woken (a stale duplicate id): a spurious poll.
                     e.task.header().state.begin_poll();
                     e.record.polled(self.turn_ms.get());
-                    (Arc::as_ptr(&e.task), e.record.spawned_at)
+                    Arc::as_ptr(&e.task)
                 }
                 _ => return, // finished meanwhile: a stale wake
             }
@@ -360,6 +360,11 @@ impl Local {
         if let (Some(limit), Some(started)) = (slow_poll, started) {
             let took = started.elapsed();
             if took > limit {
+                let spawned_at = self
+                    .tasks
+                    .borrow()
+                    .get(key)
+                    .map_or(Location::caller(), |e| e.record.spawned_at);
                 let name = cell.name().map(|n| format!(" {n:?}")).unwrap_or_default();
                 log::warn!(
                     "concur::aio: the task{name} spawned at {spawned_at} blocked the event \
