@@ -286,3 +286,22 @@ fn loop_ends_cleanly_with_reads_still_waiting() {
         });
     }
 }
+
+#[test]
+fn a_written_message_reaches_the_peer_while_the_task_then_blocks_its_thread() {
+    // The peer is a blocking std socket read on this very thread, after the write: the
+    // loop gets no turn in between, so the write must have handed the bytes to the
+    // kernel itself (on io_uring: submitted the send, not queued it for the next wait).
+    aio::run(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut stream = TcpStream::from_std(std).unwrap();
+        stream.write_all(b"hello").await.unwrap();
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = [0u8; 5];
+        std::io::Read::read_exact(&mut peer, &mut buf).expect("the bytes left the loop");
+        assert_eq!(&buf, b"hello");
+    });
+}

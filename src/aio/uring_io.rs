@@ -13,8 +13,9 @@
 //! stream, which keeps the byte order; the next write waits for it. A send's error is
 //! reported by the next write, flush or close; flush and close wait for the send.
 //!
-//! Both are submitted with the loop's next `io_uring_enter`, the same call that waits
-//! for completions: a request/response round trip costs one system call on the loop.
+//! A receive is submitted with the loop's next `io_uring_enter`, the same call that waits
+//! for completions; a send is handed to the kernel at once (one `io_uring_enter` without
+//! waiting), so bytes a write reported as written never wait for the loop's next turn.
 //!
 //! `CONCUR_AIO_URING_STREAMS=0` keeps streams on the ring's readiness polls with
 //! `read`/`write` system calls (the driver's first stage), to compare the two.
@@ -278,6 +279,11 @@ impl RingStream {
         match unsafe { ring.push_op(&entry) } {
             Ok(()) => {
                 st.send = Some(token);
+                // Hand the send to the kernel now, not at the loop's next wait: a task
+                // that blocks its thread after a write (or a loop that ends) must not
+                // hold back bytes the write reported as written. A small send usually
+                // completes inside this call.
+                ring.submit()?;
                 Ok(n)
             }
             Err(e) => {
