@@ -154,7 +154,5 @@ pub(crate) fn python_json(script: &str, args: &[String]) -> Option<PyJson> {
         );
         return None;
     }
-    Some(PyJson {
-        text: String::from_utf8_lossy(&out.stdout).into_owned(),
-    })
+    Some(PyJson::parse(&String::from_utf8_lossy(&out.stdout)))
 }
