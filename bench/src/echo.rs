@@ -59,6 +59,16 @@ async fn echo_conn<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin
 }
 
 fn concur_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
+    concur_server_reporting(conns, addr, None);
+}
+
+/// concur's echo server; with `cpu`, it sends there the CPU time its loop thread spent
+/// serving (after every connection was accepted), for [`cost`].
+fn concur_server_reporting(
+    conns: usize,
+    addr: mpsc::Sender<SocketAddr>,
+    cpu: Option<mpsc::Sender<u64>>,
+) {
     use concur::aio::{self, net::TcpListener};
     aio::run(async move {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,8 +79,12 @@ fn concur_server(conns: usize, addr: mpsc::Sender<SocketAddr>) {
             c.set_nodelay(true).unwrap();
             tasks.push(aio::spawn(echo_conn(c)));
         }
+        let start = cpu.as_ref().map(|_| thread_cpu_ns());
         for t in tasks {
             t.await.unwrap();
+        }
+        if let (Some(cpu), Some(start)) = (cpu, start) {
+            cpu.send(thread_cpu_ns() - start).unwrap();
         }
     });
 }
@@ -166,27 +180,6 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// The server side of [`cost`]: concur's echo server on one connection, reporting the
-/// CPU time its loop thread spent while serving.
-fn concur_server_timed(conns: usize, addr: mpsc::Sender<SocketAddr>, cpu: mpsc::Sender<u64>) {
-    use concur::aio::{self, net::TcpListener};
-    aio::run(async move {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        addr.send(l.local_addr().unwrap()).unwrap();
-        let mut tasks = Vec::new();
-        for _ in 0..conns {
-            let (c, _) = l.accept().await.unwrap();
-            c.set_nodelay(true).unwrap();
-            tasks.push(aio::spawn(echo_conn(c)));
-        }
-        let start = thread_cpu_ns();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        cpu.send(thread_cpu_ns() - start).unwrap();
-    });
-}
-
 /// `concur-bench echo-cost`: the CPU time concur's loop thread spends per round trip of
 /// 1 KiB messages on one connection (its driver as `CONCUR_AIO_DRIVER` says), and the
 /// wall time per round trip. Run it under `strace -f -c` for the system calls per round
@@ -195,7 +188,7 @@ pub(crate) fn cost(quick: bool) {
     let messages: u64 = if quick { 5_000 } else { 50_000 };
     let (tx, rx) = mpsc::channel();
     let (cpu_tx, cpu_rx) = mpsc::channel();
-    let server = thread::spawn(move || concur_server_timed(1, tx, cpu_tx));
+    let server = thread::spawn(move || concur_server_reporting(1, tx, Some(cpu_tx)));
     let addr = rx.recv().expect("the server reports its address");
     let start = std::time::Instant::now();
     load(addr, 1, messages, 1024);

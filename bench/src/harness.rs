@@ -105,6 +105,32 @@ pub(crate) fn print_table(rows: &[Measured]) {
     }
 }
 
+/// A measured value with its unit, as the tables print it: rates in k/s or M/s, other
+/// values with two, one or no decimals as they grow.
+pub(crate) fn fmt_value(v: f64, unit: &str) -> String {
+    if unit.ends_with("/s") && unit != "GB/s" {
+        return if v >= 1e6 {
+            format!("{:.2} M/s", v / 1e6)
+        } else if v >= 1e3 {
+            format!("{:.1} k/s", v / 1e3)
+        } else {
+            format!("{v:.0}/s")
+        };
+    }
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    if unit == "x" {
+        format!("{v:.digits$}")
+    } else {
+        format!("{v:.digits$} {unit}")
+    }
+}
+
 /// The JSON object a script in `bench/python/` printed on stdout (one flat object, as
 /// `json.dumps` writes it).
 pub(crate) struct PyJson {

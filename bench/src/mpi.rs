@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_bytes::ByteBuf;
 
-use crate::harness::PyJson;
+use crate::harness::{self, PyJson};
 
 /// The flag that makes this executable a rank of the concur side's `mpirun`.
 pub(crate) const RANK_FLAG: &str = "--mpi-rank";
@@ -167,11 +167,16 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) {
         ("round_trip_us", "round trip (submit, join)", "µs", false),
         (
             "throughput_tasks_per_s",
-            "throughput (submit all, join all)",
+            "tasks per second (submit all, join all)",
             "tasks/s",
             true,
         ),
-        ("map_items_per_s", "map, chunks of 1,000", "items/s", true),
+        (
+            "map_items_per_s",
+            "map items per second, chunks of 1,000",
+            "items/s",
+            true,
+        ),
         (
             "large_gb_per_s",
             "16 MiB bytes there and back",
@@ -186,7 +191,7 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) {
     for (key, name, unit, higher_is_better) in rows {
         let c = concur.as_ref().and_then(|j| j.num(key));
         let p = python.as_ref().and_then(|j| j.num(key));
-        let cell = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{} {unit}", fmt(v)));
+        let cell = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| harness::fmt_value(v, unit));
         let advantage = match (c, p) {
             (Some(c), Some(p)) if c > 0.0 && p > 0.0 => {
                 format!("{:.1}x", if higher_is_better { c / p } else { p / c })
@@ -197,25 +202,5 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) {
     }
     if let Some(v) = python.as_ref().and_then(|j| j.str("version")) {
         println!("\nmpi4py {v}");
-    }
-}
-
-/// A number with three significant figures, thousands grouped.
-fn fmt(v: f64) -> String {
-    if v >= 1000.0 {
-        let n = v.round() as u64;
-        let s = n.to_string();
-        let mut out = String::new();
-        for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
     }
 }

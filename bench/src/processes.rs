@@ -577,30 +577,6 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Table {
     Table { rows, notes }
 }
 
-fn fmt_value(v: f64, unit: &str) -> String {
-    if unit.ends_with("/s") && unit != "GB/s" {
-        return if v >= 1e6 {
-            format!("{:.2} M/s", v / 1e6)
-        } else if v >= 1e3 {
-            format!("{:.1} k/s", v / 1e3)
-        } else {
-            format!("{v:.0}/s")
-        };
-    }
-    let digits = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
-    if unit == "x" {
-        format!("{v:.digits$}")
-    } else {
-        format!("{v:.digits$} {unit}")
-    }
-}
-
 /// Prints the table: one row per benchmark, each contender's value and concur's advantage
 /// over it in brackets (above 1: concur is ahead), then the notes.
 pub(crate) fn print(table: &Table) {
@@ -624,9 +600,9 @@ pub(crate) fn print(table: &Table) {
             match (cell, row.values[0]) {
                 (Cell::Value(v), Cell::Value(b)) if i > 0 => {
                     let adv = if row.higher_is_better { b / v } else { v / b };
-                    print!(" {} ({adv:.2}x) |", fmt_value(*v, row.unit));
+                    print!(" {} ({adv:.2}x) |", harness::fmt_value(*v, row.unit));
                 }
-                (Cell::Value(v), _) => print!(" {} |", fmt_value(*v, row.unit)),
+                (Cell::Value(v), _) => print!(" {} |", harness::fmt_value(*v, row.unit)),
                 (Cell::Hung, _) => print!(" **hung** |"),
                 (Cell::Failed, _) => print!(" failed |"),
                 (Cell::Missing, _) => print!(" n/a |"),

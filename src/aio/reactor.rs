@@ -410,11 +410,17 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             return Poll::Ready(Ok(0));
         }
         if stream.sending() {
-            stream.wait_write(cx.waker());
-            self.local.note_awaiting(Awaiting::Io(Direction::Write));
-            return Poll::Pending;
+            return self.wait_for_send(stream, cx);
         }
         Poll::Ready(stream.send(self.ring(), bufs))
+    }
+
+    /// Parks the task until `stream`'s send in flight completes, noted in the task's
+    /// record as waiting to write.
+    fn wait_for_send<T>(&self, stream: &RingStream, cx: &Context<'_>) -> Poll<T> {
+        stream.wait_write(cx.waker());
+        self.local.note_awaiting(Awaiting::Io(Direction::Write));
+        Poll::Pending
     }
 
     /// Waits for a byte stream's send in flight and reports its error (at once without
@@ -424,9 +430,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             return Poll::Ready(Ok(()));
         };
         if stream.sending() {
-            stream.wait_write(cx.waker());
-            self.local.note_awaiting(Awaiting::Io(Direction::Write));
-            return Poll::Pending;
+            return self.wait_for_send(stream, cx);
         }
         match stream.take_send_error() {
             Some(e) => Poll::Ready(Err(e)),
@@ -466,9 +470,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                 if let Err(e) = std::task::ready!(self.enter(cx)) {
                     return Poll::Ready(Err(e));
                 }
-                stream.wait_write(cx.waker());
-                self.local.note_awaiting(Awaiting::Io(Direction::Write));
-                return Poll::Pending;
+                return self.wait_for_send(stream, cx);
             }
         }
         self.poll_io(cx, Direction::Write, |_| Ok(()))
