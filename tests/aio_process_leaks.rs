@@ -7,7 +7,6 @@ mod common;
 use common::children;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use concur::aio::{self, process::Command};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -27,20 +26,6 @@ fn open_fds() -> Vec<String> {
         .collect();
     fds.sort();
     fds
-}
-
-/// Waits until `done` holds, or gives up (`false`) at a deadline only a failure reaches.
-/// The reaper thread works in the background and nothing in this process can be awaited
-/// for it, so this polls the condition, yielding the CPU in between.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
 }
 
 /// One of every way a child is used: waited, output collected, piped, killed, dropped.
@@ -105,7 +90,7 @@ fn spawning_waiting_and_dropping_children_leaks_no_descriptor_and_no_zombie() {
     // standard library's lazy state) is not a leak.
     aio::run(batch());
     assert!(
-        eventually(|| children().is_empty()),
+        common::settles(true, || children().is_empty()),
         "unreaped: {:?}",
         children()
     );
@@ -121,11 +106,11 @@ fn spawning_waiting_and_dropping_children_leaks_no_descriptor_and_no_zombie() {
     }
 
     assert!(
-        eventually(|| children().is_empty()),
+        common::settles(true, || children().is_empty()),
         "unreaped: {:?}",
         children()
     );
     // The reaper closes an orphan's pidfd just after reaping it.
-    eventually(|| open_fds().len() <= before.len());
+    common::settles(true, || open_fds().len() <= before.len());
     assert_eq!(open_fds(), before);
 }
