@@ -1240,7 +1240,7 @@ mod reaper {
 mod tests {
     use super::*;
 
-    /// Waits until `pid` has left the process table (see `tests/aio_process.rs`).
+    /// Waits until `pid` has left the process table (see `tests/aio/process.rs`).
     fn gone_eventually(pid: u32) -> bool {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::path::Path::new(&format!("/proc/{pid}")).exists() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use concur::{ProcessPoolExecutor, TaskError};
 
-mod common;
+use crate::common;
 use common::{after_fifo_opens, make_fifo};
 
 fn add_one(x: u64) -> u64 {

@@ -1520,7 +1520,7 @@ fn fill_buf_waits_and_does_not_consume() {
 }
 
 // concur: fill_buf's borrow outlives the future (its one unsafe block); polled by hand, no
-// loop, so that Miri can run it (`cargo +nightly miri test --test aio_io fill_buf_by_hand`).
+// loop, so that Miri can run it (`cargo +nightly miri test --test aio io::fill_buf_by_hand`).
 #[test]
 fn fill_buf_by_hand() {
     let mut cx = Context::from_waker(std::task::Waker::noop());

@@ -409,7 +409,12 @@ fn the_environment_chooses_the_driver_but_cannot_break_the_loop() {
         ("\u{1b}[31mred", None),
     ] {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "driver_probe", "--ignored", "--nocapture"])
+            .args([
+                "--exact",
+                "event_loop::driver_probe",
+                "--ignored",
+                "--nocapture",
+            ])
             .env("CONCUR_AIO_DRIVER", value)
             .output()
             .unwrap();

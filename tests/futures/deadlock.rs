@@ -11,7 +11,7 @@ use std::time::Duration;
 use concur::{ProcessPoolExecutor, TaskError, WorkerExit};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-mod common;
+use crate::common;
 
 /// How long a test waits before it calls a handle hung (a guard, never a synchronisation).
 const HANG: Duration = Duration::from_secs(60);

@@ -212,7 +212,7 @@ fn a_dump_names_each_task_its_state_and_what_it_awaits() {
         let s = line("sleeper");
         assert!(s.contains("pending, 1 poll,"), "{s}");
         assert!(s.contains("awaiting a timer (90.000 s left)"), "{s}");
-        assert!(s.contains("aio_tasks_identity.rs"), "{s}");
+        assert!(s.contains("tests/aio/tasks_identity.rs"), "{s}");
         assert!(line("locker").contains("awaiting Mutex::lock"), "{dump}");
         assert!(line("joiner").contains("awaiting task "), "{dump}");
         assert!(line("getter").contains("awaiting Queue::get"), "{dump}");

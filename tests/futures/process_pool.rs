@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use concur::{ProcessPoolExecutor, TaskError};
 
-mod common;
+use crate::common;
 
 /// A descriptor that becomes readable when process `pid` exits.
 fn pidfd(pid: u32) -> OwnedFd {
@@ -353,7 +353,7 @@ fn a_worker_panic_carries_its_message_and_where_it_was_raised() {
         Err(TaskError::Panicked(p)) => {
             assert_eq!(p.message(), "raised in the worker");
             let at = p.location().expect("the worker's panic location");
-            assert!(at.contains("futures_process_pool.rs:"), "{at}");
+            assert!(at.contains("tests/futures/process_pool.rs:"), "{at}");
         }
         other => panic!("expected the worker's panic, got {other:?}"),
     }

@@ -105,7 +105,7 @@ fn reset_on_an_idle_barrier_changes_nothing() {
 
 #[test]
 fn a_waiter_cancelled_after_the_release_does_not_disturb_the_next_generation() {
-    // cancellation after the release; before it: CPython test_locks.py BarrierTests.test_filling_tasks_cancel_one, in tests/aio_sync.rs
+    // cancellation after the release; before it: CPython test_locks.py BarrierTests.test_filling_tasks_cancel_one, in tests/aio/sync/
     aio::run(async {
         let b = Rc::new(Barrier::new(2));
         let released = spawn_waiters(&b, 1).pop().unwrap();

@@ -1,6 +1,6 @@
 //! ThreadPoolExecutor: workers, shutdown, map, nested waits, bounded queues, scopes.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use concur::{ProcessPoolExecutor, TaskError, ThreadPoolExecutor};
 
-mod common;
+use crate::common;
 
 fn add_one(x: u64) -> u64 {
     x + 1
@@ -247,7 +247,7 @@ fn the_shared_process_pool_s_workers_end_when_the_process_exits() {
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "shared_pool_exit_probe",
+            "shutdown::shared_pool_exit_probe",
             "--ignored",
             "--nocapture",
         ])
