@@ -9,11 +9,13 @@
 //! | a single-threaded event loop | [`aio`] | `asyncio` |
 //! | a pool of processes | [`ProcessPoolExecutor`] | `concurrent.futures.ProcessPoolExecutor` |
 //!
-//! Every mechanism hands back the same [`JoinHandle`]: block on it
+//! Both pools hand back the same [`JoinHandle`]: block on it
 //! ([`join`](JoinHandle::join)), `.await` it on any async runtime, or get called back
 //! ([`on_done`](JoinHandle::on_done)). A task's outcome always reaches its handle: a
 //! value, or a [`TaskError`] that says what happened (a panic and its message, a
 //! cancellation, a shutdown, ...). [`wait`] and [`as_completed`] watch many handles at once.
+//! The event loop's tasks have a handle of their own, [`aio::Task`]: see
+//! [below](#one-handle-for-the-pools-another-for-the-loop) how the two differ and how they mix.
 //!
 //! ```
 //! use concur::{as_completed, ThreadPoolExecutor};
@@ -71,6 +73,41 @@
 //! Where Rust differs from Python: there is no GIL, so threads can run CPU-bound work in
 //! parallel (as far as the machine has free cores: `cargo run --release` measures it), and
 //! shared memory is checked by the compiler (`Send`, `Sync`, `Mutex`).
+//!
+//! ## One handle for the pools, another for the loop
+//!
+//! [`aio::spawn`] returns an [`aio::Task`], not a [`JoinHandle`]. The two share the error
+//! type ([`TaskError`]: `Panicked`, `Cancelled`, ...), `cancel()`, and "dropping the handle
+//! detaches the task, which runs on" (as asyncio's `Task` and concurrent.futures' `Future`
+//! do). They differ where a loop differs from a pool:
+//!
+//! | | [`JoinHandle<T>`] (thread, process and MPI pools) | [`aio::Task<T>`] (the loop) |
+//! |---|---|---|
+//! | where it may go | any thread (`Send`) | only its loop's thread: a loop task's future and output may be `!Send` (`Rc`, `RefCell`) |
+//! | how to wait | [`join`](JoinHandle::join) blocks; `.await` on any runtime; [`on_done`](JoinHandle::on_done) | `.await` on its loop (a blocking `join` there would stop the loop that runs the task) |
+//! | many at once | [`wait`], [`as_completed`] (blocking) | [`aio::wait`], [`aio::as_completed`], [`aio::gather`], [`aio::TaskGroup`] |
+//! | `cancel()` returns `true` | the task will never run, or its worker process was killed | the future is dropped at its next await point |
+//!
+//! They mix in one direction without any glue: a [`JoinHandle`] is a future, so a loop
+//! task awaits it, and `aio::spawn(handle)` makes it an [`aio::Task`] for `aio::wait` and
+//! groups. With [`JoinHandle::cancel_on_drop`], cancelling that loop task (or an
+//! [`aio::timeout`] around the `.await`) cancels the pool's task too, as asyncio's
+//! `run_in_executor` does:
+//!
+//! ```
+//! use std::time::Duration;
+//! use concur::{aio, ThreadPoolExecutor, TaskError};
+//!
+//! let pool = ThreadPoolExecutor::new(1);
+//! aio::run(async {
+//!     let busy = pool.submit(|| std::thread::sleep(Duration::from_millis(50)));
+//!     let queued = pool.submit(|| 42).cancel_on_drop(); // waits behind `busy`
+//!     let as_task = aio::spawn(queued); // a pool's handle, as a loop task
+//!     assert!(as_task.cancel()); // drops the handle: the queued pool task is cancelled
+//!     assert_eq!(as_task.await, Err(TaskError::Cancelled));
+//!     busy.await.unwrap();
+//! });
+//! ```
 //!
 //! ## Platform
 //!
