@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use concur::aio::{
     self,
-    sync::{Barrier, Condition, Event, Mutex, Queue, QueueFull, Semaphore},
+    sync::{
+        Barrier, BoundedSemaphore, Condition, Event, Mutex, Queue, QueueFull, RwLock, Semaphore,
+    },
 };
 
 #[test]
@@ -336,5 +338,142 @@ fn a_waiter_cancelled_before_any_notification_takes_none_with_it() {
         cond.notify(1); // only the second waits now: it gets this one
         assert_eq!(woken(second).await, 2);
         assert!(first.await.is_err());
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// A waiter that is woken and then cancelled before it runs passes its wake-up on (issue
+// 14: the class of CPython's gh-112202, audited across every primitive of `aio::sync`).
+
+/// `first` and `second` wait, in that order, for what `release` gives up. `release` wakes
+/// `first`, which is cancelled before it runs: `second` must get what `first` would have.
+async fn a_woken_then_cancelled_waiter_passes_it_on(
+    first: aio::Task<()>,
+    second: aio::Task<()>,
+    release: impl FnOnce(),
+) {
+    // Each joins the line within its first poll.
+    aio::yield_now().await;
+    aio::yield_now().await;
+    assert!(!first.is_finished() && !second.is_finished(), "both wait");
+    release(); // wakes `first`...
+    assert!(first.cancel(), "...which has not run yet");
+    aio::timeout(Duration::from_secs(30), second)
+        .await
+        .expect("the wake-up was lost: the second waiter never got it")
+        .unwrap();
+    assert!(first.await.unwrap_err().is_cancelled());
+}
+
+#[test]
+fn a_lock_waiter_woken_then_cancelled_passes_the_lock_on() {
+    // CPython Lib/test/test_asyncio/test_locks.py LockTests.test_cancel_release_race
+    aio::run(async {
+        let m = Rc::new(Mutex::new(Vec::new()));
+        let g = m.lock().await;
+        let waiter = |i: u32| {
+            let m = m.clone();
+            aio::spawn(async move { m.lock().await.push(i) })
+        };
+        let (first, second) = (waiter(1), waiter(2));
+        a_woken_then_cancelled_waiter_passes_it_on(first, second, || drop(g)).await;
+        assert_eq!(*m.lock().await, [2]);
+    });
+}
+
+#[test]
+fn a_semaphore_waiter_woken_then_cancelled_passes_the_permit_on() {
+    // CPython Lib/test/test_asyncio/test_locks.py SemaphoreTests.test_acquire_cancel_after_release (gh-90155)
+    aio::run(async {
+        let s = Rc::new(Semaphore::new(1));
+        let held = s.acquire().await;
+        let waiter = || {
+            let s = s.clone();
+            aio::spawn(async move { drop(s.acquire().await) })
+        };
+        let (first, second) = (waiter(), waiter());
+        a_woken_then_cancelled_waiter_passes_it_on(first, second, || drop(held)).await;
+        assert_eq!(s.available_permits(), 1, "no permit lost or made up");
+    });
+}
+
+#[test]
+fn a_bounded_semaphore_waiter_woken_then_cancelled_passes_the_permit_on() {
+    // CPython Lib/test/test_asyncio/test_locks.py SemaphoreTests.test_acquire_cancel_after_release (BoundedSemaphore)
+    aio::run(async {
+        let s = Rc::new(BoundedSemaphore::new(1));
+        let held = s.acquire().await;
+        let waiter = || {
+            let s = s.clone();
+            aio::spawn(async move { drop(s.acquire().await) })
+        };
+        let (first, second) = (waiter(), waiter());
+        a_woken_then_cancelled_waiter_passes_it_on(first, second, || drop(held)).await;
+        assert_eq!(s.available_permits(), 1, "no permit lost or made up");
+        assert!(s.release().is_err(), "still bounded by its initial value");
+    });
+}
+
+#[test]
+fn a_putter_woken_then_cancelled_passes_the_free_slot_on() {
+    // CPython Lib/test/test_asyncio/test_queues.py QueuePutTests.test_cancelled_put_silence_value_error_exception
+    aio::run(async {
+        let q = Rc::new(Queue::bounded(1));
+        q.put_nowait(0).unwrap();
+        let putter = |i: u32| {
+            let q = q.clone();
+            aio::spawn(async move { q.put(i).await })
+        };
+        let (first, second) = (putter(1), putter(2));
+        let taken = Cell::new(None);
+        a_woken_then_cancelled_waiter_passes_it_on(first, second, || {
+            taken.set(q.get_nowait());
+        })
+        .await;
+        assert_eq!(taken.get(), Some(0));
+        assert_eq!(
+            q.get_nowait(),
+            Some(2),
+            "the cancelled put's item never went in"
+        );
+        assert!(q.is_empty());
+    });
+}
+
+#[test]
+fn a_writer_woken_then_cancelled_passes_the_lock_on_to_a_reader() {
+    // tokio tokio/tests/sync_rwlock.rs (a woken waiter that is dropped hands its turn on)
+    aio::run(async {
+        let lock = Rc::new(RwLock::new(0));
+        let w = lock.write().await;
+        let writer = aio::spawn({
+            let lock = lock.clone();
+            async move { *lock.write().await += 1 }
+        });
+        let reader = aio::spawn({
+            let lock = lock.clone();
+            async move { assert_eq!(*lock.read().await, 0, "the cancelled writer never wrote") }
+        });
+        a_woken_then_cancelled_waiter_passes_it_on(writer, reader, || drop(w)).await;
+        assert!(lock.try_write().is_some(), "nobody holds the lock");
+    });
+}
+
+#[test]
+fn a_reader_woken_then_cancelled_passes_the_lock_on_to_a_writer() {
+    // tokio tokio/tests/sync_rwlock.rs (a woken waiter that is dropped hands its turn on)
+    aio::run(async {
+        let lock = Rc::new(RwLock::new(0));
+        let w = lock.write().await;
+        let reader = aio::spawn({
+            let lock = lock.clone();
+            async move { drop(lock.read().await) }
+        });
+        let writer = aio::spawn({
+            let lock = lock.clone();
+            async move { *lock.write().await += 1 }
+        });
+        a_woken_then_cancelled_waiter_passes_it_on(reader, writer, || drop(w)).await;
+        assert_eq!(*lock.read().await, 1);
     });
 }
