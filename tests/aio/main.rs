@@ -19,4 +19,5 @@ mod sync;
 mod tasks_identity;
 mod time_interval;
 mod time_virtual;
+mod timeouts;
 mod uring_io;

@@ -606,7 +606,7 @@ fn a_task_that_cancels_itself_and_then_returns_resolves_cancelled() {
 
 #[test]
 fn an_expired_timeout_wins_over_an_inner_future_not_ready_at_once() {
-    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_zero
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_zero_sleep_zero
     // tokio tokio/tests/time_timeout.rs (a zero deadline reports Elapsed for a pending future)
     aio::run(async {
         let r = aio::timeout(Duration::ZERO, aio::sleep(Duration::ZERO)).await;
@@ -621,7 +621,7 @@ fn an_expired_timeout_wins_over_an_inner_future_not_ready_at_once() {
 
 #[test]
 fn a_running_timeout_can_be_moved_later_and_earlier() {
-    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_reschedule
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_reschedule
     aio::run(async {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let inner = async move {

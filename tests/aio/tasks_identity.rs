@@ -44,7 +44,7 @@ fn debug_tells_pending_running_cancelling_and_done_apart() {
 
 #[test]
 fn live_tasks_have_distinct_ids() {
-    // tokio tokio/tests/task_id.rs task_ids_match / unique ids of live tasks
+    // tokio tokio/tests/task_id.rs task_ids_match_current_thread / unique ids of live tasks
     aio::run(async {
         let tasks: Vec<_> = (0..100)
             .map(|_| aio::spawn(std::future::pending::<()>()))
@@ -62,8 +62,8 @@ fn live_tasks_have_distinct_ids() {
 
 #[test]
 fn a_task_is_named_by_its_builder_and_unnamed_by_default() {
-    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_task_set_name_pylong
-    // and test_create_task_with_noncoroutine (names given at creation)
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_bare_create_named_task
+    // (names given at creation)
     aio::run(async {
         let named = aio::Builder::new().name("fetch-42").spawn(async {});
         let unnamed = aio::spawn(async {});
@@ -103,8 +103,8 @@ fn current_task_is_the_task_being_polled_and_main_inside_run() {
 
 #[test]
 fn all_tasks_lists_the_unfinished_tasks_and_main() {
-    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_all_tasks (via
-    // asyncio.all_tasks: only tasks not done)
+    // CPython Lib/asyncio/tasks.py all_tasks(): only tasks not done (no test of its own in
+    // test_tasks.py; its callers' tests rely on it)
     aio::run(async {
         let waiting: Vec<_> = (0..3)
             .map(|i| {

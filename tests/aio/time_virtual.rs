@@ -84,8 +84,7 @@ fn a_timeout_under_a_paused_clock_expires_at_its_exact_deadline() {
 
 #[test]
 fn an_interval_under_a_paused_clock_ticks_on_its_grid() {
-    // tokio-rs/tokio tokio/tests/time_interval.rs interval_zero_duration / burst cases,
-    // with time under test control
+    // tokio-rs/tokio tokio/tests/time_interval.rs burst cases, with time under test control
     aio::run(async {
         aio::time::pause();
         let start = aio::time::now();

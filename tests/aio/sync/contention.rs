@@ -383,7 +383,7 @@ fn a_lock_waiter_woken_then_cancelled_passes_the_lock_on() {
 
 #[test]
 fn a_semaphore_waiter_woken_then_cancelled_passes_the_permit_on() {
-    // CPython Lib/test/test_asyncio/test_locks.py SemaphoreTests.test_acquire_cancel_after_release (gh-90155)
+    // CPython Lib/test/test_asyncio/test_locks.py SemaphoreTests.test_acquire_no_hang
     aio::run(async {
         let s = Rc::new(Semaphore::new(1));
         let held = s.acquire().await;
@@ -399,7 +399,7 @@ fn a_semaphore_waiter_woken_then_cancelled_passes_the_permit_on() {
 
 #[test]
 fn a_bounded_semaphore_waiter_woken_then_cancelled_passes_the_permit_on() {
-    // CPython Lib/test/test_asyncio/test_locks.py SemaphoreTests.test_acquire_cancel_after_release (BoundedSemaphore)
+    // CPython Lib/test/test_asyncio/test_locks.py SemaphoreTests.test_acquire_no_hang (a BoundedSemaphore)
     aio::run(async {
         let s = Rc::new(BoundedSemaphore::new(1));
         let held = s.acquire().await;
