@@ -159,6 +159,26 @@ where
 {
     pub(super) fn new(pool: &'a ProcessPoolExecutor, f: fn(A) -> R, items: I) -> Self {
         let (base, cap) = default_window(pool.max_workers());
+        Self::with_window(pool, f, items, base, cap)
+    }
+
+    /// At most `in_flight` chunks in flight, always (`map_bounded`).
+    pub(super) fn bounded(
+        pool: &'a ProcessPoolExecutor,
+        f: fn(A) -> R,
+        items: I,
+        in_flight: usize,
+    ) -> Self {
+        Self::with_window(pool, f, items, in_flight, in_flight)
+    }
+
+    fn with_window(
+        pool: &'a ProcessPoolExecutor,
+        f: fn(A) -> R,
+        items: I,
+        base: usize,
+        cap: usize,
+    ) -> Self {
         ProcessMap {
             inner: InOrder::new(ProcessFeed::new(pool, f, items), base, cap),
             ready: VecDeque::new(),

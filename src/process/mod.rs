@@ -273,6 +273,38 @@ impl ProcessPoolExecutor {
         ProcessMap::new(self, f, items.into_iter())
     }
 
+    /// Like [`map`](Self::map), with at most `in_flight` chunks sent and not yet yielded,
+    /// always (`Executor.map(..., buffersize=n)`, Python 3.14): the window never grows
+    /// behind a slow head, so memory and read-ahead stay at `in_flight` chunks whatever
+    /// the input. With `chunk_size(1)`, that is `in_flight` items.
+    ///
+    /// # Panics
+    ///
+    /// If `in_flight` is 0.
+    ///
+    /// ```
+    /// let pool = concur::ProcessPoolExecutor::builder().max_workers(2).chunk_size(1).build().unwrap();
+    /// let mut input = 0..100u64;
+    /// let mut squares = pool.map_bounded(|x: u64| x * x, input.by_ref(), 3);
+    /// assert_eq!(squares.next(), Some(Ok(0)));
+    /// drop(squares);
+    /// // One item yielded and three in flight at most: the rest was never read.
+    /// assert!(input.next().unwrap() <= 4);
+    /// ```
+    pub fn map_bounded<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+        in_flight: usize,
+    ) -> ProcessMap<'_, A, R, I::IntoIter>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        ProcessMap::bounded(self, f, items.into_iter(), in_flight)
+    }
+
     /// Like [`map`](Self::map), but yields the outcomes as their chunks finish, each
     /// with the index of its item in the input (`(usize, Result<R, TaskError>)`; within
     /// a chunk, in input order). Lazy over the input, `2 × max_workers` chunks in flight

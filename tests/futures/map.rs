@@ -518,3 +518,59 @@ fn process_map_grows_its_window_behind_a_hung_head() {
         assert!(matches!(first, Some(Err(_))), "{first:?}");
     });
 }
+
+fn to_text(x: u32) -> String {
+    x.to_string()
+}
+
+fn identity(x: u64) -> u64 {
+    x
+}
+
+#[test]
+fn process_map_bounded_keeps_input_order_whatever_the_bound() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_buffersize and test_map_buffersize_on_empty_iterable (3.14, ProcessPoolExecutorTest)
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .chunk_size(1)
+        .build()
+        .unwrap();
+    for bound in [1, 2, 4, 8] {
+        let got: Vec<_> = pool.map_bounded(to_text, 0..4, bound).collect();
+        assert_eq!(got, ["0", "1", "2", "3"].map(|s| Ok(s.to_owned())));
+        assert_eq!(pool.map_bounded(to_text, [], bound).next(), None);
+    }
+}
+
+#[test]
+fn process_map_bounded_reads_no_further_than_its_bound() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_buffersize_when_buffer_is_full and test_map_buffersize_on_infinite_iterable (3.14, ProcessPoolExecutorTest)
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .chunk_size(1)
+        .build()
+        .unwrap();
+    let taken = Arc::new(AtomicUsize::new(0));
+    let mut it = pool.map_bounded(identity, counted(0.., &taken), 2);
+    assert_eq!(it.next(), Some(Ok(0)));
+    assert_eq!(it.next(), Some(Ok(1)));
+    drop(it);
+    // Two yielded, and at most two more taken to refill the window: an endless input
+    // is read no further, whatever the workers did meanwhile.
+    assert!(taken.load(Ordering::SeqCst) <= 4, "{taken:?}");
+    // A hung head does not let the window grow as the default one does.
+    let taken = Arc::new(AtomicUsize::new(0));
+    let mut it = pool
+        .map_bounded(hang_on_one, counted(1.., &taken), 3)
+        .timeout(Duration::from_millis(200));
+    assert_eq!(it.next(), Some(Err(TaskError::TimedOut)));
+    assert_eq!(taken.load(Ordering::SeqCst), 3, "only the bound was read");
+}
+
+#[test]
+#[should_panic(expected = "at least one task in flight")]
+fn process_map_bounded_refuses_a_zero_bound() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_map_buffersize_value_validation (3.14, ProcessPoolExecutorTest)
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    let _ = pool.map_bounded(identity, [1], 0);
+}

@@ -35,7 +35,7 @@ fn threads_started_for_blocked_tasks(max_workers: usize, tasks: usize) -> usize 
 }
 
 // CPython Lib/test/test_concurrent_futures/test_thread_pool.py ThreadPoolExecutorTest.test_idle_thread_reuse
-// (and executor.py ThreadPoolShutdownTest.test_threads_terminate: three blocked tasks, three threads)
+// (and test_shutdown.py ThreadPoolShutdownTest.test_threads_terminate: three blocked tasks, three threads)
 #[test]
 fn blocked_tasks_start_one_thread_each_and_no_more() {
     for round in 0..40 {
@@ -155,4 +155,110 @@ fn the_shared_thread_pool_is_one_pool_for_every_thread() {
         .join()
         .unwrap();
     assert!(name.unwrap().starts_with("concur-shared"));
+}
+
+// CPython Lib/test/test_concurrent_futures/test_thread_pool.py ThreadPoolExecutorTest.test_saturation
+#[test]
+fn fifteen_blocked_tasks_per_worker_start_exactly_max_workers_threads() {
+    let pool = ThreadPoolExecutor::new(4);
+    let jobs = 15 * pool.max_workers();
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = Arc::new(std::sync::Mutex::new(gate));
+    let (started_tx, started_rx) = mpsc::channel();
+    let handles: Vec<_> = (0..jobs)
+        .map(|_| {
+            let (gate, started) = (Arc::clone(&gate), started_tx.clone());
+            pool.submit(move || {
+                started.send(()).unwrap();
+                gate.lock().unwrap().recv().unwrap(); // sem.acquire()
+            })
+        })
+        .collect();
+    // Four run (and block); the other 56 wait in the queue: four threads, no more.
+    for _ in 0..pool.max_workers() {
+        started_rx.recv().unwrap();
+    }
+    assert_eq!(pool.stats().workers, pool.max_workers());
+    for _ in 0..jobs {
+        release.send(()).unwrap(); // sem.release()
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(pool.stats().workers, pool.max_workers());
+}
+
+// CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_submit, test_submit_keyword, test_map
+// (keyword arguments are what a closure captures; ProcessPoolExecutorTest's halves take a plain fn)
+#[test]
+fn submit_and_map_give_what_the_function_returns_on_both_pools() {
+    fn pow((base, exp): (u64, u32)) -> u64 {
+        base.pow(exp)
+    }
+    let threads = ThreadPoolExecutor::new(2);
+    assert_eq!(threads.submit(|| pow((2, 8))).join(), Ok(256));
+    let (base, exp) = (3, 4);
+    assert_eq!(threads.submit(move || pow((base, exp))).join(), Ok(81));
+    let got: Vec<_> = threads.map(pow, (0..10).map(|i| (i, 2))).collect();
+    assert_eq!(got, (0..10).map(|i| Ok(i * i)).collect::<Vec<_>>());
+
+    let processes = concur::ProcessPoolExecutor::new(2).unwrap();
+    assert_eq!(processes.submit(pow, (2, 8)).join(), Ok(256));
+    for chunk in [1, 2, 5, 100] {
+        let chunked = concur::ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .chunk_size(chunk)
+            .build()
+            .unwrap();
+        let got: Vec<_> = chunked.map(pow, (0..10).map(|i| (i, 2))).collect();
+        assert_eq!(got, (0..10).map(|i| Ok(i * i)).collect::<Vec<_>>());
+    }
+}
+
+// CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_swallows_falsey_exceptions (gh-132063)
+// Python lost an exception whose value was falsey; here: a panic with an empty message or
+// a payload that is not text is still a panic, on both pools.
+#[test]
+fn a_panic_with_an_empty_or_non_text_payload_is_still_reported() {
+    fn empty(_: ()) {
+        panic!("");
+    }
+    fn number(_: ()) {
+        std::panic::panic_any(0u8);
+    }
+    let threads = ThreadPoolExecutor::new(1);
+    for task in [empty, number] {
+        let err = threads.submit(move || task(())).join().unwrap_err();
+        assert!(err.is_panic(), "{err:?}");
+    }
+    let processes = concur::ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .env("RUST_BACKTRACE", "0") // panics on purpose: one line each, not a backtrace
+        .build()
+        .unwrap();
+    for task in [empty, number] {
+        let err = processes.submit(task, ()).join().unwrap_err();
+        assert!(err.is_panic(), "{err:?}");
+    }
+}
+
+// CPython Lib/test/test_concurrent_futures/test_thread_pool.py ThreadPoolExecutorTest.test_process_fork_from_a_threadpool (bpo-43944)
+// concur never forks: a process pool started from a thread-pool worker re-executes the
+// binary like any other, and serves.
+#[test]
+fn a_process_pool_started_inside_a_thread_pool_task_serves() {
+    fn triple(x: u64) -> u64 {
+        x * 3
+    }
+    let threads = ThreadPoolExecutor::new(1);
+    let out = threads
+        .submit(|| {
+            let processes = concur::ProcessPoolExecutor::new(1).unwrap();
+            let out = processes.submit(triple, 14).join();
+            processes.shutdown();
+            out
+        })
+        .join()
+        .unwrap();
+    assert_eq!(out, Ok(42));
 }

@@ -491,6 +491,9 @@ fn default_has_pythons_worker_count() {
 #[test]
 #[should_panic(expected = "max_workers of at least 1")]
 fn zero_workers_is_refused_with_a_clear_message() {
+    // CPython Lib/test/test_concurrent_futures/executor.py ExecutorTest.test_max_workers_negative
+    // (a `usize` cannot be negative; 0 is the invalid count left. The process pool's
+    // builder returns `Err(InvalidArgument)` instead: its doctest `max_workers`.)
     let _ = ThreadPoolExecutor::new(0);
 }
 

@@ -109,6 +109,7 @@ fn wait_on_nothing_returns_at_once() {
 
 #[test]
 fn as_completed_yields_in_completion_order_with_input_indices() {
+    // CPython Lib/test/test_concurrent_futures/test_as_completed.py AsCompletedTests.test_no_timeout
     let pool = ThreadPoolExecutor::new(5);
     let (gates, hs) = gated_tasks(&pool, 5, |i| i == 4);
     let order = [3, 0, 4, 2, 1];
