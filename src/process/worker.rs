@@ -27,7 +27,7 @@ const EXIT_CHANNEL: i32 = 71;
 /// Runs before `main` in every process of a program that links concur.
 #[cfg(target_os = "linux")]
 #[used]
-#[link_section = ".init_array"]
+#[unsafe(link_section = ".init_array")]
 pub(crate) static HOOK: extern "C" fn() = hook;
 
 #[cfg(target_os = "linux")]
@@ -44,7 +44,8 @@ pub(crate) fn serve_if_worker() {
     let Some(marker) = std::env::var_os(MARKER) else {
         return;
     };
-    std::env::remove_var(MARKER);
+    // TODO: Audit that the environment access only happens in single-threaded code.
+    unsafe { std::env::remove_var(MARKER) };
     // Anyone can set an environment variable: nothing below trusts it before these
     // checks. A privileged program (setuid, setgid, file capabilities) started by someone
     // else is the classic confused deputy: it never serves.
