@@ -27,6 +27,8 @@ const EXIT_CHANNEL: i32 = 71;
 /// Runs before `main` in every process of a program that links concur.
 #[cfg(target_os = "linux")]
 #[used]
+// SAFETY: the loader calls each `.init_array` entry as a C function that takes no
+// arguments and returns nothing, before `main`; `HOOK` is one such function pointer.
 #[unsafe(link_section = ".init_array")]
 pub(crate) static HOOK: extern "C" fn() = hook;
 
@@ -44,7 +46,11 @@ pub(crate) fn serve_if_worker() {
     let Some(marker) = std::env::var_os(MARKER) else {
         return;
     };
-    // TODO: Audit that the environment access only happens in single-threaded code.
+    // SAFETY: only the first call can get here: `HOOK` (this module exists on Linux
+    // only, so the hook always does), run by the loader before `main`, when no code of
+    // the program has run to start a second thread; no other thread reads or writes the
+    // environment meanwhile. A later call (`process::init` from `main`) finds the marker
+    // gone and returns above.
     unsafe { std::env::remove_var(MARKER) };
     // Anyone can set an environment variable: nothing below trusts it before these
     // checks. A privileged program (setuid, setgid, file capabilities) started by someone

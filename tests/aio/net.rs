@@ -428,7 +428,7 @@ fn tcp_socket_zero_linger() {
 /// tokio/tests/tcp_socket.rs's `test!` macro: the initial value differs, the set one
 /// reads back (on v4 and v6).
 macro_rules! sockopt_case {
-    ($name:ident, $get:ident, $set:ident($arg:expr_2021), $expected:expr_2021) => {
+    ($name:ident, $get:ident, $set:ident($arg:expr), $expected:expr) => {
         #[test]
         fn $name() {
             for s in [TcpSocket::new_v4(), TcpSocket::new_v6()] {

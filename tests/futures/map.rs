@@ -83,7 +83,10 @@ fn a_map_whose_items_all_finish_in_time_is_not_cut_short() {
 }
 
 /// An input that counts the items taken from it.
-fn counted<I: Iterator>(items: I, taken: &Arc<AtomicUsize>) -> impl Iterator<Item = I::Item> + use<I> {
+fn counted<I: Iterator>(
+    items: I,
+    taken: &Arc<AtomicUsize>,
+) -> impl Iterator<Item = I::Item> + use<I> {
     let taken = taken.clone();
     items.inspect(move |_| {
         taken.fetch_add(1, Ordering::SeqCst);
