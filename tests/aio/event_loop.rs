@@ -48,8 +48,7 @@ fn a_task_starts_without_being_awaited() {
         let r = ran.clone();
         let _detached = aio::spawn(async move { *r.borrow_mut() = true });
         aio::yield_now().await;
-        let x = *ran.borrow();
-        x
+        *ran.borrow()
     });
     assert!(ran);
 }
@@ -175,8 +174,7 @@ fn cancelled_timers_never_fire() {
         for t in tasks {
             let _ = t.await;
         }
-        let n = *fired.borrow();
-        n
+        *fired.borrow()
     });
     assert_eq!(fired, 500);
 }
