@@ -435,11 +435,16 @@ impl Interval {
             s.as_mut().await;
         }
         let now = now();
-        self.next = at + self.period;
+        // A period beyond any clock (`Duration::MAX`) puts the next tick in the far future
+        // rather than overflowing `Instant` (tokio's
+        // `interval_doesnt_panic_max_duration_when_polling`).
+        self.next = at.checked_add(self.period).unwrap_or_else(far_future);
         if self.next <= now {
             match self.missed {
                 MissedTickBehavior::Burst => {}
-                MissedTickBehavior::Delay => self.next = now + self.period,
+                MissedTickBehavior::Delay => {
+                    self.next = now.checked_add(self.period).unwrap_or_else(far_future);
+                }
                 MissedTickBehavior::Skip => {
                     // Missed ticks are skipped, keeping to the grid.
                     let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
@@ -447,7 +452,8 @@ impl Interval {
                     self.next = self
                         .next
                         .checked_add(self.period * behind)
-                        .unwrap_or_else(|| now + self.period);
+                        .or_else(|| now.checked_add(self.period))
+                        .unwrap_or_else(far_future);
                 }
             }
         }
@@ -493,7 +499,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.next = now() + self.period;
+        self.next = now().checked_add(self.period).unwrap_or_else(far_future);
     }
 
     /// The period between ticks.
