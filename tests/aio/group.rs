@@ -361,11 +361,8 @@ fn a_task_added_after_a_sibling_failed_is_cancelled_at_once() {
     // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_no_create_task_after_failure
     // (Rust: `create_task` raising RuntimeError becomes a task cancelled before it runs;
     // "except CancelledError" becomes the drop of the cancelled child's future)
-    struct AddsOnCancel(
-        Option<aio::GroupSpawner>,
-        Rc<Cell<bool>>,
-        Rc<RefCell<Option<aio::Task<Result<(), String>>>>>,
-    );
+    type LateTask = Rc<RefCell<Option<aio::Task<Result<(), String>>>>>;
+    struct AddsOnCancel(Option<aio::GroupSpawner>, Rc<Cell<bool>>, LateTask);
     impl Drop for AddsOnCancel {
         fn drop(&mut self) {
             let ran = self.1.clone();
@@ -417,13 +414,16 @@ fn a_task_added_by_a_running_child_after_a_sibling_failed_is_cancelled_at_once()
         let ran = Rc::new(Cell::new(false));
         let r = ran.clone();
         // `shield` runs the adder outside the group: it outlives the failure.
+        let late = Rc::new(Cell::new(None));
+        let l = late.clone();
         let adder = aio::shield(async move {
             aio::sleep(Duration::from_millis(5)).await;
-            tg.spawn(async move { r.set(true) })
+            l.set(Some(tg.spawn(async move { r.set(true) })));
         });
         let err = group.join().await.unwrap_err();
         assert_eq!(err.errors().len(), 1, "{err}");
-        let late = adder.await.unwrap();
+        adder.await.unwrap();
+        let late = late.take().expect("the shielded task added one");
         assert_eq!(late.await, Err(TaskError::Cancelled));
         assert!(!ran.get(), "the late task never ran");
     });
