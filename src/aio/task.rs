@@ -384,6 +384,18 @@ impl<F: Future> Output<F::Output> for TaskCell<F> {
         // Borrowed: the task is being polled or its future dropped right now, and this is
         // that code asking; the outcome does not exist yet.
         let Ok(mut stage) = self.stage.try_borrow_mut() else {
+            // Polled with this very task's waker while its future runs: the task awaits
+            // its own handle, and would wait for itself forever. asyncio raises "Task
+            // cannot await on itself" there; this panics in the task, which ends it with
+            // that message. (A future's drop polling the handle has no such waker, and
+            // waits; a panic is not raised again while one unwinds.)
+            if cx.waker().data() == (self as *const Self).cast() && !std::thread::panicking() {
+                panic!(
+                    "concur::aio: a task cannot await its own handle (task {}): it would \
+                     wait for itself forever",
+                    self.header.id()
+                );
+            }
             self.join_waker.set(Some(cx.waker().clone()));
             return Poll::Pending;
         };

@@ -122,7 +122,7 @@ impl Sleep {
         let this = self.get_mut();
         this.deadline = deadline;
         if let Some((local, key)) = this.timer.take() {
-            local.timers.borrow_mut().remove(key);
+            disarm(&local, key);
         }
         this.yielded = false;
     }
@@ -135,11 +135,15 @@ impl Future for Sleep {
         let this = self.get_mut();
         if let Some((local, key)) = &this.timer {
             if is_current(local) {
-                let mut timers = local.timers.borrow_mut();
-                if timers.has_fired(*key) {
-                    return Poll::Ready(());
-                }
-                timers.set_waker(*key, cx.waker());
+                let replaced = {
+                    let mut timers = local.timers.borrow_mut();
+                    if timers.has_fired(*key) {
+                        return Poll::Ready(());
+                    }
+                    timers.set_waker(*key, cx.waker())
+                };
+                // Dropped with the wheel released: see `disarm`.
+                drop(replaced);
                 note_awaiting(Awaiting::Timer {
                     due_ms: local.deadline_ms(this.deadline),
                 });
@@ -147,7 +151,7 @@ impl Future for Sleep {
             }
             // Armed by a loop that has ended (or is not this one): arm again here.
             let (old, key) = this.timer.take().expect("just matched");
-            old.timers.borrow_mut().remove(key);
+            disarm(&old, key);
         }
         if now() >= this.deadline {
             if this.yielded {
@@ -171,10 +175,18 @@ fn is_current(local: &Rc<Local>) -> bool {
     super::runtime::with_current(|l| l.is_some_and(|l| std::ptr::eq(l, Rc::as_ptr(local))))
 }
 
+/// Removes the timer `key` from `local`'s wheel, dropping its waker only once the wheel
+/// is released: a waker's drop may drop other sleeps (the last reference to a future that
+/// owns them), whose own `disarm` borrows the wheel again.
+fn disarm(local: &Local, key: usize) {
+    let waker = local.timers.borrow_mut().remove(key);
+    drop(waker);
+}
+
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some((local, key)) = self.timer.take() {
-            local.timers.borrow_mut().remove(key);
+            disarm(&local, key);
         }
     }
 }
@@ -423,11 +435,16 @@ impl Interval {
             s.as_mut().await;
         }
         let now = now();
-        self.next = at + self.period;
+        // A period beyond any clock (`Duration::MAX`) puts the next tick in the far future
+        // rather than overflowing `Instant` (tokio's
+        // `interval_doesnt_panic_max_duration_when_polling`).
+        self.next = at.checked_add(self.period).unwrap_or_else(far_future);
         if self.next <= now {
             match self.missed {
                 MissedTickBehavior::Burst => {}
-                MissedTickBehavior::Delay => self.next = now + self.period,
+                MissedTickBehavior::Delay => {
+                    self.next = now.checked_add(self.period).unwrap_or_else(far_future);
+                }
                 MissedTickBehavior::Skip => {
                     // Missed ticks are skipped, keeping to the grid.
                     let behind = (now - self.next).as_nanos() / self.period.as_nanos() + 1;
@@ -435,7 +452,8 @@ impl Interval {
                     self.next = self
                         .next
                         .checked_add(self.period * behind)
-                        .unwrap_or_else(|| now + self.period);
+                        .or_else(|| now.checked_add(self.period))
+                        .unwrap_or_else(far_future);
                 }
             }
         }
@@ -481,7 +499,7 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.next = now() + self.period;
+        self.next = now().checked_add(self.period).unwrap_or_else(far_future);
     }
 
     /// The period between ticks.

@@ -97,19 +97,27 @@ impl Wheel {
         self.entries[key].place == Place::Fired
     }
 
-    /// Replaces the waker of a timer that has not fired.
-    pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
+    /// Replaces the waker of a timer that has not fired. Returns the waker it replaced,
+    /// for the caller to drop once the wheel is no longer borrowed (see [`remove`]).
+    ///
+    /// [`remove`]: Self::remove
+    #[must_use = "drop the old waker after releasing the wheel's borrow"]
+    pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) -> Option<Waker> {
         let e = &mut self.entries[key];
         match &e.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => e.waker = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => None,
+            _ => e.waker.replace(waker.clone()),
         }
     }
 
-    /// Cancels and forgets a timer, fired or not.
-    pub(crate) fn remove(&mut self, key: usize) {
+    /// Cancels and forgets a timer, fired or not. Returns its waker (if it still had
+    /// one), for the caller to drop once the wheel is no longer borrowed: dropping a
+    /// waker runs arbitrary code (the last reference to whatever it owns, other sleeps
+    /// included), which may use the wheel again (tokio's `time_sleep.rs drop_from_wake`).
+    #[must_use = "drop the waker after releasing the wheel's borrow"]
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Waker> {
         self.unlink(key);
-        self.entries.remove(key);
+        self.entries.remove(key).waker
     }
 
     fn link(&mut self, key: usize) {
@@ -295,7 +303,7 @@ mod tests {
             .collect();
         for (i, k) in keys.iter().enumerate() {
             if i % 10 != 0 {
-                w.remove(*k);
+                drop(w.remove(*k));
             }
         }
         fire_all(&mut w, 40_000);

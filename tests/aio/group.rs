@@ -1,6 +1,6 @@
 //! TaskGroup failure propagation, shield, and selection over tasks.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -353,5 +353,78 @@ fn a_child_cancelled_by_its_own_handle_is_not_a_group_failure() {
         assert_eq!(group.join().await, Ok(()));
         assert_eq!(child.await, Err(TaskError::Cancelled));
         assert_eq!(other.await, Ok(3));
+    });
+}
+
+#[test]
+fn a_task_added_after_a_sibling_failed_is_cancelled_at_once() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_no_create_task_after_failure
+    // (Rust: `create_task` raising RuntimeError becomes a task cancelled before it runs;
+    // "except CancelledError" becomes the drop of the cancelled child's future)
+    type LateTask = Rc<RefCell<Option<aio::Task<Result<(), String>>>>>;
+    struct AddsOnCancel(Option<aio::GroupSpawner>, Rc<Cell<bool>>, LateTask);
+    impl Drop for AddsOnCancel {
+        fn drop(&mut self) {
+            let ran = self.1.clone();
+            let late = self.0.take().unwrap().spawn_fallible(async move {
+                ran.set(true);
+                Err::<(), _>("late task failed".to_string())
+            });
+            *self.2.borrow_mut() = Some(late);
+        }
+    }
+    aio::run(async {
+        aio::time::pause();
+        let group = aio::TaskGroup::new();
+        let (ran, late) = (Rc::new(Cell::new(false)), Rc::new(RefCell::new(None)));
+        group.spawn_fallible(async {
+            aio::sleep(Duration::from_millis(1)).await;
+            Err::<(), _>("division by zero")
+        });
+        let guard = AddsOnCancel(Some(group.spawner()), ran.clone(), late.clone());
+        let sibling = group.spawn(async move {
+            let _g = guard;
+            aio::sleep(Duration::from_secs(1)).await;
+        });
+        let err = group.join().await.unwrap_err();
+        assert_eq!(err.errors().len(), 1, "{err}");
+        assert!(
+            matches!(&err.errors()[0], TaskError::Failed(m) if m.contains("division by zero")),
+            "{err}"
+        );
+        assert_eq!(sibling.await, Err(TaskError::Cancelled));
+        let late = late
+            .borrow_mut()
+            .take()
+            .expect("the cancelled sibling added a task");
+        assert_eq!(late.await, Err(TaskError::Cancelled));
+        assert!(!ran.get(), "the late task never ran");
+    });
+}
+
+#[test]
+fn a_task_added_by_a_running_child_after_a_sibling_failed_is_cancelled_at_once() {
+    // CPython Lib/test/test_asyncio/test_taskgroups.py TestTaskGroup.test_taskgroup_no_create_task_after_failure
+    // (the same, from a child that still runs: shielded from the group's cancellation)
+    aio::run(async {
+        aio::time::pause();
+        let group = aio::TaskGroup::new();
+        let tg = group.spawner();
+        group.spawn_fallible(async { Err::<(), _>("first failure") });
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        // `shield` runs the adder outside the group: it outlives the failure.
+        let late = Rc::new(Cell::new(None));
+        let l = late.clone();
+        let adder = aio::shield(async move {
+            aio::sleep(Duration::from_millis(5)).await;
+            l.set(Some(tg.spawn(async move { r.set(true) })));
+        });
+        let err = group.join().await.unwrap_err();
+        assert_eq!(err.errors().len(), 1, "{err}");
+        adder.await.unwrap();
+        let late = late.take().expect("the shielded task added one");
+        assert_eq!(late.await, Err(TaskError::Cancelled));
+        assert!(!ran.get(), "the late task never ran");
     });
 }

@@ -18,6 +18,7 @@ mod regressions;
 mod sync;
 mod tasks_identity;
 mod time_interval;
+mod time_sleep;
 mod time_virtual;
 mod timeouts;
 mod uring_io;

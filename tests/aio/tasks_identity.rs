@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use concur::{aio, TaskError};
 
@@ -252,5 +253,42 @@ fn a_socket_wait_shows_its_direction_in_the_dump() {
         }
         drop(client);
         assert_eq!(acceptor.await, Ok(0));
+    });
+}
+
+#[test]
+// The task awaits its handle in place, in the slot, so that the outcome can be read there
+// afterwards: the borrow across the await is the point.
+#[allow(clippy::await_holding_refcell_ref)]
+fn a_task_that_awaits_its_own_handle_fails_clearly_instead_of_hanging() {
+    // CPython Lib/test/test_asyncio/test_tasks.py BaseTaskTests.test_task_awaits_on_itself
+    // (asyncio raises RuntimeError "Task cannot await on itself" in the task; here the
+    // task panics with a message that says so, and its handle reports it)
+    aio::run(async {
+        aio::time::pause();
+        let slot: Rc<RefCell<Option<aio::Task<()>>>> = Rc::default();
+        let s = slot.clone();
+        let t = aio::spawn(async move {
+            aio::yield_now().await;
+            let mut me = s.borrow_mut();
+            let _ = me.as_mut().expect("the handle is in the slot").await;
+        });
+        let seen = t.as_ref();
+        *slot.borrow_mut() = Some(t);
+        // Waits on the virtual clock: a hang shows as the timeout, not as a stuck test.
+        let ended = aio::timeout(Duration::from_secs(60), async {
+            while !seen.is_finished() {
+                aio::sleep(Duration::from_secs(1)).await;
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the task that awaits itself hangs");
+        let t = slot.borrow_mut().take().unwrap();
+        match t.await {
+            Err(TaskError::Panicked(msg)) => {
+                assert!(msg.contains("cannot await its own handle"), "{msg}")
+            }
+            other => panic!("{other:?}"),
+        }
     });
 }

@@ -69,3 +69,27 @@ fn reset_puts_the_next_tick_one_period_from_now() {
         assert!(t1 >= before + P, "not the missed tick {:?}", t0 + P);
     });
 }
+
+#[test]
+#[should_panic(expected = "concur::aio::interval: the period must be non-zero")]
+fn an_interval_of_zero_period_is_refused_with_a_clear_panic() {
+    // tokio tokio/tests/time_interval.rs interval_zero_duration
+    let _ = aio::interval(Duration::ZERO);
+}
+
+#[test]
+fn an_interval_of_the_largest_period_ticks_at_once_without_overflow() {
+    // tokio tokio/tests/time_interval.rs interval_doesnt_panic_max_duration_when_polling
+    aio::run(async {
+        aio::time::pause();
+        let start = aio::time::now();
+        let mut iv = aio::interval(Duration::MAX);
+        assert_eq!(iv.tick().await, start, "the first tick is at once");
+        // The next one is beyond any clock: it does not come within a day.
+        let next = aio::timeout(Duration::from_secs(86_400), iv.tick()).await;
+        assert_eq!(next, Err(aio::Elapsed));
+        iv.reset(); // one period from now: as far, and no overflow either
+        let next = aio::timeout(Duration::from_secs(86_400), iv.tick()).await;
+        assert_eq!(next, Err(aio::Elapsed));
+    });
+}

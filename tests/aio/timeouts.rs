@@ -257,3 +257,80 @@ fn after_the_inner_timeout_fires_the_outer_one_still_stops_what_follows() {
         assert!(!reached_the_end.get());
     });
 }
+
+#[test]
+fn a_timeout_around_a_groups_join_cancels_the_groups_children() {
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_taskgroup
+    // (Rust: the expired timeout drops `join`, which owns the group; dropping a group
+    // cancels its children, so they are gone when the timeout returns)
+    aio::run(async {
+        aio::time::pause();
+        let start = aio::time::now();
+        let group = aio::TaskGroup::new();
+        let dropped = Rc::new(Cell::new(false));
+        let child = group.spawn(sleep_watched(Duration::from_secs(2), dropped.clone()));
+        let r = aio::timeout(Duration::from_millis(10), group.join()).await;
+        assert_eq!(r, Err(Elapsed));
+        assert_eq!(aio::time::now() - start, Duration::from_millis(10));
+        assert_eq!(child.await, Err(TaskError::Cancelled));
+        assert!(dropped.get(), "the child's sleep was cancelled");
+    });
+}
+
+#[test]
+fn a_timeout_around_a_group_scope_cancels_the_body_and_the_children() {
+    // CPython Lib/test/test_asyncio/test_timeouts.py TimeoutTests.test_timeout_taskgroup
+    // (the `async with TaskGroup()` body waits in the group too)
+    aio::run(async {
+        aio::time::pause();
+        let group = aio::TaskGroup::new();
+        let tg = group.spawner();
+        let (child_dropped, body_dropped) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let (c, b) = (child_dropped.clone(), body_dropped.clone());
+        let r = aio::timeout(
+            Duration::from_millis(10),
+            group.scope(async move {
+                tg.spawn(sleep_watched(Duration::from_secs(2), c));
+                sleep_watched(Duration::from_secs(1), b).await;
+            }),
+        )
+        .await;
+        assert_eq!(r, Err(Elapsed));
+        assert!(body_dropped.get(), "the body was cancelled");
+        aio::yield_now().await; // the loop drops the cancelled child at its next turn
+        assert!(child_dropped.get(), "the child was cancelled");
+    });
+}
+
+#[test]
+fn a_timeout_stops_a_future_that_is_never_ready_but_keeps_waking_itself() {
+    // tokio-rs/tokio tokio/tests/time_timeout.rs timeout_is_not_exhausted_by_future (and
+    // its wasm twin, a `yield_now` loop). On the real clock: a task that never waits keeps
+    // the loop busy, so a paused clock would never move on its own. Nothing is timed.
+    aio::run(async {
+        let r = aio::timeout(Duration::from_millis(1), async {
+            loop {
+                aio::yield_now().await;
+            }
+        })
+        .await;
+        assert_eq!(r, Err(Elapsed));
+    });
+}
+
+#[test]
+fn a_timeout_stops_a_loop_whose_every_await_is_ready_at_once() {
+    // tokio-rs/tokio tokio/tests/time_timeout.rs timeout_is_not_exhausted_by_future (the
+    // always-ready read of `io::empty()`; here an always-free semaphore, which takes from
+    // the task's budget as I/O does). Real clock, as above; nothing is timed.
+    aio::run(async {
+        let sem = aio::sync::Semaphore::new(1);
+        let r = aio::timeout(Duration::from_millis(1), async {
+            loop {
+                drop(sem.acquire().await);
+            }
+        })
+        .await;
+        assert_eq!(r, Err(Elapsed));
+    });
+}

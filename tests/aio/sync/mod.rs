@@ -2,6 +2,7 @@
 
 mod barrier;
 mod contention;
+mod locks;
 mod notify;
 mod once_cell;
 mod oneshot;
