@@ -274,8 +274,13 @@ impl ThreadPoolExecutor {
     /// flight doubles. So lopsided work (a few items that cost as much as all the
     /// others) keeps every worker busy, a consumer that keeps up with an even load never
     /// has more than `2 × max_workers` tasks ahead of it, and the results held waiting
-    /// are bounded either way. [`map_bounded`](Self::map_bounded) sets a fixed window
-    /// instead; [`map_unordered`](Self::map_unordered) yields results as they finish.
+    /// are bounded either way. A consumer that has caught up with the workers lets
+    /// results gather for up to 1 ms before it is woken for them (woken at once only to
+    /// keep the workers fed), so it does not take a core from a worker once per item:
+    /// results may reach it up to 1 ms after they are ready.
+    /// [`map_bounded`](Self::map_bounded) sets a fixed window instead, and hands each
+    /// result over as it is ready; [`map_unordered`](Self::map_unordered) yields results
+    /// as they finish.
     ///
     /// ```
     /// let pool = concur::ThreadPoolExecutor::new(4);
