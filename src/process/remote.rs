@@ -255,7 +255,11 @@ mod tests {
 
     #[test]
     fn an_encoded_task_runs_in_a_local_pool_and_its_reply_decodes() {
-        let pool = ProcessPoolExecutor::new(1).unwrap();
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .env("RUST_BACKTRACE", "0") // `boom` panics on purpose: one line, not a backtrace
+            .build()
+            .unwrap();
         let task = encode_task(double, 21).unwrap();
         let reply = pool.submit_encoded(task).join().unwrap();
         assert_eq!(decode_reply::<u64>(reply), Ok(42));
