@@ -364,11 +364,11 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
         let mut registered = false;
         // The consumer caught up with the workers. Woken by every head that lands, it
         // would be switched in once per item, on cores the workers fill: a context switch
-        // away from a worker each time (a third of the CPU time concur's map spent beyond
-        // rayon's on the lopsided benchmark). So it first lets the heads gather for up to
-        // `COALESCE`, woken early only to refill the window, and then yields all that
-        // landed meanwhile in one go: at most `COALESCE` more latency per result, paid
-        // only by a consumer that keeps up.
+        // away from a worker each time (most of what concur's map lost to rayon on the
+        // lopsided benchmark). So it first lets the heads gather for up to `COALESCE`,
+        // woken early only when the workers are about to run dry, and then yields all
+        // that landed meanwhile in one go: at most `COALESCE` more latency per result,
+        // paid only by a consumer that keeps up with many units in flight.
         let mut coalesced = false;
         loop {
             let head = &self.in_flight[0].handle;
@@ -394,13 +394,14 @@ impl<S: Feed<Out = T>, T> InOrder<S, T> {
             if !coalesced {
                 coalesced = true;
                 let core = &self.core;
-                let can_grow = !core.exhausted && core.items < core.cap;
                 let window = &core.window;
                 let gather = Instant::now() + COALESCE;
                 let until = core.deadline.map_or(gather, |d| d.min(gather));
-                let refill =
-                    window.park_until(Some(until), || can_grow && window.unfinished() <= low);
-                if !refill && core.deadline.is_some_and(|d| Instant::now() >= d) {
+                // Woken early when the workers are about to run dry, whether the window
+                // can grow (it then grows) or not (the head, once done, frees room: a map
+                // of a few big chunks, as the process pool's, must not wait here).
+                let running_dry = window.park_until(Some(until), || window.unfinished() <= low);
+                if !running_dry && core.deadline.is_some_and(|d| Instant::now() >= d) {
                     return self.in_flight[0].handle.is_finished();
                 }
                 continue;
