@@ -355,7 +355,7 @@ fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
         .fold(("sequential", 0.0), |a, b| if b.1 > a.1 { b } else { a });
     let name = workload_name(workload);
     let contended = untrusted(report, workload, mechanism).is_some();
-    let verdict = verdict_of(name, s, winner, best);
+    let verdict = verdict_of(name, s, winner == mechanism, winner, best);
     if contended {
         format!("{verdict}, contended")
     } else {
@@ -363,13 +363,22 @@ fn verdict(report: &Report, workload: &str, mechanism: &str) -> String {
     }
 }
 
-fn verdict_of(name: &str, s: f64, winner: &str, best: f64) -> String {
+/// What a mechanism's speed-up `s` on a workload says, beside the best one (`winner`'s
+/// `best`); `is_winner` for the winner itself. Only the winner is "the fastest":
+/// one within 10% of it is "about as fast", and says which was faster, so two rows never
+/// both claim first place with different figures.
+fn verdict_of(name: &str, s: f64, is_winner: bool, winner: &str, best: f64) -> String {
     if s < 0.9 {
         format!("{name}: slower ({s:.1}x)")
     } else if s < 1.2 {
         format!("{name}: no gain ({s:.1}x)")
-    } else if s >= best * 0.9 {
+    } else if is_winner {
         format!("{name}: the fastest ({s:.1}x)")
+    } else if s >= best * 0.9 {
+        format!(
+            "{name}: about as fast ({s:.1}x; {} {best:.1}x)",
+            mechanism_name(winner)
+        )
     } else if s >= 1.5 {
         format!(
             "{name}: helps ({s:.1}x; {} {best:.1}x)",
@@ -1449,6 +1458,29 @@ mod tests {
             data_checksum: 0.0,
             python,
         }
+    }
+
+    #[test]
+    fn only_the_winner_is_the_fastest_and_a_close_second_says_who_won() {
+        // A contended run: the thread pool 1.37x, the process pool 1.24x (within 10%).
+        let mut r = report(false);
+        for row in r.rows.iter_mut().filter(|row| row.workload == "cpu") {
+            let wall = match row.mechanism {
+                "thread_pool" => 1.0 / 1.37,
+                "process_pool" => 1.0 / 1.24,
+                _ => continue,
+            };
+            row.wall = Duration::from_secs_f64(wall);
+            row.tries = vec![wall];
+        }
+        assert_eq!(
+            verdict(&r, "cpu", "thread_pool"),
+            "CPU-bound: the fastest (1.4x)"
+        );
+        assert_eq!(
+            verdict(&r, "cpu", "process_pool"),
+            "CPU-bound: about as fast (1.2x; thread pool 1.4x)"
+        );
     }
 
     /// The value of attribute `name` in the tag that starts `tag`.
