@@ -27,6 +27,30 @@
 //! `from_std` takes a socket made with `std::net` (or `std::os::unix::net`) onto the loop
 //! and sets it non-blocking itself (tokio asks the caller to do that); `into_std` hands it
 //! back in blocking mode, as std makes its sockets.
+//!
+//! A line-echo server and a client on one loop:
+//!
+//! ```
+//! use concur::aio::{self, io::{AsyncBufReadExt, AsyncWriteExt, BufReader}, net::{TcpListener, TcpStream}};
+//!
+//! aio::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     aio::spawn(async move {
+//!         let (stream, _) = listener.accept().await.unwrap();
+//!         let (read, mut write) = stream.into_split();
+//!         let mut lines = BufReader::new(read).lines();
+//!         while let Some(line) = lines.next_line().await.unwrap() {
+//!             write.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+//!         }
+//!     });
+//!     let stream = TcpStream::connect(addr).await.unwrap();
+//!     let (read, mut write) = stream.into_split();
+//!     write.write_all(b"hello\n").await.unwrap();
+//!     let mut lines = BufReader::new(read).lines();
+//!     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("hello"));
+//! });
+//! ```
 
 /// `AsyncRead`/`AsyncWrite` for a registered stream whose `&S` reads and writes.
 macro_rules! stream_io {
