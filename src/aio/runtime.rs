@@ -383,7 +383,7 @@ impl Local {
             }
         }
         if finished {
-            let removed = self.tasks.borrow_mut().remove(key);
+            let removed = self.tasks.borrow_mut().remove(key).task;
             // Dropped outside the borrow: a future's drop may spawn or wake.
             drop(removed);
         }
