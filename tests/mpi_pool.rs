@@ -245,6 +245,41 @@ fn basics(pool: &MpiPoolExecutor) {
     let out: Vec<u64> = pool.map(square, 0..100).map(Result::unwrap).collect();
     assert_eq!(out[99], 99 * 99);
 
+    // map_unordered: every item once, with its input index; a panicking item fails alone.
+    let mut got: Vec<(usize, u64)> = pool
+        .map_unordered(double, 0..10_000)
+        .map(|(i, r)| (i, r.unwrap()))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        (0..10_000).map(|i| (i as usize, 2 * i)).collect::<Vec<_>>()
+    );
+    let mut mixed: Vec<_> = pool.map_unordered(odd_panics, 0..6).chunk_size(2).collect();
+    mixed.sort_by_key(|(i, _)| *i);
+    for (i, r) in &mixed {
+        assert_eq!(r.is_err(), i % 2 == 1, "item {i}: {r:?}");
+    }
+    // Its time limit: the item that never ends is the one reported, after the others.
+    let mut timed = pool
+        .map_unordered(
+            |x: u64| {
+                if x == 0 {
+                    forever(())
+                }
+                x
+            },
+            0..4,
+        )
+        .chunk_size(1)
+        .timeout(Duration::from_millis(500));
+    let mut seen: Vec<_> = (&mut timed).take(3).collect();
+    seen.sort_by_key(|(i, _)| *i);
+    assert_eq!(seen, [(1, Ok(1)), (2, Ok(2)), (3, Ok(3))]);
+    assert_eq!(timed.next(), Some((0, Err(TaskError::TimedOut))));
+    assert_eq!(timed.next(), None);
+    drop(timed);
+
     // The executor is shared by threads: each submits and joins its own tasks.
     std::thread::scope(|s| {
         for t in 0..4u64 {

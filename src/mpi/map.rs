@@ -1,6 +1,7 @@
-//! [`MpiMap`]: the iterator behind [`MpiPoolExecutor::map`]: items go to the agents in
-//! chunks (a chunk is one task of the process pool's own `map` trampoline), a bounded
-//! number in flight, and come back in input order.
+//! [`MpiMap`] and [`MpiMapUnordered`]: the iterators behind [`MpiPoolExecutor::map`] and
+//! [`MpiPoolExecutor::map_unordered`]: items go to the agents in chunks (a chunk is one
+//! task of the process pool's own `map` trampoline), a bounded number in flight, and come
+//! back in input order, or as their chunks finish.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -10,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::MpiPoolExecutor;
+use crate::handle::window::{default_window, land_when_done, AsDone, Feed, Window};
 use crate::handle::{JoinHandle, PanicMessage, TaskError};
 use crate::process::remote::ChunkOut;
 
@@ -22,6 +24,74 @@ const MAX_CHUNK: usize = 1 << 14;
 /// could take seconds, but not one item each (a round trip between ranks costs more than
 /// a tiny item).
 const FIRST_CHUNK: usize = 4;
+
+/// How both maps size their chunks (by how long items took, or fixed) and read a chunk's
+/// outcomes.
+#[derive(Debug, Default)]
+struct Chunker {
+    /// Nanoseconds per item, once a chunk has reported.
+    per_item_ns: Option<u64>,
+    /// Set by `chunk_size`.
+    fixed: Option<usize>,
+}
+
+impl Chunker {
+    /// The size of the next chunk, `left` items being left of the input if known.
+    fn size(&self, left: Option<usize>, workers: usize) -> usize {
+        if let Some(n) = self.fixed {
+            return n;
+        }
+        let by_time = match self.per_item_ns {
+            None => FIRST_CHUNK,
+            Some(ns) => (TARGET_CHUNK_NS / ns.max(1)).clamp(1, MAX_CHUNK as u64) as usize,
+        };
+        // Leave every worker a share of what is left, when the length is known.
+        match left {
+            Some(n) => by_time.min(n.div_ceil(workers.max(1) * 2).max(1)),
+            None => by_time,
+        }
+    }
+
+    /// Joins a chunk of `n` items: its outcomes, one per item, in input order.
+    fn outcomes<R>(
+        &mut self,
+        handle: JoinHandle<ChunkOut<R>>,
+        n: usize,
+    ) -> Vec<Result<R, TaskError>> {
+        match handle.join() {
+            Ok((ran_ns, outs)) if outs.len() == n => {
+                let per_item = ran_ns / n as u64;
+                self.per_item_ns = Some(match self.per_item_ns {
+                    Some(old) => (old * 3 + per_item) / 4,
+                    None => per_item,
+                });
+                outs.into_iter()
+                    .map(|r| r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m))))
+                    .collect()
+            }
+            Ok((_, outs)) => {
+                let err = TaskError::Serialization(format!(
+                    "an agent returned {} results for a chunk of {n} items",
+                    outs.len()
+                ));
+                (0..n).map(|_| Err(err.clone())).collect()
+            }
+            // The chunk failed as a whole (its worker died, it could not be encoded, it
+            // timed out): every item of it says so.
+            Err(err) => (0..n).map(|_| Err(err.clone())).collect(),
+        }
+    }
+}
+
+/// Takes the next chunk of up to `size` items from `items` (set to `None` once it runs
+/// out); `None` if it had none left.
+fn take_chunk<A, I: Iterator<Item = A>>(items: &mut Option<I>, size: usize) -> Option<Vec<A>> {
+    let chunk: Vec<A> = items.as_mut()?.by_ref().take(size).collect();
+    if chunk.len() < size {
+        *items = None;
+    }
+    (!chunk.is_empty()).then_some(chunk)
+}
 
 /// The outcomes of [`MpiPoolExecutor::map`], in input order.
 ///
@@ -38,11 +108,8 @@ pub struct MpiMap<'a, A, R, I> {
     items: Option<I>,
     in_flight: VecDeque<(JoinHandle<ChunkOut<R>>, usize)>,
     ready: VecDeque<Result<R, TaskError>>,
-    /// Nanoseconds per item, once a chunk has reported.
-    per_item_ns: Option<u64>,
+    chunker: Chunker,
     max_in_flight: usize,
-    /// Set by [`chunk_size`](MpiMap::chunk_size).
-    fixed_chunk: Option<usize>,
     /// Set by [`timeout`](MpiMap::timeout): the time by which every result must be in.
     deadline: Option<Instant>,
     /// The deadline passed: the iteration has ended.
@@ -62,9 +129,8 @@ where
             items: Some(items),
             in_flight: VecDeque::new(),
             ready: VecDeque::new(),
-            per_item_ns: None,
+            chunker: Chunker::default(),
             max_in_flight: 2 * pool.workers().max(1),
-            fixed_chunk: None,
             deadline: None,
             timed_out: false,
         }
@@ -100,39 +166,17 @@ where
     /// assert_eq!(n, 10_000);
     /// ```
     pub fn chunk_size(mut self, items: usize) -> Self {
-        self.fixed_chunk = Some(items.max(1));
+        self.chunker.fixed = Some(items.max(1));
         self
-    }
-
-    /// The size of the next chunk.
-    fn next_chunk_size(&self) -> usize {
-        if let Some(n) = self.fixed_chunk {
-            return n;
-        }
-        let by_time = match self.per_item_ns {
-            None => FIRST_CHUNK,
-            Some(ns) => (TARGET_CHUNK_NS / ns.max(1)).clamp(1, MAX_CHUNK as u64) as usize,
-        };
-        // Leave every worker a share of what is left, when the length is known.
-        match self.items.as_ref().and_then(|it| it.size_hint().1) {
-            Some(n) => by_time.min(n.div_ceil(self.pool.workers().max(1) * 2).max(1)),
-            None => by_time,
-        }
     }
 
     fn fill(&mut self) {
         while self.in_flight.len() < self.max_in_flight {
-            let size = self.next_chunk_size();
-            let Some(items) = self.items.as_mut() else {
+            let left = self.items.as_ref().and_then(|it| it.size_hint().1);
+            let size = self.chunker.size(left, self.pool.workers());
+            let Some(chunk) = take_chunk(&mut self.items, size) else {
                 return;
             };
-            let chunk: Vec<A> = items.by_ref().take(size).collect();
-            if chunk.len() < size {
-                self.items = None;
-            }
-            if chunk.is_empty() {
-                return;
-            }
             let n = chunk.len();
             let handle = self.pool.submit_chunk(self.f, chunk);
             self.in_flight.push_back((handle, n));
@@ -169,30 +213,8 @@ where
                     return Some(Err(TaskError::TimedOut));
                 }
             }
-            match handle.join() {
-                Ok((ran_ns, outs)) if outs.len() == n => {
-                    let per_item = ran_ns / n as u64;
-                    self.per_item_ns = Some(match self.per_item_ns {
-                        Some(old) => (old * 3 + per_item) / 4,
-                        None => per_item,
-                    });
-                    self.ready.extend(
-                        outs.into_iter().map(|r| {
-                            r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m)))
-                        }),
-                    );
-                }
-                Ok((_, outs)) => {
-                    let err = TaskError::Serialization(format!(
-                        "an agent returned {} results for a chunk of {n} items",
-                        outs.len()
-                    ));
-                    self.ready.extend((0..n).map(|_| Err(err.clone())));
-                }
-                // The chunk failed as a whole (its worker died, it could not be encoded,
-                // it timed out): every item of it says so.
-                Err(err) => self.ready.extend((0..n).map(|_| Err(err.clone()))),
-            }
+            let outs = self.chunker.outcomes(handle, n);
+            self.ready.extend(outs);
             // Keep the agents busy while the caller works through this chunk.
             self.fill();
         }
@@ -214,6 +236,166 @@ impl<A, R, I> fmt::Debug for MpiMap<'_, A, R, I> {
             .field("chunks_in_flight", &self.in_flight.len())
             .field("ready", &self.ready.len())
             .field("done_reading", &self.items.is_none())
+            .finish()
+    }
+}
+
+/// Sends the items in chunks for [`MpiMapUnordered`]; a chunk lands in the shared window
+/// (`handle::window`) when its handle finishes.
+struct MpiFeed<'a, A, R, I> {
+    pool: &'a MpiPoolExecutor,
+    f: fn(A) -> R,
+    items: Option<I>,
+    chunker: Chunker,
+}
+
+impl<A, R, I> Feed for MpiFeed<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    type Out = ChunkOut<R>;
+
+    fn submit(
+        &mut self,
+        window: &crate::sync::Arc<Window>,
+        slot: usize,
+    ) -> Option<(JoinHandle<ChunkOut<R>>, usize)> {
+        let left = self.items.as_ref().and_then(|it| it.size_hint().1);
+        let size = self.chunker.size(left, self.pool.workers());
+        let chunk = take_chunk(&mut self.items, size)?;
+        let n = chunk.len();
+        let handle = self.pool.submit_chunk(self.f, chunk);
+        land_when_done(&handle, window, slot);
+        Some((handle, n))
+    }
+
+    fn close(&mut self) {
+        self.items = None;
+    }
+}
+
+/// The outcomes of [`MpiPoolExecutor::map_unordered`], as their chunks finish, each with
+/// the index of its item in the input (within a chunk, in input order).
+///
+/// ```no_run
+/// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+/// let mut out: Vec<_> = pool.map_unordered(|x: u32| x + 1, [10, 20]).collect();
+/// out.sort_by_key(|(i, _)| *i);
+/// assert_eq!(out, [(0, Ok(11)), (1, Ok(21))]);
+/// ```
+pub struct MpiMapUnordered<'a, A, R, I> {
+    /// Until the first `next`, so that `chunk_size` and `timeout` apply from the start.
+    feed: Option<MpiFeed<'a, A, R, I>>,
+    inner: Option<AsDone<MpiFeed<'a, A, R, I>, ChunkOut<R>>>,
+    deadline: Option<Instant>,
+    ready: VecDeque<(usize, Result<R, TaskError>)>,
+}
+
+impl<'a, A, R, I> MpiMapUnordered<'a, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    pub(super) fn new(pool: &'a MpiPoolExecutor, f: fn(A) -> R, items: I) -> Self {
+        MpiMapUnordered {
+            feed: Some(MpiFeed {
+                pool,
+                f,
+                items: Some(items),
+                chunker: Chunker::default(),
+            }),
+            inner: None,
+            deadline: None,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Every result must be in within `d` of this call, as for [`MpiMap::timeout`]: once
+    /// it passes with items unfinished, the next call yields `(i, Err(TaskError::TimedOut))`,
+    /// `i` the smallest input index still unfinished; the chunks in flight are cancelled
+    /// and the iteration ends.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// fn forever(_: u32) {
+    ///     loop {
+    ///         std::thread::park();
+    ///     }
+    /// }
+    /// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+    /// let mut it = pool.map_unordered(forever, [1]).timeout(Duration::from_millis(100));
+    /// assert_eq!(it.next(), Some((0, Err(concur::TaskError::TimedOut))));
+    /// assert_eq!(it.next(), None);
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(d);
+        if let Some(inner) = self.inner.as_mut() {
+            inner.set_timeout(d);
+        }
+        self
+    }
+
+    /// Sends `items` items per chunk (at least 1), as [`MpiMap::chunk_size`]. Set it
+    /// before the first `next`.
+    ///
+    /// ```no_run
+    /// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+    /// let n = pool.map_unordered(|x: u32| x + 1, 0..10_000).chunk_size(256).count();
+    /// assert_eq!(n, 10_000);
+    /// ```
+    pub fn chunk_size(mut self, items: usize) -> Self {
+        if let Some(feed) = self.feed.as_mut() {
+            feed.chunker.fixed = Some(items.max(1));
+        }
+        self
+    }
+}
+
+impl<A, R, I> Iterator for MpiMapUnordered<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+    I: Iterator<Item = A>,
+{
+    type Item = (usize, Result<R, TaskError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(feed) = self.feed.take() {
+            let (base, cap) = default_window(feed.pool.workers());
+            let mut inner = AsDone::new(feed, base, cap);
+            if let Some(d) = self.deadline {
+                inner.set_timeout(d.saturating_duration_since(Instant::now()));
+            }
+            self.inner = Some(inner);
+        }
+        let inner = self.inner.as_mut()?;
+        loop {
+            if let Some(out) = self.ready.pop_front() {
+                return Some(out);
+            }
+            let unit = match inner.next()? {
+                Ok(unit) => unit,
+                Err(first) => return Some((first, Err(TaskError::TimedOut))),
+            };
+            let first = unit.first;
+            let outs = inner.feed_mut().chunker.outcomes(unit.handle, unit.len);
+            self.ready
+                .extend(outs.into_iter().enumerate().map(|(i, r)| (first + i, r)));
+        }
+    }
+}
+
+impl<A, R, I> fmt::Debug for MpiMapUnordered<'_, A, R, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MpiMapUnordered")
+            .field(
+                "chunks_in_flight",
+                &self.inner.as_ref().map_or(0, AsDone::in_flight),
+            )
+            .field("ready", &self.ready.len())
             .finish()
     }
 }

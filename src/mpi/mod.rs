@@ -57,7 +57,7 @@ use serde::Serialize;
 use self::builder::Config;
 pub use self::builder::MpiPoolBuilder;
 use self::dispatch::{Close, Shared};
-pub use self::map::MpiMap;
+pub use self::map::{MpiMap, MpiMapUnordered};
 use self::task::{Job, MpiTask, Remote};
 use self::world::Started;
 use crate::handle::{JoinHandle, TaskError};
@@ -284,6 +284,35 @@ impl MpiPoolExecutor {
         I: IntoIterator<Item = A>,
     {
         MpiMap::new(self, f, items.into_iter())
+    }
+
+    /// Like [`map`](Self::map), but yields the outcomes as their chunks finish, each with
+    /// the index of its item in the input (`(usize, Result<R, TaskError>)`; within a
+    /// chunk, in input order), as mpi4py.futures and rayon users expect. Lazy over the
+    /// input, with the window both pools' `map_unordered` use (`2 × workers` chunks in
+    /// flight, more only if the consumer lags); [`MpiMapUnordered::timeout`] bounds the
+    /// whole map; dropping the iterator cancels the chunks in flight.
+    ///
+    /// ```no_run
+    /// let pool = concur::mpi::MpiPoolExecutor::world().unwrap();
+    /// let mut got: Vec<(usize, u64)> = pool
+    ///     .map_unordered(|x: u64| x * 2, 0..1000)
+    ///     .map(|(i, r)| (i, r.unwrap()))
+    ///     .collect();
+    /// got.sort();
+    /// assert_eq!(got, (0..1000).map(|i| (i as usize, i * 2)).collect::<Vec<_>>());
+    /// ```
+    pub fn map_unordered<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+    ) -> MpiMapUnordered<'_, A, R, I::IntoIter>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        MpiMapUnordered::new(self, f, items.into_iter())
     }
 
     /// Stops accepting tasks, waits until every submitted task has finished, then ends
