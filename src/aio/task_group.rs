@@ -85,15 +85,18 @@ impl GroupState {
 
     /// Records a failure; the first one cancels the other children (and the body of a
     /// `scope`, which sees `has_failed`).
-    fn fail(&self, err: TaskError) {
+    ///
+    /// As asyncio's `TaskGroup` does (its abort is a callback, run after the step of every
+    /// task already scheduled), the cancellation waits for the children already scheduled
+    /// in this turn of the loop to take their step: two children that fail in the same
+    /// turn are both reported. Every other child is cancelled before its next step.
+    fn fail(self: &Rc<Self>, err: TaskError) {
         let first = !self.has_failed();
         self.failures.borrow_mut().push(err);
         if first {
-            // The others: the failing child (the one running now) keeps its outcome.
-            let children = self.children.borrow().clone();
-            for c in children.iter().filter(|c| !c.is_busy()) {
-                c.request_cancel();
-            }
+            let state = Rc::clone(self);
+            // Behind every task scheduled now, in the loop's first-in, first-out queue.
+            spawn(async move { state.cancel_all() });
         }
         self.wake();
     }
@@ -500,12 +503,13 @@ impl fmt::Debug for GroupSpawner {
 /// and are not listed. A group nested in another reports up as one failure of the outer
 /// group whose message lists the inner ones.
 ///
-/// As in asyncio, the first failure cancels every sibling before its next step, so a
-/// sibling cannot fail after it (not even one already woken). asyncio lists more than
-/// one failure when a cancelled child catches its `CancelledError` and raises another;
-/// a Rust future cannot do that (it is dropped where it waits; a panic in its drop is
-/// logged, not raised), so here the list holds the failures that happened before the
-/// cancellation: in practice, the first one.
+/// As in asyncio, the first failure cancels the other children once those already
+/// scheduled in the same turn of the loop have taken their step: children that fail in
+/// that turn are listed too (two children that panic at once: two failures); every other
+/// sibling is cancelled before its next step and cannot fail after. asyncio also lists a
+/// failure raised by a cancelled child that catches its `CancelledError`; a Rust future
+/// cannot do that (it is dropped where it waits; a panic in its drop is logged, not
+/// raised).
 ///
 /// It dereferences to the first failure (the one that cancelled the rest), and compares
 /// equal to a [`TaskError`] when that is its only failure.

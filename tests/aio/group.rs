@@ -428,3 +428,31 @@ fn a_task_added_by_a_running_child_after_a_sibling_failed_is_cancelled_at_once()
         assert!(!ran.get(), "the late task never ran");
     });
 }
+
+#[test]
+fn children_that_fail_in_the_same_turn_are_all_reported_and_the_rest_cancelled() {
+    // asyncio's TaskGroup (3.11-3.13): two children that raise in the same iteration of
+    // the loop are both in the ExceptionGroup (its abort runs after their steps); checked
+    // against CPython 3.13, which prints `2 ['a', 'b']` for this program.
+    aio::run(async {
+        let group = aio::TaskGroup::new();
+        group.spawn(async { panic!("a") });
+        group.spawn(async { panic!("b") });
+        let sleeper = group.spawn(aio::sleep(Duration::from_secs(3600)));
+        let err = group.join().await.unwrap_err();
+        let messages: Vec<String> = err
+            .errors()
+            .iter()
+            .map(|e| match e {
+                TaskError::Panicked(p) => p.message().to_owned(),
+                other => panic!("expected panics, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(messages, ["a", "b"], "{err}");
+        assert_eq!(sleeper.await, Err(TaskError::Cancelled));
+        assert!(
+            err.to_string().starts_with("2 tasks of the group failed"),
+            "{err}"
+        );
+    });
+}
