@@ -190,7 +190,8 @@ impl TaskGroup {
 
     /// Starts a child whose `Err` counts as a failure, like an exception in asyncio's
     /// `TaskGroup`: the first child that panics or returns `Err` cancels the others, and
-    /// [`join`](Self::join) reports it ([`TaskError::Failed`] with the error's message).
+    /// [`join`](Self::join) reports it ([`TaskError::Failed`] with the error's message, or
+    /// [`TaskError::Group`] when the error is an inner group's [`TaskGroupError`]).
     /// The child's own handle still gives the `Err` value itself.
     ///
     /// # Panics
@@ -213,7 +214,7 @@ impl TaskGroup {
     #[track_caller]
     pub fn spawn_fallible<T, E, F>(&self, future: F) -> Task<Result<T, E>>
     where
-        E: fmt::Display,
+        E: fmt::Display + 'static,
         F: Future<Output = Result<T, E>> + 'static,
     {
         self.state.start(future, Some(judge_result::<T, E>))
@@ -483,7 +484,7 @@ impl GroupSpawner {
     #[track_caller]
     pub fn spawn_fallible<T, E, F>(&self, future: F) -> Task<Result<T, E>>
     where
-        E: fmt::Display,
+        E: fmt::Display + 'static,
         F: Future<Output = Result<T, E>> + 'static,
     {
         self.state.start(future, Some(judge_result::<T, E>))
@@ -501,7 +502,7 @@ impl fmt::Debug for GroupSpawner {
 /// Every failure of a [`TaskGroup`]'s children, in the order they happened: asyncio's
 /// `ExceptionGroup`. Children cancelled because of the first failure are not failures
 /// and are not listed. A group nested in another reports up as one failure of the outer
-/// group whose message lists the inner ones.
+/// group, [`TaskError::Group`], which holds the inner group's failures.
 ///
 /// As in asyncio, the first failure cancels the other children once those already
 /// scheduled in the same turn of the loop have taken their step: children that fail in
@@ -509,7 +510,10 @@ impl fmt::Debug for GroupSpawner {
 /// sibling is cancelled before its next step and cannot fail after. asyncio also lists a
 /// failure raised by a cancelled child that catches its `CancelledError`; a Rust future
 /// cannot do that (it is dropped where it waits; a panic in its drop is logged, not
-/// raised).
+/// raised). A child whose inner group failed, returning that group's error through
+/// [`spawn_fallible`](TaskGroup::spawn_fallible), is listed as
+/// [`TaskError::Group`] holding the inner failures, groups nesting as asyncio's
+/// `ExceptionGroup`s do.
 ///
 /// It dereferences to the first failure (the one that cancelled the rest), and compares
 /// equal to a [`TaskError`] when that is its only failure.
@@ -609,7 +613,7 @@ impl fmt::Display for TaskGroupError {
 impl std::error::Error for TaskGroupError {}
 
 impl From<TaskGroupError> for TaskError {
-    /// One failure stays itself; several become one [`TaskError::Failed`] listing them.
+    /// One failure stays itself; several become one [`TaskError::Group`] holding them.
     ///
     /// ```
     /// use concur::{aio, TaskError};
@@ -624,16 +628,24 @@ impl From<TaskGroupError> for TaskError {
         if e.errors.len() == 1 {
             e.errors.pop().expect("one error")
         } else {
-            TaskError::Failed(e.to_string())
+            TaskError::Group(e)
         }
     }
 }
 
-/// Says whether a child's output is a failure, and why.
-type Judge<T> = fn(&T) -> Option<String>;
+/// Says whether a child's output is a failure, and which.
+type Judge<T> = fn(&T) -> Option<TaskError>;
 
-fn judge_result<T, E: fmt::Display>(out: &Result<T, E>) -> Option<String> {
-    out.as_ref().err().map(E::to_string)
+/// An `Err` is [`TaskError::Failed`] with its message, or, when it is an inner group's
+/// [`TaskGroupError`], that group nested whole ([`TaskError::Group`]).
+fn judge_result<T, E: fmt::Display + 'static>(out: &Result<T, E>) -> Option<TaskError> {
+    let err = out.as_ref().err()?;
+    Some(
+        match (err as &dyn std::any::Any).downcast_ref::<TaskGroupError>() {
+            Some(group) => TaskError::Group(group.clone()),
+            None => TaskError::Failed(err.to_string()),
+        },
+    )
 }
 
 /// A child's future: reports a panic (or an output its judge calls a failure) to the
@@ -660,9 +672,9 @@ impl<F: Future> Future for Child<F> {
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Ready(out)) => {
                 this.outcome = Some(Ok(()));
-                if let Some(why) = this.judge.and_then(|judge| judge(&out)) {
-                    this.outcome = Some(Err(TaskError::Failed(why.clone())));
-                    this.state.fail(TaskError::Failed(why));
+                if let Some(err) = this.judge.and_then(|judge| judge(&out)) {
+                    this.outcome = Some(Err(err.clone()));
+                    this.state.fail(err);
                 }
                 Poll::Ready(out)
             }

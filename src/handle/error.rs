@@ -41,6 +41,27 @@ pub enum TaskError {
     /// A task the caller declared fallible returned an error; carries its message (see
     /// [`TaskGroup::spawn_fallible`](crate::aio::TaskGroup::spawn_fallible)).
     Failed(String),
+    /// A task group inside the task failed: every failure of that group, nested as
+    /// asyncio nests an `ExceptionGroup` in the outer one (a child that returns its inner
+    /// group's [`TaskGroupError`](crate::aio::TaskGroupError) through
+    /// [`spawn_fallible`](crate::aio::TaskGroup::spawn_fallible), or a group's several
+    /// failures turned into one `TaskError`).
+    ///
+    /// ```
+    /// use concur::{aio, TaskError};
+    /// aio::run(async {
+    ///     let outer = aio::TaskGroup::new();
+    ///     outer.spawn_fallible(async {
+    ///         let inner = aio::TaskGroup::new();
+    ///         inner.spawn(async { panic!("deep") });
+    ///         inner.join().await
+    ///     });
+    ///     let err = outer.join().await.unwrap_err();
+    ///     let TaskError::Group(inner) = &err.errors()[0] else { panic!("{err}") };
+    ///     assert_eq!(inner.errors(), [TaskError::Panicked("deep".into())]);
+    /// });
+    /// ```
+    Group(crate::aio::TaskGroupError),
 }
 
 /// How a worker process ended: its exit code, or the signal that killed it.
@@ -126,6 +147,7 @@ impl fmt::Display for TaskError {
             TaskError::Rejected => f.write_str("task was rejected: the executor's queue is full"),
             TaskError::Broken(why) => write!(f, "task was not run: the executor is broken: {why}"),
             TaskError::Failed(why) => write!(f, "task failed: {why}"),
+            TaskError::Group(inner) => write!(f, "task's group failed: {inner}"),
         }
     }
 }
