@@ -26,7 +26,9 @@ SUITES:
     threads   thread pools: concur, rayon, threadpool, tokio spawn_blocking, CPython
     aio       event loops: concur::aio, tokio current_thread, smol, CPython asyncio, uvloop
     echo      TCP echo servers on each event loop, one blocking Rust load generator
-    echo-cost concur's loop-thread CPU time per echo round trip (not in the default run)
+    echo-cost the serving thread's CPU time per 1 KiB echo round trip: a blocking floor,
+              concur::aio on epoll and on io_uring, tokio current_thread, monoio (not in
+              the default run)
     ecosystem hyper 1.x hello-world server on concur::aio vs on tokio current_thread (one
               load generator: requests/s, p50, p99); a tokio socket inside aio::run
     map       map over lopsided work: concur's default window, a fixed 2 x workers window,
@@ -40,6 +42,8 @@ SUITES:
 OPTIONS:
     --quick       fewer operations and rounds (a smoke run, not a measurement)
     --rounds N    measured rounds per contender (the median is reported; default 7)
+    --only ROW    echo-cost: that row alone (floor, concur-epoll, concur-io_uring, tokio,
+                  monoio), to run under `strace -f -c`
     -h, --help
 ";
 
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     procspawn_peer::init();
     let mut quick = false;
     let mut rounds = None;
+    let mut only = None;
     #[cfg(feature = "mpi")]
     let mut mpi_rank = false;
     let mut suites = Vec::new();
@@ -69,6 +74,13 @@ fn main() -> ExitCode {
                 Some(n) if n > 0 => rounds = Some(n),
                 _ => {
                     eprintln!("concur-bench: --rounds needs a positive number");
+                    return ExitCode::from(2);
+                }
+            },
+            "--only" => match args.next() {
+                Some(row) => only = Some(row),
+                None => {
+                    eprintln!("concur-bench: --only needs a row of echo-cost");
                     return ExitCode::from(2);
                 }
             },
@@ -113,8 +125,11 @@ fn main() -> ExitCode {
             harness::print_table(&echo::run(quick, rounds));
             println!();
         }
-        if suite == "echo-cost" {
-            echo::cost(quick);
+        if suite == "echo-cost"
+            && let Err(why) = echo::cost(quick, rounds, only.as_deref())
+        {
+            eprintln!("concur-bench: {why}");
+            return ExitCode::from(2);
         }
         if suite == "ecosystem" {
             println!("## hyper hello-world over loopback\n");
