@@ -22,6 +22,10 @@ use crate::sync::Arc;
 const TARGET_CHUNK_NS: u64 = 2_000_000;
 /// The largest automatic chunk.
 const MAX_CHUNK: usize = 1 << 16;
+/// The most argument bytes an automatic chunk carries: with tiny items, bigger frames
+/// only cost more (a map of 1,000,000 `u64`s ran at 30 M/s in chunks of 64 Ki items,
+/// 45-50 M/s in chunks of 10,000: about 30 KiB), and the chunks keep every worker fed.
+const CHUNK_BYTES: usize = 32 << 10;
 
 /// Sends the items in chunks; a chunk lands in the window when its handle finishes.
 pub(super) struct ProcessFeed<'a, A, R, I> {
@@ -30,6 +34,8 @@ pub(super) struct ProcessFeed<'a, A, R, I> {
     items: Option<I>,
     /// Nanoseconds per item, once a chunk has reported.
     per_item_ns: Option<u64>,
+    /// Encoded bytes per item, once a chunk was encoded.
+    per_item_bytes: Option<usize>,
     /// Items taken from the input that did not fit in the last chunk, in order: they
     /// start the next. `Err`: an item that could not be encoded, and why.
     carry: VecDeque<Result<A, String>>,
@@ -47,6 +53,7 @@ where
             f,
             items: Some(items),
             per_item_ns: None,
+            per_item_bytes: None,
             carry: VecDeque::new(),
         }
     }
@@ -60,6 +67,10 @@ where
             // Until a chunk has reported, one item at a time: an item could take seconds.
             None => 1,
             Some(ns) => (TARGET_CHUNK_NS / ns.max(1)).clamp(1, MAX_CHUNK as u64) as usize,
+        };
+        let by_time = match self.per_item_bytes {
+            Some(bytes) => by_time.min((CHUNK_BYTES / bytes.max(1)).max(1)),
+            None => by_time,
         };
         // Leave every worker a share of what is left, when the length is known.
         let left = self.items.as_ref().and_then(|it| it.size_hint().1);
@@ -120,13 +131,18 @@ where
         let (call, func) = call::chunk(self.f);
         let (items, carry) = (&mut self.items, &mut self.carry);
         // An item that cannot be encoded, first in its chunk, fails it alone.
-        let mut n = 1;
+        let (mut n, mut bytes) = (1, None);
         let handle =
             self.pool
                 .submit_raw::<ChunkOut<R>>(call, func, type_name::<A>(), |frame, fds| {
+                    let start = frame.len();
                     n = encode_chunk(items, carry, size, max_frame, frame, fds)?;
+                    bytes = Some(frame.len() - start);
                     Ok(n as u64)
                 });
+        if let Some(bytes) = bytes {
+            self.per_item_bytes = Some(bytes / n.max(1));
+        }
         land_when_done(&handle, window, slot);
         Some((handle, n))
     }
