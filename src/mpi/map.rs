@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::MpiPoolExecutor;
 use crate::handle::window::{default_window, land_when_done, AsDone, Feed, Window};
-use crate::handle::{JoinHandle, PanicMessage, TaskError};
-use crate::process::remote::ChunkOut;
+use crate::handle::{JoinHandle, TaskError};
+use crate::process::remote::{chunk_outcomes, ChunkOut};
 
 /// How long a chunk should run, for the automatic chunk size: long enough that a round
 /// trip between ranks is a small part of it.
@@ -58,28 +58,7 @@ impl Chunker {
         handle: JoinHandle<ChunkOut<R>>,
         n: usize,
     ) -> Vec<Result<R, TaskError>> {
-        match handle.join() {
-            Ok((ran_ns, outs)) if outs.len() == n => {
-                let per_item = ran_ns / n as u64;
-                self.per_item_ns = Some(match self.per_item_ns {
-                    Some(old) => (old * 3 + per_item) / 4,
-                    None => per_item,
-                });
-                outs.into_iter()
-                    .map(|r| r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m))))
-                    .collect()
-            }
-            Ok((_, outs)) => {
-                let err = TaskError::Serialization(format!(
-                    "an agent returned {} results for a chunk of {n} items",
-                    outs.len()
-                ));
-                (0..n).map(|_| Err(err.clone())).collect()
-            }
-            // The chunk failed as a whole (its worker died, it could not be encoded, it
-            // timed out): every item of it says so.
-            Err(err) => (0..n).map(|_| Err(err.clone())).collect(),
-        }
+        chunk_outcomes(handle, n, &mut self.per_item_ns, "an agent")
     }
 }
 

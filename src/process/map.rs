@@ -82,26 +82,39 @@ where
 
     /// Joins a chunk of `n` items: its outcomes, one per item, in input order.
     fn outcomes(&mut self, handle: JoinHandle<ChunkOut<R>>, n: usize) -> Vec<Result<R, TaskError>> {
-        match handle.join() {
-            Ok((ran_ns, outs)) if outs.len() == n => {
-                let per_item = ran_ns / n as u64;
-                self.per_item_ns = Some(match self.per_item_ns {
-                    Some(old) => (old * 3 + per_item) / 4,
-                    None => per_item,
-                });
-                outs.into_iter()
-                    .map(|r| r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m))))
-                    .collect()
-            }
-            Ok((_, outs)) => {
-                let err = TaskError::Serialization(format!(
-                    "a worker returned {} results for a chunk of {n} items",
-                    outs.len()
-                ));
-                (0..n).map(|_| Err(err.clone())).collect()
-            }
-            Err(err) => (0..n).map(|_| Err(err.clone())).collect(),
+        chunk_outcomes(handle, n, &mut self.per_item_ns, "a worker")
+    }
+}
+
+/// Joins a chunk of `n` items (of a process map, or of an MPI map, whose chunks run the
+/// same trampoline): its outcomes, one per item, in input order, and the time an item
+/// took folded into `per_item_ns`. A chunk that failed as a whole (its worker died, it
+/// could not be encoded, it timed out) fails each of its items; `from` names who ran it.
+pub(crate) fn chunk_outcomes<R>(
+    handle: JoinHandle<ChunkOut<R>>,
+    n: usize,
+    per_item_ns: &mut Option<u64>,
+    from: &str,
+) -> Vec<Result<R, TaskError>> {
+    match handle.join() {
+        Ok((ran_ns, outs)) if outs.len() == n => {
+            let per_item = ran_ns / n as u64;
+            *per_item_ns = Some(match *per_item_ns {
+                Some(old) => (old * 3 + per_item) / 4,
+                None => per_item,
+            });
+            outs.into_iter()
+                .map(|r| r.map_err(|m| TaskError::Panicked(PanicMessage::from_wire(m))))
+                .collect()
         }
+        Ok((_, outs)) => {
+            let err = TaskError::Serialization(format!(
+                "{from} returned {} results for a chunk of {n} items",
+                outs.len()
+            ));
+            (0..n).map(|_| Err(err.clone())).collect()
+        }
+        Err(err) => (0..n).map(|_| Err(err.clone())).collect(),
     }
 }
 

@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::call;
 pub(crate) use super::call::ChunkOut;
 use super::codec;
+pub(crate) use super::map::chunk_outcomes;
 use super::pool::Shared;
 use super::protocol::{self, Status};
 use super::task::{Job, Outcome, Pending};
