@@ -93,6 +93,7 @@ impl Header {
     }
 
     /// Puts the task in its loop's run queue, unless it is there already.
+    #[inline]
     pub(super) fn schedule(&self) {
         let local = CURRENT.with(Cell::get);
         // SAFETY: `CURRENT` points to the running loop's `Local` while `run` executes on
