@@ -421,9 +421,18 @@ impl ThreadPoolExecutor {
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let running = pool.submit(move || rx.recv().is_ok());
     /// while pool.stats().running == 0 { std::thread::yield_now(); }
-    /// let pending = pool.submit(|| 1);
-    /// std::thread::spawn(move || tx.send(()));
-    /// pool.shutdown_cancel_pending();
+    /// let pending = pool.submit(|| 1); // queued behind the running task
+    /// std::thread::scope(|s| {
+    ///     let pool = &pool;
+    ///     // Lets the running task finish once the pending one has left the queue.
+    ///     s.spawn(move || {
+    ///         while pool.stats().queued > 0 {
+    ///             std::thread::yield_now();
+    ///         }
+    ///         tx.send(()).unwrap();
+    ///     });
+    ///     pool.shutdown_cancel_pending(); // cancels `pending`, then waits for `running`
+    /// });
     /// assert_eq!(pending.join(), Err(TaskError::Shutdown));
     /// assert_eq!(running.join(), Ok(true));
     /// ```
