@@ -36,6 +36,22 @@ struct Chunker {
 }
 
 impl Chunker {
+    /// Takes the next chunk from `items` (set to `None` once it runs out), sized for
+    /// `workers` workers; `None` if it had no item left.
+    fn take<A, I: Iterator<Item = A>>(
+        &self,
+        items: &mut Option<I>,
+        workers: usize,
+    ) -> Option<Vec<A>> {
+        let left = items.as_ref().and_then(|it| it.size_hint().1);
+        let size = self.size(left, workers);
+        let chunk: Vec<A> = items.as_mut()?.by_ref().take(size).collect();
+        if chunk.len() < size {
+            *items = None;
+        }
+        (!chunk.is_empty()).then_some(chunk)
+    }
+
     /// The size of the next chunk, `left` items being left of the input if known.
     fn size(&self, left: Option<usize>, workers: usize) -> usize {
         if let Some(n) = self.fixed {
@@ -60,16 +76,6 @@ impl Chunker {
     ) -> Vec<Result<R, TaskError>> {
         chunk_outcomes(handle, n, &mut self.per_item_ns, "an agent")
     }
-}
-
-/// Takes the next chunk of up to `size` items from `items` (set to `None` once it runs
-/// out); `None` if it had none left.
-fn take_chunk<A, I: Iterator<Item = A>>(items: &mut Option<I>, size: usize) -> Option<Vec<A>> {
-    let chunk: Vec<A> = items.as_mut()?.by_ref().take(size).collect();
-    if chunk.len() < size {
-        *items = None;
-    }
-    (!chunk.is_empty()).then_some(chunk)
 }
 
 /// The outcomes of [`MpiPoolExecutor::map`], in input order.
@@ -151,9 +157,7 @@ where
 
     fn fill(&mut self) {
         while self.in_flight.len() < self.max_in_flight {
-            let left = self.items.as_ref().and_then(|it| it.size_hint().1);
-            let size = self.chunker.size(left, self.pool.workers());
-            let Some(chunk) = take_chunk(&mut self.items, size) else {
+            let Some(chunk) = self.chunker.take(&mut self.items, self.pool.workers()) else {
                 return;
             };
             let n = chunk.len();
@@ -241,9 +245,7 @@ where
         window: &crate::sync::Arc<Window>,
         slot: usize,
     ) -> Option<(JoinHandle<ChunkOut<R>>, usize)> {
-        let left = self.items.as_ref().and_then(|it| it.size_hint().1);
-        let size = self.chunker.size(left, self.pool.workers());
-        let chunk = take_chunk(&mut self.items, size)?;
+        let chunk = self.chunker.take(&mut self.items, self.pool.workers())?;
         let n = chunk.len();
         let handle = self.pool.submit_chunk(self.f, chunk);
         land_when_done(&handle, window, slot);
