@@ -260,7 +260,9 @@ fn basics(pool: &MpiPoolExecutor) {
     for (i, r) in &mixed {
         assert_eq!(r.is_err(), i % 2 == 1, "item {i}: {r:?}");
     }
-    // Its time limit: the item that never ends is the one reported, after the others.
+    // Its time limit: the item that never ends is the one reported, after the others
+    // (the limit is generous, so that the three quick items are in before it on a loaded
+    // machine too; the hung one is what waits for it).
     let mut timed = pool
         .map_unordered(
             |x: u64| {
@@ -272,7 +274,7 @@ fn basics(pool: &MpiPoolExecutor) {
             0..4,
         )
         .chunk_size(1)
-        .timeout(Duration::from_millis(500));
+        .timeout(Duration::from_secs(5));
     let mut seen: Vec<_> = (&mut timed).take(3).collect();
     seen.sort_by_key(|(i, _)| *i);
     assert_eq!(seen, [(1, Ok(1)), (2, Ok(2)), (3, Ok(3))]);
