@@ -68,15 +68,15 @@ where
             None => 1,
             Some(ns) => (TARGET_CHUNK_NS / ns.max(1)).clamp(1, MAX_CHUNK as u64) as usize,
         };
-        let by_time = match self.per_item_bytes {
+        let size = match self.per_item_bytes {
             Some(bytes) => by_time.min((CHUNK_BYTES / bytes.max(1)).max(1)),
             None => by_time,
         };
         // Leave every worker a share of what is left, when the length is known.
         let left = self.items.as_ref().and_then(|it| it.size_hint().1);
         match left {
-            Some(n) => by_time.min(n.div_ceil(self.pool.max_workers() * 4).max(1)),
-            None => by_time,
+            Some(n) => size.min(n.div_ceil(self.pool.max_workers() * 4).max(1)),
+            None => size,
         }
     }
 
