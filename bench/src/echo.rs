@@ -202,7 +202,7 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>) -> Vec<Measured> {
 }
 
 /// CPU time this thread has run (`CLOCK_THREAD_CPUTIME_ID`, nanoseconds).
-fn thread_cpu_ns() -> u64 {
+pub(crate) fn thread_cpu_ns() -> u64 {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -451,22 +451,28 @@ pub(crate) fn cost(quick: bool, rounds: Option<usize>, only: Option<&str>) -> Re
         );
     }
     if only.is_none() {
-        println!("\nTargets (concur io_uring's CPU per round trip as a ratio, this run):");
-        for (key, name, most) in [
-            ("tokio", "tokio current_thread", 0.77),
-            ("monoio", "monoio", 1.0),
-            ("floor", "the floor", 1.10),
-        ] {
-            let line = match (concur, cpu_of(key)) {
-                (Some(c), Some(o)) => {
-                    let r = c / o;
-                    let met = if r <= most { "met" } else { "not met" };
-                    format!("{r:.2} x {name} (target <= {most:.2}): {met}")
-                }
-                _ => format!("{name}: no measurement"),
-            };
-            println!("- {line}");
-        }
+        print_targets(concur, cpu_of);
     }
     Ok(())
+}
+
+/// Prints issue 17's targets: concur io_uring's CPU per round trip (`concur`) as a ratio of
+/// each peer's (`cpu_of` a row's key), met or not.
+pub(crate) fn print_targets(concur: Option<f64>, cpu_of: impl Fn(&str) -> Option<f64>) {
+    println!("\nTargets (concur io_uring's CPU per round trip as a ratio, this run):");
+    for (key, name, most) in [
+        ("tokio", "tokio current_thread", 0.77),
+        ("monoio", "monoio", 1.0),
+        ("floor", "the floor", 1.10),
+    ] {
+        let line = match (concur, cpu_of(key)) {
+            (Some(c), Some(o)) => {
+                let r = c / o;
+                let met = if r <= most { "met" } else { "not met" };
+                format!("{r:.2} x {name} (target <= {most:.2}): {met}")
+            }
+            _ => format!("{name}: no measurement"),
+        };
+        println!("- {line}");
+    }
 }

@@ -4,6 +4,7 @@
 
 mod aio;
 mod echo;
+mod echo_loop;
 mod ecosystem;
 mod harness;
 mod lopsided;
@@ -29,6 +30,10 @@ SUITES:
     echo-cost the serving thread's CPU time per 1 KiB echo round trip: a blocking floor,
               concur::aio on epoll and on io_uring, tokio current_thread, monoio (not in
               the default run)
+    echo-loop issue 17's setup: 1 KiB echo over 50 connections, clients and servers as
+              tasks of one loop on one thread; its CPU time per round trip beside a floor
+              (one blocking connection), concur on epoll and io_uring, tokio
+              current_thread, monoio (not in the default run)
     ecosystem hyper 1.x hello-world server on concur::aio vs on tokio current_thread (one
               load generator: requests/s, p50, p99); a tokio socket inside aio::run
     map       map over lopsided work: concur's default window, a fixed 2 x workers window,
@@ -42,7 +47,7 @@ SUITES:
 OPTIONS:
     --quick       fewer operations and rounds (a smoke run, not a measurement)
     --rounds N    measured rounds per contender (the median is reported; default 7)
-    --only ROW    echo-cost: that row alone (floor, concur-epoll, concur-io_uring, tokio,
+    --only ROW    echo-cost, echo-loop: that row alone (floor, concur-epoll, concur-io_uring, tokio,
                   monoio), to run under `strace -f -c`
     -h, --help
 ";
@@ -80,7 +85,7 @@ fn main() -> ExitCode {
             "--only" => match args.next() {
                 Some(row) => only = Some(row),
                 None => {
-                    eprintln!("concur-bench: --only needs a row of echo-cost");
+                    eprintln!("concur-bench: --only needs a row of echo-cost or echo-loop");
                     return ExitCode::from(2);
                 }
             },
@@ -88,8 +93,8 @@ fn main() -> ExitCode {
                 print!("{HELP}");
                 return ExitCode::SUCCESS;
             }
-            "threads" | "map" | "aio" | "echo" | "echo-cost" | "ecosystem" | "processes"
-            | "mpi" => suites.push(arg),
+            "threads" | "map" | "aio" | "echo" | "echo-cost" | "echo-loop" | "ecosystem"
+            | "processes" | "mpi" => suites.push(arg),
             #[cfg(feature = "mpi")]
             "--mpi-rank" => mpi_rank = true,
             other => {
@@ -127,6 +132,12 @@ fn main() -> ExitCode {
         }
         if suite == "echo-cost"
             && let Err(why) = echo::cost(quick, rounds, only.as_deref())
+        {
+            eprintln!("concur-bench: {why}");
+            return ExitCode::from(2);
+        }
+        if suite == "echo-loop"
+            && let Err(why) = echo_loop::run(quick, rounds, only.as_deref())
         {
             eprintln!("concur-bench: {why}");
             return ExitCode::from(2);

@@ -423,13 +423,17 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         Poll::Pending
     }
 
-    /// Waits for a byte stream's send in flight and reports its error (at once without
-    /// ring I/O: the OS has the bytes already).
+    /// Hands a byte stream's queued send to the kernel, waits for it and reports its error
+    /// (at once without ring I/O: the OS has the bytes already).
     pub(super) fn poll_stream_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(stream) = &self.stream else {
             return Poll::Ready(Ok(()));
         };
         if stream.sending() {
+            // A send still queued for the loop's next turn goes to the kernel now.
+            if let Err(e) = self.ring().submit_queued() {
+                return Poll::Ready(Err(e));
+            }
             return self.wait_for_send(stream, cx);
         }
         match stream.take_send_error() {

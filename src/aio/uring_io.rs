@@ -13,9 +13,12 @@
 //! stream, which keeps the byte order; the next write waits for it. A send's error is
 //! reported by the next write, flush or close; flush and close wait for the send.
 //!
-//! A receive is submitted with the loop's next `io_uring_enter`, the same call that waits
-//! for completions; a send is handed to the kernel at once (one `io_uring_enter` without
-//! waiting), so bytes a write reported as written never wait for the loop's next turn.
+//! Receives and sends are submitted with the loop's next `io_uring_enter`, the same call
+//! that waits for completions: the writes of every task of a turn reach the kernel in one
+//! system call. So a write's bytes reach the kernel when its task next gives the loop a
+//! turn (awaits something not ready, or ends), or at once when the task flushes: a task
+//! that writes and then blocks its thread on the peer's answer (a blocking `std` read)
+//! must flush first, as it must with a `BufWriter`.
 //!
 //! `CONCUR_AIO_URING_STREAMS=0` keeps streams on the ring's readiness polls with
 //! `read`/`write` system calls (the driver's first stage), to compare the two.
@@ -278,12 +281,10 @@ impl RingStream {
         // meanwhile is harmless.
         match unsafe { ring.push_op(&entry) } {
             Ok(()) => {
+                // Handed to the kernel with the loop's next `io_uring_enter`, together
+                // with every other task's sends and receives of this turn (a flush hands
+                // it over at once).
                 st.send = Some(token);
-                // Hand the send to the kernel now, not at the loop's next wait: a task
-                // that blocks its thread after a write (or a loop that ends) must not
-                // hold back bytes the write reported as written. A small send usually
-                // completes inside this call.
-                ring.submit()?;
                 Ok(n)
             }
             Err(e) => {

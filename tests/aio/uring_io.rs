@@ -288,20 +288,52 @@ fn loop_ends_cleanly_with_reads_still_waiting() {
 }
 
 #[test]
-fn a_written_message_reaches_the_peer_while_the_task_then_blocks_its_thread() {
+fn a_flushed_message_reaches_the_peer_while_the_task_then_blocks_its_thread() {
     // The peer is a blocking std socket read on this very thread, after the write: the
-    // loop gets no turn in between, so the write must have handed the bytes to the
-    // kernel itself (on io_uring: submitted the send, not queued it for the next wait).
+    // loop gets no turn in between, so the flush must hand the bytes to the kernel itself
+    // (on io_uring a write is queued for the loop's next turn; the flush submits it).
     aio::run(async {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut peer, _) = listener.accept().unwrap();
         let mut stream = TcpStream::from_std(std).unwrap();
         stream.write_all(b"hello").await.unwrap();
+        stream.flush().await.unwrap();
         peer.set_read_timeout(Some(std::time::Duration::from_secs(30)))
             .unwrap();
         let mut buf = [0u8; 5];
         std::io::Read::read_exact(&mut peer, &mut buf).expect("the bytes left the loop");
         assert_eq!(&buf, b"hello");
+    });
+}
+
+#[test]
+fn written_messages_of_many_tasks_reach_their_peers_once_the_tasks_wait() {
+    // Each task writes and then awaits its peer's answer: its bytes go out with the
+    // loop's next turn, and every answer comes back.
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..20u8 {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            tasks.push(aio::spawn(async move {
+                let mut server = server;
+                let mut buf = [0u8; 3];
+                server.read_exact(&mut buf).await.unwrap();
+                server.write_all(&buf).await.unwrap();
+            }));
+            tasks.push(aio::spawn(async move {
+                let mut client = client;
+                client.write_all(&[i, i, i]).await.unwrap();
+                let mut buf = [0u8; 3];
+                client.read_exact(&mut buf).await.unwrap();
+                assert_eq!(buf, [i, i, i]);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
     });
 }

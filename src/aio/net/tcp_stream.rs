@@ -550,6 +550,9 @@ impl TcpStream {
     ///     let (mut peer, _) = listener.accept().unwrap();
     ///     let mut stream = TcpStream::from_std(std).unwrap();
     ///     stream.write_all(b"hi").await.unwrap();
+    ///     // Blocking this thread next: hand the bytes to the kernel first (io_uring
+    ///     // queues a write for the loop's next turn, which a blocked thread never gives).
+    ///     stream.flush().await.unwrap();
     ///     let mut buf = [0u8; 2];
     ///     std::io::Read::read_exact(&mut peer, &mut buf).unwrap(); // blocking, std
     ///     assert_eq!(&buf, b"hi");
