@@ -111,6 +111,7 @@ pub mod time;
 #[cfg(feature = "tokio-io")]
 pub mod tokio;
 mod uring;
+mod uring_bufs;
 mod uring_io;
 mod wheel;
 

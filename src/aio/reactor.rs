@@ -663,7 +663,7 @@ impl<S: mio::event::Source + AsRawFd> Drop for Registered<S> {
             // this): the kernel's poll (and a receive) holds the file until it is gone.
             Backend::Uring(ring) => {
                 if let Some(stream) = &self.stream {
-                    uring_io::close(ring, stream);
+                    uring_io::close_and_release(ring, stream);
                 }
                 ring.deregister(self.readiness.token.get());
             }

@@ -15,13 +15,14 @@
 //! key reused) is recognised and ignored, and never re-arms a poll on a stranger's
 //! descriptor.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
+use super::uring_bufs::BufRing;
 use super::uring_io::{self, Ops, OP};
 
 /// The `user_data` of the waker's poll.
@@ -57,6 +58,11 @@ pub(super) struct Ring {
     /// Wakers collected by completions taken outside `wait` (while closing a stream),
     /// for the next `wait` to wake.
     pending_wakes: RefCell<Vec<std::task::Waker>>,
+    /// The provided buffers of multishot receives, registered by the first receive
+    /// (`None` inside: the kernel refused them).
+    bufs: OnceCell<Option<BufRing>>,
+    /// Multishot receives failed (a kernel before 6.0): one-shot ones only.
+    multishot_off: Cell<bool>,
 }
 
 const MASK: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP | libc::POLLPRI) as u32;
@@ -98,6 +104,8 @@ impl Ring {
             generation: Cell::new(0),
             ops: RefCell::new(Ops::default()),
             pending_wakes: RefCell::new(Vec::new()),
+            bufs: OnceCell::new(),
+            multishot_off: Cell::new(false),
         };
         this.arm_mask(this.waker.as_raw_fd(), WAKER, libc::POLLIN as u32)?;
         // Multishot polls are Linux 5.13; an older kernel fails the first poll.
@@ -187,7 +195,7 @@ impl Ring {
                 } else if is_op(ud) {
                     any_op = true;
                     let mut wakes = self.pending_wakes.borrow_mut();
-                    uring_io::complete(self, ud, cqe.result(), &mut wakes);
+                    uring_io::complete(self, ud, cqe.result(), cqe.flags(), &mut wakes);
                 } else {
                     self.stashed.borrow_mut().push(cqe);
                 }
@@ -199,6 +207,38 @@ impl Ring {
                 return Some(0);
             }
         }
+    }
+
+    /// The provided buffers, if registered.
+    pub(super) fn bufs(&self) -> Option<&BufRing> {
+        self.bufs.get().and_then(Option::as_ref)
+    }
+
+    /// The provided buffers for a new multishot receive: registered on first use;
+    /// `None` where the kernel has none or multishot receives failed.
+    pub(super) fn recv_bufs(&self) -> Option<&BufRing> {
+        if self.multishot_off.get() {
+            return None;
+        }
+        self.bufs
+            .get_or_init(|| match BufRing::new(&self.ring.borrow()) {
+                Ok(bufs) => Some(bufs),
+                Err(e) => {
+                    log::debug!("concur::aio: no provided buffers on this io_uring: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Multishot receives failed with `EINVAL`: the kernel has none; one-shot from now.
+    pub(super) fn no_multishot(&self) {
+        self.multishot_off.set(true);
+    }
+
+    /// Queues `entry`, which refers to no memory of ours (a cancellation).
+    pub(super) fn push_entry(&self, entry: &squeue::Entry) -> io::Result<()> {
+        self.push(entry)
     }
 
     /// Queues a stream operation's `entry`.
@@ -305,7 +345,7 @@ impl Ring {
             match token {
                 WAKER => rearm_waker |= !more,
                 REMOVAL | CANCEL => {}
-                t if is_op(t) => uring_io::complete(self, t, cqe.result(), wake),
+                t if is_op(t) => uring_io::complete(self, t, cqe.result(), cqe.flags(), wake),
                 _ => each(event(token, cqe.result(), more)),
             }
         }
@@ -324,6 +364,18 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
+        self.end_ops();
+        // Every receive has ended (or its buffers were forgotten above): the kernel
+        // takes no more buffers, and the memory is freed after this (a field).
+        if let Some(bufs) = self.bufs() {
+            bufs.unregister(&self.ring.borrow());
+        }
+    }
+}
+
+impl Ring {
+    /// Cancels every stream operation and waits for their ends (`Drop`).
+    fn end_ops(&mut self) {
         if self.ops.borrow().is_empty() {
             return;
         }
@@ -339,6 +391,10 @@ impl Drop for Ring {
         self.pending_wakes.borrow_mut().clear();
         if !self.ops.borrow().is_empty() {
             std::mem::forget(std::mem::take(&mut *self.ops.borrow_mut()));
+            // A receive that will not end may still take a provided buffer.
+            if let Some(bufs) = self.bufs.take() {
+                std::mem::forget(bufs);
+            }
         }
     }
 }

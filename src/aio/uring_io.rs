@@ -1,11 +1,20 @@
 //! The io_uring driver's byte-stream I/O: a TCP stream's receives and sends as ring
 //! operations instead of `read`/`write` system calls.
 //!
-//! A receive is one `IORING_OP_RECV` into a buffer the loop owns (held in the ring's
-//! table of operations, not by the stream or the read future); its bytes are queued on
-//! the stream ([`RingStream`]), and a read copies from that queue into the caller's
-//! buffer, keeping what does not fit for the next read. Dropping a read future part way
-//! therefore loses nothing: the bytes are the stream's, not the future's.
+//! A stream receives with one multishot `IORING_OP_RECV`, armed by its first read and
+//! left armed: each message that arrives is delivered into a buffer the kernel takes from
+//! the loop's provided buffer ring (`uring_bufs.rs`) and completes with that buffer's id,
+//! with no new request per message. The stream holds the buffer, with its bytes, until a
+//! read has copied them all into the caller's buffer, then gives it back to the ring.
+//! Dropping a read future part way therefore loses nothing: the bytes are the stream's,
+//! not the future's.
+//!
+//! Back-pressure: a stream that holds [`HELD_MAX`] buffers nobody reads cancels its
+//! receive (the socket's buffer, then TCP's window, holds the rest) and arms it again
+//! when a read has emptied it. When the buffer ring runs dry, the kernel ends the
+//! receives that find no buffer (`ENOBUFS`); such a stream receives once into a buffer
+//! of its own (a one-shot `IORING_OP_RECV`, the path of kernels without multishot
+//! receives too), so a stream never waits for another stream's reader.
 //!
 //! A send copies the caller's bytes into a loop-owned buffer, submits `IORING_OP_SEND`
 //! (`MSG_WAITALL`: the kernel completes it only when every byte is in the socket, or
@@ -30,22 +39,26 @@
 //! left to finish, as the kernel finishes sending a closed socket's buffered bytes.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::Waker;
 
-use io_uring::{opcode, types};
+use io_uring::{cqueue, opcode, types};
 use slab::Slab;
 
 use super::uring::{Ring, CANCEL};
+use super::uring_bufs::{self, BufRing};
 
 /// The bit of `user_data` that marks a stream operation (polls leave it clear).
 pub(super) const OP: u64 = 1 << 63;
-/// The smallest receive buffer (a read asking for less still receives this much).
+/// The smallest one-shot receive buffer (a read asking for less still receives this much).
 const RECV_MIN: usize = 16 * 1024;
 /// The largest receive and send buffers.
 const IO_MAX: usize = 256 * 1024;
+/// The provided buffers a stream may hold unread before it stops receiving.
+const HELD_MAX: usize = 16;
 
 /// Whether TCP streams do their I/O in the ring (not `CONCUR_AIO_URING_STREAMS=0`).
 pub(super) fn enabled() -> bool {
@@ -53,10 +66,20 @@ pub(super) fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var("CONCUR_AIO_URING_STREAMS").as_deref() != Ok("0"))
 }
 
+/// What an operation in flight is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Send,
+    /// A one-shot receive into the operation's own buffer.
+    Recv,
+    /// A multishot receive into provided buffers: completes many times.
+    RecvMulti,
+}
+
 /// One stream operation in flight: its buffer, and the stream it serves.
 pub(super) struct Op {
     generation: u32,
-    send: bool,
+    kind: Kind,
     buf: Vec<u8>,
     stream: Rc<RingStream>,
 }
@@ -73,26 +96,38 @@ impl Ops {
         self.slab.is_empty()
     }
 
-    fn insert(&mut self, send: bool, buf: Vec<u8>, stream: Rc<RingStream>) -> u64 {
+    fn insert(&mut self, kind: Kind, buf: Vec<u8>, stream: Rc<RingStream>) -> u64 {
         self.generation = self.generation.wrapping_add(1) & 0x7fff_ffff;
         let generation = self.generation;
         let key = self.slab.insert(Op {
             generation,
-            send,
+            kind,
             buf,
             stream,
         });
         OP | (u64::from(generation) << 32) | key as u64
     }
 
-    fn take(&mut self, token: u64) -> Option<Op> {
+    fn key(&self, token: u64) -> Option<usize> {
         let key = (token & u64::from(u32::MAX)) as usize;
         let generation = ((token >> 32) & 0x7fff_ffff) as u32;
         match self.slab.get(key) {
-            Some(op) if op.generation == generation => Some(self.slab.remove(key)),
+            Some(op) if op.generation == generation => Some(key),
             _ => None,
         }
     }
+
+    fn take(&mut self, token: u64) -> Option<Op> {
+        self.key(token).map(|key| self.slab.remove(key))
+    }
+}
+
+/// Received bytes not yet read.
+enum Segment {
+    /// `start..end` of provided buffer `bid`.
+    Provided { bid: u16, start: usize, end: usize },
+    /// `buf[start..]`, from a one-shot receive.
+    Own { buf: Vec<u8>, start: usize },
 }
 
 /// A stream's side of ring I/O: the bytes received and not yet read, what is in flight,
@@ -104,11 +139,20 @@ pub(crate) struct RingStream {
 
 #[derive(Default)]
 struct State {
-    /// Received bytes not yet read: `queue[pos..]`.
-    queue: Vec<u8>,
-    pos: usize,
+    /// Received bytes not yet read, oldest first.
+    received: VecDeque<Segment>,
+    /// Provided buffers among them.
+    held: usize,
     /// The receive in flight.
     recv: Option<u64>,
+    /// It is multishot, and a cancellation of it was asked for (it holds too much).
+    multishot: bool,
+    cancelling: bool,
+    /// The last multishot receive found no provided buffer: the next receives are
+    /// one-shot until the ring has buffers again.
+    starved: bool,
+    /// A one-shot receive's buffer, kept for the next.
+    spare_recv: Vec<u8>,
     /// The peer ended the stream (a receive returned 0).
     eof: bool,
     recv_error: Option<io::Error>,
@@ -123,6 +167,67 @@ struct State {
     closed: bool,
     read_wakers: Vec<Waker>,
     write_wakers: Vec<Waker>,
+}
+
+impl State {
+    /// The first unread bytes, if any.
+    fn front<'a>(&'a self, bufs: Option<&'a BufRing>) -> Option<&'a [u8]> {
+        match self.received.front()? {
+            Segment::Own { buf, start } => Some(&buf[*start..]),
+            Segment::Provided { bid, start, end } => {
+                let bufs = bufs.expect("a provided buffer without the buffer ring");
+                // SAFETY: a completion named `bid` and the stream has not given it back
+                // (it does when the segment leaves `received`); the kernel wrote `end`
+                // bytes into it.
+                Some(unsafe { bufs.bytes(*bid, *start, *end) })
+            }
+        }
+    }
+
+    /// Marks the first `n` unread bytes read, giving emptied provided buffers back.
+    fn consume(&mut self, mut n: usize, bufs: Option<&BufRing>) {
+        while n > 0 {
+            let Some(seg) = self.received.front_mut() else {
+                return;
+            };
+            let left = match seg {
+                Segment::Own { buf, start } => {
+                    let take = n.min(buf.len() - *start);
+                    *start += take;
+                    n -= take;
+                    buf.len() - *start
+                }
+                Segment::Provided { start, end, .. } => {
+                    let take = n.min(*end - *start);
+                    *start += take;
+                    n -= take;
+                    *end - *start
+                }
+            };
+            if left == 0 {
+                self.pop_front(bufs);
+            }
+        }
+    }
+
+    /// Drops the oldest segment; a provided buffer goes back to the ring, an own buffer
+    /// is kept for the next one-shot receive.
+    fn pop_front(&mut self, bufs: Option<&BufRing>) {
+        match self.received.pop_front() {
+            Some(Segment::Provided { bid, .. }) => {
+                self.held -= 1;
+                let bufs = bufs.expect("a provided buffer without the buffer ring");
+                // SAFETY: the segment held `bid` since its completion, and is gone now
+                // (no slice of it is alive: `front`'s borrow of `self` has ended).
+                unsafe { bufs.give_back(bid) };
+            }
+            Some(Segment::Own { mut buf, .. }) => {
+                buf.clear();
+                self.spare_recv = buf;
+            }
+            None => {}
+        }
+    }
 }
 
 fn add_waker(ws: &mut Vec<Waker>, w: &Waker) {
@@ -148,7 +253,7 @@ impl RingStream {
         })
     }
 
-    /// Takes up to `max` queued bytes, hands them to `copy` (which returns how many it
+    /// Takes up to `max` received bytes, hands them to `copy` (which returns how many it
     /// took) and, if `consume`, removes them; or reports the end of the stream or a
     /// receive's error; or stores `waker` and starts a receive if none is in flight.
     pub(super) fn read(
@@ -160,14 +265,16 @@ impl RingStream {
         copy: impl FnOnce(&[u8]) -> usize,
     ) -> ReadState {
         let mut st = self.st.borrow_mut();
-        if st.pos < st.queue.len() {
-            let end = st.queue.len().min(st.pos + max);
-            let n = copy(&st.queue[st.pos..end]);
+        let bufs = ring.bufs();
+        if let Some(bytes) = st.front(bufs) {
+            let n = copy(&bytes[..bytes.len().min(max)]);
             if consume {
-                st.pos += n;
-                if st.pos == st.queue.len() {
-                    st.queue.clear();
-                    st.pos = 0;
+                st.consume(n, bufs);
+                if st.received.is_empty() && st.recv.is_none() && !st.eof {
+                    // Emptied after a receive stopped for holding too much: arm it
+                    // again, so the next bytes are on their way before the next read
+                    // (if it cannot be queued now, the next read tries again).
+                    let _ = self.start_recv(ring, &mut st, max);
                 }
             }
             return ReadState::Done(n);
@@ -186,37 +293,68 @@ impl RingStream {
         };
         add_waker(&mut st.read_wakers, waker);
         if st.recv.is_none() {
-            let mut buf = std::mem::take(&mut st.queue);
-            buf.clear();
-            let len = max.clamp(RECV_MIN, IO_MAX);
-            buf.reserve(len);
-            let cap = buf.capacity().min(IO_MAX);
-            let ptr = buf.as_mut_ptr();
-            let token = ring.ops.borrow_mut().insert(false, buf, self.clone());
-            let entry = opcode::Recv::new(types::Fd(self.fd), ptr, cap as u32)
-                .build()
-                .user_data(token);
-            // SAFETY: the buffer (`ptr`, `cap` bytes of capacity) is owned by the ring's
-            // table of operations until this receive's completion is taken, and a
-            // `Vec`'s heap memory does not move when the `Vec` does; the descriptor
-            // stays open until the receive is cancelled and its cancellation waited for
-            // (`close`).
-            match unsafe { ring.push_op(&entry) } {
-                Ok(()) => st.recv = Some(token),
-                Err(e) => {
-                    ring.ops.borrow_mut().take(token);
-                    st.read_wakers.clear();
-                    return ReadState::Failed(e);
-                }
+            if let Err(e) = self.start_recv(ring, &mut st, max) {
+                st.read_wakers.clear();
+                return ReadState::Failed(e);
             }
         }
         ReadState::Waiting
     }
 
+    /// Starts a receive: multishot into provided buffers where the ring has them, else
+    /// one-shot into a buffer of the stream's (of at least `max` bytes, within bounds).
+    fn start_recv(self: &Rc<Self>, ring: &Ring, st: &mut State, max: usize) -> io::Result<()> {
+        let multi = match ring.recv_bufs() {
+            Some(bufs) => !st.starved || bufs.has_free(),
+            None => false,
+        };
+        let (token, entry) = if multi {
+            let token = ring
+                .ops
+                .borrow_mut()
+                .insert(Kind::RecvMulti, Vec::new(), self.clone());
+            let entry = opcode::RecvMulti::new(types::Fd(self.fd), uring_bufs::GROUP)
+                .build()
+                .user_data(token);
+            (token, entry)
+        } else {
+            let mut buf = std::mem::take(&mut st.spare_recv);
+            buf.clear();
+            buf.reserve(max.clamp(RECV_MIN, IO_MAX));
+            let cap = buf.capacity().min(IO_MAX);
+            let ptr = buf.as_mut_ptr();
+            let token = ring.ops.borrow_mut().insert(Kind::Recv, buf, self.clone());
+            let entry = opcode::Recv::new(types::Fd(self.fd), ptr, cap as u32)
+                .build()
+                .user_data(token);
+            (token, entry)
+        };
+        // SAFETY: a one-shot receive's buffer (`cap` bytes of capacity) is owned by the
+        // ring's table of operations until its completion is taken, and a `Vec`'s heap
+        // memory does not move when the `Vec` does; a multishot receive writes only into
+        // provided buffers, which outlive every receive (`uring_bufs.rs`); the
+        // descriptor stays open until the receive is cancelled and its end waited for
+        // (`close`).
+        match unsafe { ring.push_op(&entry) } {
+            Ok(()) => {
+                st.recv = Some(token);
+                st.multishot = multi;
+                st.cancelling = false;
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(op) = ring.ops.borrow_mut().take(token) {
+                    st.spare_recv = op.buf;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Whether a read would return at once (bytes, the end, or an error).
     pub(super) fn read_ready(&self) -> bool {
         let st = self.st.borrow();
-        st.pos < st.queue.len() || st.eof || st.recv_error.is_some()
+        !st.received.is_empty() || st.eof || st.recv_error.is_some()
     }
 
     /// Whether a receive is in flight (the socket's bytes go to it).
@@ -226,8 +364,15 @@ impl RingStream {
 
     /// Whether bytes received by the ring wait to be read.
     pub(super) fn has_queued(&self) -> bool {
-        let st = self.st.borrow();
-        st.pos < st.queue.len()
+        !self.st.borrow().received.is_empty()
+    }
+
+    /// Gives back every provided buffer the stream holds (it is closed: nobody reads).
+    fn release_all(&self, ring: &Ring) {
+        let mut st = self.st.borrow_mut();
+        while !st.received.is_empty() {
+            st.pop_front(ring.bufs());
+        }
     }
 
     /// Stores `waker` for the end of the receive in flight.
@@ -270,7 +415,7 @@ impl RingStream {
             return Ok(0);
         }
         let ptr = buf.as_ptr();
-        let token = ring.ops.borrow_mut().insert(true, buf, self.clone());
+        let token = ring.ops.borrow_mut().insert(Kind::Send, buf, self.clone());
         let entry = opcode::Send::new(types::Fd(self.fd), ptr, n as u32)
             .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
             .build()
@@ -323,13 +468,23 @@ impl RingStream {
 /// Applies the completion of operation `token` (if it is still in the table): queues
 /// received bytes, records the end or an error, frees or keeps the buffer, and collects
 /// the wakers to wake.
-pub(super) fn complete(ring: &Ring, token: u64, result: i32, wake: &mut Vec<Waker>) {
+pub(super) fn complete(ring: &Ring, token: u64, result: i32, flags: u32, wake: &mut Vec<Waker>) {
+    let (kind, stream) = {
+        let ops = ring.ops.borrow();
+        let Some(key) = ops.key(token) else {
+            return;
+        };
+        let op = &ops.slab[key];
+        (op.kind, op.stream.clone())
+    };
+    if kind == Kind::RecvMulti {
+        return complete_multishot(ring, token, result, flags, &stream, wake);
+    }
     let Some(mut op) = ring.ops.borrow_mut().take(token) else {
         return;
     };
-    let stream = op.stream.clone();
     let mut st = stream.st.borrow_mut();
-    if op.send {
+    if kind == Kind::Send {
         st.send = None;
         if result < 0 && result != -libc::ECANCELED {
             st.send_error = Some(io::Error::from_raw_os_error(-result));
@@ -344,22 +499,80 @@ pub(super) fn complete(ring: &Ring, token: u64, result: i32, wake: &mut Vec<Wake
             unsafe { libc::shutdown(stream.fd, libc::SHUT_WR) };
         }
         wake.append(&mut st.write_wakers);
-    } else {
+        return;
+    }
+    st.recv = None;
+    match result {
+        n if n > 0 => {
+            // SAFETY: the kernel wrote `n` bytes (at most the capacity it was given) at
+            // the start of the buffer.
+            unsafe { op.buf.set_len(n as usize) };
+            st.received.push_back(Segment::Own {
+                buf: op.buf,
+                start: 0,
+            });
+        }
+        0 => st.eof = true,
+        e if e == -libc::ECANCELED => {}
+        e => st.recv_error = Some(io::Error::from_raw_os_error(-e)),
+    }
+    wake.append(&mut st.read_wakers);
+}
+
+/// [`complete`] for one completion of a multishot receive: a message in a provided
+/// buffer, or the receive's end.
+fn complete_multishot(
+    ring: &Ring,
+    token: u64,
+    result: i32,
+    flags: u32,
+    stream: &RingStream,
+    wake: &mut Vec<Waker>,
+) {
+    let more = cqueue::more(flags);
+    if !more {
+        ring.ops.borrow_mut().take(token);
+    }
+    let mut st = stream.st.borrow_mut();
+    if let Some(bid) = cqueue::buffer_select(flags) {
+        let bufs = ring
+            .bufs()
+            .expect("a provided buffer without the buffer ring");
+        bufs.taken(bid);
+        if result > 0 && !st.closed {
+            st.received.push_back(Segment::Provided {
+                bid,
+                start: 0,
+                end: (result as usize).min(uring_bufs::SIZE),
+            });
+            st.held += 1;
+        } else {
+            // SAFETY: just named by this completion; nobody has a slice of it.
+            unsafe { bufs.give_back(bid) };
+        }
+    }
+    if !more {
         st.recv = None;
+        st.multishot = false;
         match result {
-            n if n > 0 => {
-                // SAFETY: the kernel wrote `n` bytes (at most the capacity it was given)
-                // at the start of the buffer.
-                unsafe { op.buf.set_len(n as usize) };
-                st.queue = op.buf;
-                st.pos = 0;
-            }
             0 => st.eof = true,
+            n if n > 0 => {}
+            e if e == -libc::ENOBUFS => st.starved = true,
             e if e == -libc::ECANCELED => {}
+            // A kernel without multishot receives: one-shot ones from now on.
+            e if e == -libc::EINVAL => ring.no_multishot(),
             e => st.recv_error = Some(io::Error::from_raw_os_error(-e)),
         }
-        wake.append(&mut st.read_wakers);
+    } else if result > 0 {
+        st.starved = false;
+        if st.held >= HELD_MAX && !st.cancelling && !st.closed {
+            // Nobody reads this stream: stop receiving until a read has emptied it.
+            st.cancelling = true;
+            let entry = opcode::AsyncCancel::new(token).build().user_data(CANCEL);
+            let _ = ring.push_entry(&entry);
+        }
     }
+    wake.append(&mut st.read_wakers);
 }
 
 /// Cancels `stream`'s receive in flight and waits until it has completed, so that the
@@ -378,4 +591,11 @@ pub(super) fn close(ring: &Ring, stream: &RingStream) {
         ring.wait_ops_settle(|| stream.recv_token() != Some(token));
     }
     log::error!("concur::aio: an io_uring receive could not be cancelled");
+}
+
+/// [`close`], then gives back the provided buffers the stream holds.
+pub(super) fn close_and_release(ring: &Ring, stream: &RingStream) {
+    close(ring, stream);
+    // Always safe: the stream's buffers are the loop's whatever is in flight.
+    stream.release_all(ring);
 }
