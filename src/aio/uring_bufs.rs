@@ -57,14 +57,13 @@ impl BufRing {
         // SAFETY: as above. Zeroed: the pages are mapped on first use, not now.
         let memory = unsafe { alloc::alloc_zeroed(memory_layout()) };
         if entries.is_null() || memory.is_null() {
-            // SAFETY: each non-null pointer came from `alloc_zeroed` with its layout.
-            unsafe {
-                if !entries.is_null() {
-                    alloc::dealloc(entries.cast(), entries_layout());
-                }
-                if !memory.is_null() {
-                    alloc::dealloc(memory, memory_layout());
-                }
+            if !entries.is_null() {
+                // SAFETY: from `alloc_zeroed` with this layout.
+                unsafe { alloc::dealloc(entries.cast(), entries_layout()) };
+            }
+            if !memory.is_null() {
+                // SAFETY: from `alloc_zeroed` with this layout.
+                unsafe { alloc::dealloc(memory, memory_layout()) };
             }
             return Err(io::ErrorKind::OutOfMemory.into());
         }
@@ -97,17 +96,18 @@ impl BufRing {
         // SAFETY: `index < ENTRIES`; the entry at the tail is not one the kernel reads
         // (it reads only published entries, and at most `ENTRIES` are: this one was
         // consumed, since its buffer came back to us).
-        let entry = unsafe { &mut *self.entries.add(index) };
-        // SAFETY: `bid < ENTRIES`, so the buffer lies inside `memory`.
-        entry.set_addr(unsafe { self.memory.add(usize::from(bid) * SIZE) } as u64);
+        let entry = unsafe { &mut *self.entries.wrapping_add(index) };
+        // `bid < ENTRIES`: the buffer lies inside `memory`.
+        entry.set_addr(self.memory.wrapping_add(usize::from(bid) * SIZE) as u64);
         entry.set_len(SIZE as u32);
         entry.set_bid(bid);
         let tail = tail.wrapping_add(1);
         self.tail.set(tail);
-        // SAFETY: `entries` is the ring's base, its entries initialised (zeroed at
-        // least); the tail field is a naturally aligned `u16` the kernel reads with an
-        // acquire load.
-        let shared = unsafe { AtomicU16::from_ptr(BufRingEntry::tail(self.entries).cast_mut()) };
+        // SAFETY: `entries` is the ring's base, its entries initialised (zeroed at least).
+        let tail_field = unsafe { BufRingEntry::tail(self.entries) }.cast_mut();
+        // SAFETY: the tail field is a naturally aligned `u16` of ours for the ring's
+        // life, which the kernel only reads (with an acquire load).
+        let shared = unsafe { AtomicU16::from_ptr(tail_field) };
         shared.store(tail, Ordering::Release);
         self.kernel_has.set(self.kernel_has.get() + 1);
     }
@@ -141,13 +141,10 @@ impl BufRing {
     /// the kernel wrote at least `end` bytes into it.
     pub(super) unsafe fn bytes(&self, bid: u16, start: usize, end: usize) -> &[u8] {
         debug_assert!(bid < ENTRIES && start <= end && end <= SIZE);
-        // SAFETY: inside `memory` (the caller's bounds); the loop's, so nobody writes.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.memory.add(usize::from(bid) * SIZE + start),
-                end - start,
-            )
-        }
+        let first = self.memory.wrapping_add(usize::from(bid) * SIZE + start);
+        // SAFETY: inside `memory` (the caller's bounds) and initialised (zeroed, then
+        // written by the kernel); the loop's, so nobody writes while the slice lives.
+        unsafe { std::slice::from_raw_parts(first, end - start) }
     }
 
     /// Unregisters the ring from `ring`, after which the kernel takes no buffer from it.
@@ -162,10 +159,9 @@ impl Drop for BufRing {
     /// Frees the memory. The loop's ring drops this only once no receive can use it
     /// (every one ended, the ring unregistered), and forgets it otherwise.
     fn drop(&mut self) {
-        // SAFETY: both pointers came from `alloc_zeroed` with these layouts.
-        unsafe {
-            alloc::dealloc(self.entries.cast(), entries_layout());
-            alloc::dealloc(self.memory, memory_layout());
-        }
+        // SAFETY: from `alloc_zeroed` with this layout, freed once.
+        unsafe { alloc::dealloc(self.entries.cast(), entries_layout()) };
+        // SAFETY: as above.
+        unsafe { alloc::dealloc(self.memory, memory_layout()) };
     }
 }
