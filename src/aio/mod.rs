@@ -101,6 +101,7 @@ mod loom_tests;
 pub mod net;
 pub mod process;
 mod reactor;
+mod read_ahead;
 mod runtime;
 mod schedule;
 pub mod signal;

@@ -15,6 +15,7 @@ use slab::Slab;
 
 use super::driver::Driver;
 use super::introspect::Awaiting;
+use super::read_ahead::{self, ReadAhead};
 use super::runtime::{current, poll_budget, Local};
 use super::uring::Ring;
 use super::uring_io::{self, ReadState, RingStream};
@@ -245,6 +246,8 @@ pub(super) struct Registered<S: mio::event::Source + AsRawFd> {
     local: Rc<Local>,
     /// A byte stream's receives and sends in the ring (io_uring driver, TCP streams).
     stream: Option<Rc<RingStream>>,
+    /// A byte stream's read-ahead, where its reads are system calls (`read_ahead.rs`).
+    ahead: Option<RefCell<ReadAhead>>,
 }
 
 impl<S: mio::event::Source + AsRawFd> Registered<S> {
@@ -284,6 +287,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             readiness,
             local,
             stream: None,
+            ahead: None,
         })
     }
 
@@ -295,6 +299,9 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             if uring_io::enabled() {
                 this.stream = Some(RingStream::new(this.source.as_raw_fd()));
             }
+        }
+        if this.stream.is_none() {
+            this.ahead = Some(RefCell::new(ReadAhead::default()));
         }
         Ok(this)
     }
@@ -333,11 +340,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         op: impl FnMut(&S) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         let Some(stream) = &self.stream else {
-            return if peek {
-                self.poll_io(cx, Direction::Read, op)
-            } else {
-                self.poll_stream_io(cx, Direction::Read, len, op)
-            };
+            return self.poll_read_ahead(cx, len, peek, copy, op);
         };
         if let Err(e) = std::task::ready!(self.enter(cx)) {
             return Poll::Ready(Err(e));
@@ -349,6 +352,68 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                 self.local.note_awaiting(Awaiting::Io(Direction::Read));
                 Poll::Pending
             }
+        }
+    }
+
+    /// [`poll_stream_read`](Self::poll_stream_read) where reads are system calls: from
+    /// the bytes read ahead first, then into the read-ahead buffer once the stream reads
+    /// exactly what it asks for (`read_ahead.rs`), else by `op` into the caller's buffer.
+    fn poll_read_ahead(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        peek: bool,
+        copy: impl FnOnce(&[u8]) -> usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let Some(ahead) = &self.ahead else {
+            return if peek {
+                self.poll_io(cx, Direction::Read, op)
+            } else {
+                self.poll_stream_io(cx, Direction::Read, len, op)
+            };
+        };
+        if !ahead.borrow().bytes().is_empty() {
+            if let Err(e) = std::task::ready!(self.enter(cx)) {
+                return Poll::Ready(Err(e));
+            }
+            let mut ra = ahead.borrow_mut();
+            let bytes = ra.bytes();
+            let n = copy(&bytes[..bytes.len().min(len)]);
+            if !peek {
+                ra.consume(n);
+            }
+            return Poll::Ready(Ok(n));
+        }
+        if peek {
+            return self.poll_io(cx, Direction::Read, op);
+        }
+        if !ahead.borrow().wanted(len) {
+            let r = self.poll_stream_io(cx, Direction::Read, len, op);
+            if let Poll::Ready(Ok(n)) = r {
+                ahead.borrow_mut().note_direct(n, len);
+            }
+            return r;
+        }
+        let got = self.poll_io(cx, Direction::Read, |s| {
+            // SAFETY: the descriptor of the registered source, open while it lives.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
+            let mut ra = ahead.borrow_mut();
+            rustix::io::read(fd, rustix::buffer::spare_capacity(ra.spare())).map_err(Into::into)
+        });
+        match got {
+            Poll::Ready(Ok(m)) if m > 0 => {
+                if m < read_ahead::SIZE {
+                    // Short: the socket is empty, so wait for the next event.
+                    self.clear_unless_closed(Direction::Read);
+                }
+                let mut ra = ahead.borrow_mut();
+                let bytes = ra.bytes();
+                let n = copy(&bytes[..bytes.len().min(len)]);
+                ra.consume(n);
+                Poll::Ready(Ok(n))
+            }
+            other => other,
         }
     }
 
@@ -451,6 +516,11 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// Readiness for the `readable()` family on a byte stream: its received bytes or a
     /// receive in flight come first.
     pub(super) fn poll_stream_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(ahead) = &self.ahead {
+            if !ahead.borrow().bytes().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        }
         if let Some(stream) = &self.stream {
             if stream.read_ready() {
                 return Poll::Ready(Ok(()));
@@ -508,6 +578,15 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                 r => r,
             };
         }
+        if let Some(ahead) = &self.ahead {
+            let mut ra = ahead.borrow_mut();
+            if !ra.bytes().is_empty() {
+                let bytes = ra.bytes();
+                let n = copy(&bytes[..bytes.len().min(len)]);
+                ra.consume(n);
+                return Ok(n);
+            }
+        }
         self.try_io(Direction::Read, op)
     }
 
@@ -531,6 +610,14 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// Ends the stream's ring I/O before the socket leaves the loop (`into_std`): an
     /// error if bytes the ring received would be lost.
     pub(super) fn detach_stream(&self) -> io::Result<()> {
+        if let Some(ahead) = &self.ahead {
+            if !ahead.borrow().bytes().is_empty() {
+                return Err(io::Error::other(
+                    "concur::aio: bytes the stream already read ahead would be lost; \
+                     read them before into_std",
+                ));
+            }
+        }
         let Some(stream) = &self.stream else {
             return Ok(());
         };

@@ -6,6 +6,7 @@ use std::future::{poll_fn, Future};
 use std::io::ErrorKind;
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use concur::aio::io::{AsyncReadExt, AsyncWriteExt};
 use concur::aio::{
@@ -334,6 +335,263 @@ fn written_messages_of_many_tasks_reach_their_peers_once_the_tasks_wait() {
         }
         for t in tasks {
             t.await.unwrap();
+        }
+    });
+}
+
+/// A xorshift generator: the same "random" choices on every run.
+struct Choices(u64);
+
+impl Choices {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below as u64) as usize
+    }
+}
+
+#[test]
+fn reads_cancelled_at_random_points_lose_and_duplicate_no_byte() {
+    // A read given one poll (`timeout(ZERO, ..)` cancels it if it is not ready at once)
+    // at random points, with random sizes, between reads that wait: what the reader
+    // assembles is exactly what the peer sent.
+    aio::run(async {
+        let (mut client, server) = pair().await;
+        let sent = pattern(2 << 20, 7);
+        let expect = sent.clone();
+        let writer = aio::spawn(async move {
+            let mut server = server;
+            let mut choices = Choices(11);
+            let mut at = 0;
+            while at < sent.len() {
+                let n = (1 + choices.next(20_000)).min(sent.len() - at);
+                server.write_all(&sent[at..at + n]).await.unwrap();
+                at += n;
+                if choices.next(4) == 0 {
+                    aio::yield_now().await;
+                }
+            }
+            server.close().await.unwrap();
+        });
+        let mut got = Vec::new();
+        let mut choices = Choices(5);
+        let mut buf = vec![0u8; 40_000];
+        loop {
+            let len = 1 + choices.next(buf.len() - 1);
+            let n = if choices.next(2) == 0 {
+                match aio::timeout(Duration::ZERO, client.read(&mut buf[..len])).await {
+                    Ok(n) => n.unwrap(),
+                    Err(_) => continue, // cancelled while waiting
+                }
+            } else {
+                client.read(&mut buf[..len]).await.unwrap()
+            };
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert_eq!(got.len(), expect.len(), "bytes lost or duplicated");
+        assert!(got == expect, "the bytes arrived out of order or changed");
+    });
+}
+
+#[test]
+fn writes_cancelled_at_random_points_send_exactly_what_they_reported() {
+    // A write given one poll at random points: one that returned a count sent those
+    // bytes, one that was cancelled sent none; the peer receives exactly the reported
+    // bytes, in order.
+    aio::run(async {
+        let (client, mut server) = pair().await;
+        let reader = aio::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let source = pattern(1 << 20, 9);
+        let mut reported = Vec::new();
+        let mut choices = Choices(3);
+        let mut client = client;
+        let mut at = 0;
+        while at < source.len() {
+            let n = (1 + choices.next(30_000)).min(source.len() - at);
+            let chunk = &source[at..at + n];
+            let wrote = if choices.next(2) == 0 {
+                match aio::timeout(Duration::ZERO, client.write(chunk)).await {
+                    Ok(w) => w.unwrap(),
+                    Err(_) => 0, // cancelled: nothing was written
+                }
+            } else {
+                client.write(chunk).await.unwrap()
+            };
+            reported.extend_from_slice(&chunk[..wrote]);
+            at += wrote;
+        }
+        client.close().await.unwrap();
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), reported.len(), "bytes lost or duplicated");
+        assert!(
+            got == reported,
+            "the peer got other bytes than were reported"
+        );
+    });
+}
+
+#[test]
+fn a_stream_nobody_reads_holds_the_sender_back_and_loses_nothing() {
+    // The reader reads one byte (so the stream is receiving) and then nothing while the
+    // sender writes far more than the loop's receive buffers hold: the sender is held
+    // back (its writes wait), and once the reader reads, every byte arrives in order.
+    aio::run(async {
+        let (client, mut server) = pair().await;
+        let sent = pattern(16 << 20, 4);
+        let expect = sent.clone();
+        let (progress_tx, progress_rx) = aio::sync::oneshot::channel();
+        let writer = aio::spawn(async move {
+            let mut client = client;
+            client.write_all(&sent[..1]).await.unwrap();
+            let mut told = Some(progress_tx);
+            let mut at = 1;
+            while at < sent.len() {
+                let end = (at + 64 * 1024).min(sent.len());
+                client.write_all(&sent[at..end]).await.unwrap();
+                at = end;
+                if at >= 1 << 20 {
+                    if let Some(tx) = told.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+            client.close().await.unwrap();
+        });
+        let mut got = vec![0u8; 1];
+        server.read_exact(&mut got).await.unwrap();
+        // A mebibyte written past what was read: more than the receive buffers and the
+        // stream's share of them; the rest waits in the sockets.
+        progress_rx.await.unwrap();
+        server.read_to_end(&mut got).await.unwrap();
+        writer.await.unwrap();
+        assert_eq!(got.len(), expect.len(), "bytes lost or duplicated");
+        assert!(got == expect, "the bytes arrived out of order or changed");
+    });
+}
+
+#[test]
+fn more_streams_than_receive_buffers_each_get_their_bytes() {
+    // 300 streams all receiving at once, each sent 20 KiB that nobody reads until every
+    // sender is done: more than the loop's receive buffers can hold, so some streams
+    // find none; each still gets all its bytes.
+    const STREAMS: usize = 300;
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let all_sent = std::rc::Rc::new(aio::sync::Barrier::new(STREAMS + 1));
+        let mut readers = Vec::new();
+        let mut writers = Vec::new();
+        for i in 0..STREAMS {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let data = pattern(20 * 1024, i as u32 + 100);
+            let expect = data.clone();
+            let sent = all_sent.clone();
+            readers.push(aio::spawn(async move {
+                let mut server = server;
+                // One byte read: the stream is receiving from now on.
+                let mut got = vec![0u8; 1];
+                server.read_exact(&mut got).await.unwrap();
+                sent.wait().await.unwrap();
+                got.resize(expect.len(), 0);
+                server.read_exact(&mut got[1..]).await.unwrap();
+                assert!(got == expect, "a stream's bytes were lost or changed");
+            }));
+            writers.push(aio::spawn(async move {
+                let mut client = client;
+                client.write_all(&data).await.unwrap();
+                client.flush().await.unwrap();
+                client
+            }));
+        }
+        let mut clients = Vec::new();
+        for w in writers {
+            clients.push(w.await.unwrap());
+        }
+        all_sent.wait().await.unwrap();
+        for r in readers {
+            r.await.unwrap();
+        }
+        drop(clients);
+    });
+}
+
+#[test]
+fn frames_read_exactly_are_served_in_order_by_read_peek_try_read_and_readable() {
+    // A reader of fixed-size frames (which makes the epoll driver read ahead) gets every
+    // frame in order, whichever way it asks: read_exact, peek, try_read, readable.
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        let frames: Vec<Vec<u8>> = (0..12).map(|i| vec![i as u8; 100]).collect();
+        client.write_all(&frames[0]).await.unwrap();
+        let mut buf = [0u8; 100];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf[..], frames[0][..]);
+        // The rest in one write: one receive may bring them all.
+        client.write_all(&frames[1..].concat()).await.unwrap();
+        client.flush().await.unwrap();
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf[..], frames[1][..]);
+        let mut peeked = [0u8; 100];
+        let n = server.peek(&mut peeked).await.unwrap();
+        assert!(
+            n > 0 && peeked[..n] == frames[2][..n],
+            "peek shows the next frame"
+        );
+        server.readable().await.unwrap();
+        let mut next = 2;
+        let mut at = 0;
+        while next < frames.len() {
+            let n = match server.try_read(&mut buf[at..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    server.readable().await.unwrap();
+                    continue;
+                }
+                Err(e) => panic!("try_read: {e}"),
+            };
+            assert!(n > 0, "no end of stream yet");
+            at += n;
+            if at == buf.len() {
+                assert_eq!(buf[..], frames[next][..], "frame {next}");
+                next += 1;
+                at = 0;
+            }
+        }
+    });
+}
+
+#[test]
+fn into_std_refuses_to_drop_bytes_already_taken_from_the_socket() {
+    // Bytes the loop took from the socket and the program has not read would be lost by
+    // a std stream: into_std says so instead. (Read them first, and it succeeds.)
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        let mut buf = [0u8; 10];
+        client.write_all(&[1; 10]).await.unwrap();
+        server.read_exact(&mut buf).await.unwrap();
+        client.write_all(&[2; 30]).await.unwrap();
+        client.flush().await.unwrap();
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, [2; 10]);
+        drop(client); // a lost byte shows as an early end, not a hang
+                      // The other 20 bytes may be in the loop's hands now: then into_std must refuse.
+        match server.into_std() {
+            Ok(mut std) => {
+                let mut rest = [0u8; 20];
+                std::io::Read::read_exact(&mut std, &mut rest).unwrap();
+                assert_eq!(rest, [2; 20]);
+            }
+            Err(e) => assert!(e.to_string().contains("would be lost"), "{e}"),
         }
     });
 }
