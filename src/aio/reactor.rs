@@ -17,7 +17,7 @@ use super::driver::Driver;
 use super::introspect::Awaiting;
 use super::read_ahead::{self, ReadAhead};
 use super::runtime::{current, poll_budget, Local};
-use super::uring::Ring;
+use super::uring::{Ring, WRITE_POLL};
 use super::uring_io::{self, ReadState, RingStream};
 
 /// The token of the loop's cross-thread waker.
@@ -83,6 +83,21 @@ pub(super) struct Readiness {
     write_closed: Cell<bool>,
     read_wakers: RefCell<Vec<Waker>>,
     write_wakers: RefCell<Vec<Waker>>,
+    /// io_uring: polled on demand, by a single-shot poll per direction armed only while
+    /// a task waits for readiness (a stream whose reads and writes are ring operations
+    /// needs readiness rarely: connecting, `readable()`, `try_*`); else by one multishot
+    /// poll from registration on.
+    lazy: Cell<bool>,
+    /// The on-demand polls armed: bit 0 read, bit 1 write.
+    armed: Cell<u8>,
+}
+
+/// The bit of [`Readiness::armed`] for `dir`.
+fn armed_bit(dir: Direction) -> u8 {
+    match dir {
+        Direction::Read => 1,
+        Direction::Write => 2,
+    }
 }
 
 impl Readiness {
@@ -196,9 +211,19 @@ impl Reactor {
                 |ev| {
                     // A completion of a registration that is gone (or whose key was
                     // reused since) is stale: ignored, and never re-armed.
-                    let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == ev.token) else {
+                    let token = ev.token & !WRITE_POLL;
+                    let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == token) else {
                         return;
                     };
+                    if r.lazy.get() {
+                        // A single-shot poll: ended. Armed again when a task waits.
+                        let dir = if ev.token & WRITE_POLL != 0 {
+                            Direction::Write
+                        } else {
+                            Direction::Read
+                        };
+                        r.armed.set(r.armed.get() & !armed_bit(dir));
+                    }
                     if ev.read_closed {
                         r.read_closed.set(true);
                     }
@@ -213,7 +238,7 @@ impl Reactor {
                         r.writable.set(true);
                         wake.append(&mut r.write_wakers.borrow_mut());
                     }
-                    if ev.ended && !(ev.read_closed && ev.write_closed) {
+                    if ev.ended && !r.lazy.get() && !(ev.read_closed && ev.write_closed) {
                         rearm.push((r.fd.get(), ev.token));
                     }
                 },
@@ -256,7 +281,12 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// # Panics
     ///
     /// Outside of an event loop (`what` names the caller in the message).
-    pub(super) fn new(mut source: S, what: &str) -> io::Result<Self> {
+    pub(super) fn new(source: S, what: &str) -> io::Result<Self> {
+        Self::new_with(source, what, false)
+    }
+
+    /// [`new`](Self::new); `lazy`: on io_uring, poll readiness only on demand.
+    fn new_with(mut source: S, what: &str, lazy: bool) -> io::Result<Self> {
         let local = current(what);
         let readiness = Rc::new(Readiness {
             readable: Cell::new(true),
@@ -274,7 +304,12 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                 let token = ring.token(key);
                 readiness.token.set(token);
                 readiness.fd.set(source.as_raw_fd());
-                ring.register(source.as_raw_fd(), token)
+                readiness.lazy.set(lazy);
+                if lazy {
+                    Ok(())
+                } else {
+                    ring.register(source.as_raw_fd(), token)
+                }
             }
         };
         if let Err(e) = registered {
@@ -294,11 +329,13 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// [`new`](Self::new) for a byte stream: on the io_uring driver its reads and
     /// writes go through the ring (`uring_io.rs`); on epoll it is the same as `new`.
     pub(super) fn new_stream(source: S, what: &str) -> io::Result<Self> {
-        let mut this = Self::new(source, what)?;
-        if let Backend::Uring(_) = &this.local.reactor.backend {
-            if uring_io::enabled() {
-                this.stream = Some(RingStream::new(this.source.as_raw_fd()));
-            }
+        let ring_io = {
+            let local = current(what);
+            matches!(local.reactor.backend, Backend::Uring(_)) && uring_io::enabled()
+        };
+        let mut this = Self::new_with(source, what, ring_io)?;
+        if ring_io {
+            this.stream = Some(RingStream::new(this.source.as_raw_fd()));
         }
         if this.stream.is_none() {
             this.ahead = Some(RefCell::new(ReadAhead::default()));
@@ -621,6 +658,9 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         let Some(stream) = &self.stream else {
             return Ok(());
         };
+        // The socket goes to blocking use, perhaps waiting for a peer that waits for this
+        // loop's queued writes (to this socket or another): hand them to the kernel now.
+        self.ring().submit_queued()?;
         uring_io::close(self.ring(), stream);
         if stream.has_queued() {
             return Err(io::Error::other(
@@ -656,6 +696,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         loop {
             if !flag.get() {
                 self.readiness.wait(dir, cx.waker());
+                self.arm_on_demand(dir);
                 self.local.note_awaiting(Awaiting::Io(dir));
                 return Poll::Pending;
             }
@@ -695,8 +736,24 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             Poll::Ready(())
         } else {
             self.readiness.wait(dir, cx.waker());
+            self.arm_on_demand(dir);
             self.local.note_awaiting(Awaiting::Io(dir));
             Poll::Pending
+        }
+    }
+
+    /// On io_uring, for a registration polled on demand: arms its poll for `dir` unless
+    /// one is armed already.
+    fn arm_on_demand(&self, dir: Direction) {
+        let r = &self.readiness;
+        if !r.lazy.get() || r.armed.get() & armed_bit(dir) != 0 {
+            return;
+        }
+        if let Backend::Uring(ring) = &self.local.reactor.backend {
+            match ring.arm_once(r.fd.get(), r.token.get(), dir == Direction::Write) {
+                Ok(()) => r.armed.set(r.armed.get() | armed_bit(dir)),
+                Err(e) => log::error!("concur::aio: arming a poll on the io_uring failed: {e}"),
+            }
         }
     }
 
@@ -752,7 +809,18 @@ impl<S: mio::event::Source + AsRawFd> Drop for Registered<S> {
                 if let Some(stream) = &self.stream {
                     uring_io::close_and_release(ring, stream);
                 }
-                ring.deregister(self.readiness.token.get());
+                let r = &self.readiness;
+                if !r.lazy.get() {
+                    ring.deregister(r.token.get());
+                } else {
+                    // Only the polls armed now (most often none: no system call).
+                    if r.armed.get() & armed_bit(Direction::Read) != 0 {
+                        ring.deregister(r.token.get());
+                    }
+                    if r.armed.get() & armed_bit(Direction::Write) != 0 {
+                        ring.deregister(r.token.get() | WRITE_POLL);
+                    }
+                }
             }
         }
         reactor.sources.borrow_mut().try_remove(self.key);

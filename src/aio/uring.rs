@@ -32,6 +32,10 @@ const REMOVAL: u64 = u64::MAX - 1;
 /// The `user_data` of a stream operation's cancellation.
 pub(super) const CANCEL: u64 = u64::MAX - 2;
 
+/// The bit of a registration's key that marks the write-direction poll of a registration
+/// polled on demand (its read-direction poll leaves it clear).
+pub(super) const WRITE_POLL: u64 = 1 << 31;
+
 /// What a poll completion says about a descriptor.
 pub(super) struct Event {
     pub(super) key: usize,
@@ -251,6 +255,23 @@ impl Ring {
         self.push(entry)
     }
 
+    /// Arms one single-shot poll of `fd` for `write` (else read) readiness, for a
+    /// registration polled on demand (`token` without [`WRITE_POLL`]).
+    pub(super) fn arm_once(&self, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
+        let (token, mask) = if write {
+            (token | WRITE_POLL, libc::POLLOUT as u32)
+        } else {
+            (
+                token,
+                (libc::POLLIN | libc::POLLRDHUP | libc::POLLPRI) as u32,
+            )
+        };
+        let entry = opcode::PollAdd::new(types::Fd(fd), mask)
+            .build()
+            .user_data(token);
+        self.push(&entry)
+    }
+
     fn arm(&self, fd: RawFd, token: u64) -> io::Result<()> {
         self.arm_mask(fd, token, MASK)
     }
@@ -431,7 +452,7 @@ fn build() -> io::Result<IoUring> {
 }
 
 fn event(token: u64, result: i32, more: bool) -> Event {
-    let key = (token & u64::from(u32::MAX)) as usize;
+    let key = (token & (WRITE_POLL - 1)) as usize;
     if result < 0 {
         // The poll failed (or was removed: then the reactor no longer knows the token).
         return Event {

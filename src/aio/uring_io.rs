@@ -578,6 +578,14 @@ fn complete_multishot(
 /// Cancels `stream`'s receive in flight and waits until it has completed, so that the
 /// kernel holds the file no more; then marks the stream closed.
 pub(super) fn close(ring: &Ring, stream: &RingStream) {
+    // A send still queued names the descriptor by number: it must reach the kernel (which
+    // then holds the file) before the number is closed, and perhaps reused by another
+    // socket. Submitted, it finishes as the kernel finishes a closed socket's bytes.
+    if stream.sending() {
+        if let Err(e) = ring.submit_queued() {
+            log::error!("concur::aio: submitting a closing stream's last send failed: {e}");
+        }
+    }
     stream.mark_closed();
     for _ in 0..64 {
         let Some(token) = stream.recv_token() else {

@@ -595,3 +595,29 @@ fn into_std_refuses_to_drop_bytes_already_taken_from_the_socket() {
         }
     });
 }
+
+#[test]
+fn a_stream_dropped_right_after_writing_delivers_to_its_own_peer_only() {
+    // The last write of a stream dropped in the same poll must reach its own peer: on
+    // io_uring it may still be queued for the loop's next turn, and the sockets opened
+    // next (here, before the loop turns) take the closed descriptor's number.
+    aio::run(async {
+        let (mut client, mut server) = pair().await;
+        server.write_all(b"last words").await.unwrap();
+        drop(server);
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other_client = std::net::TcpStream::connect(other.local_addr().unwrap()).unwrap();
+        let (other_server, _) = other.accept().unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"last words");
+        other_client.set_nonblocking(true).unwrap();
+        let mut stray = [0u8; 16];
+        let e = std::io::Read::read(&mut &other_client, &mut stray);
+        assert!(
+            matches!(&e, Err(e) if e.kind() == ErrorKind::WouldBlock),
+            "bytes reached a stranger socket: {e:?}"
+        );
+        drop(other_server);
+    });
+}
