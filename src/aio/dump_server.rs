@@ -14,7 +14,8 @@ use std::os::fd::AsFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener as StdUnixListener};
 
-use super::reactor::{Direction, Registered};
+use super::driver::Direction;
+use super::registered::Registered;
 use super::task::Task;
 
 /// The abstract socket name a process's dump is served on.

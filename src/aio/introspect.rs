@@ -14,7 +14,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::reactor::Direction;
+use super::driver::Direction;
 use super::runtime::{with_current, Local};
 use super::task::Control;
 

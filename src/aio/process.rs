@@ -105,7 +105,8 @@ use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, WaitOptions};
 use slab::Slab;
 
-use super::reactor::{Direction, Registered};
+use super::driver::Direction;
+use super::registered::Registered;
 use super::runtime::current;
 
 /// A process builder: [`std::process::Command`] whose children are awaited on the loop.

@@ -32,8 +32,8 @@ use slab::Slab;
 
 use super::clock::Clock;
 use super::driver::Driver;
+use super::driver::Reactor;
 use super::introspect::{Awaiting, MainTask, Record, TaskName, TaskRef, MAIN_ID};
-use super::reactor::Reactor;
 use super::schedule::{RemoteQueue, ScheduleState};
 use super::signal::CtrlC;
 use super::task::{Output, Runnable, Task, TaskCell};
@@ -53,7 +53,7 @@ const NOBODY: u64 = u64::MAX - 1;
 pub(super) struct Shared {
     /// The ids woken from other threads.
     remote: RemoteQueue,
-    pub(super) os_waker: super::reactor::OsWaker,
+    pub(super) os_waker: super::driver::OsWaker,
     /// The thread the loop runs on.
     owner: std::thread::ThreadId,
 }
@@ -538,6 +538,18 @@ impl Local {
         }
         self.running.set(false);
     }
+}
+
+/// The driver of the loop running on this thread; outside a loop, the one a loop started
+/// now with [`Driver::Auto`] would get (the environment's `CONCUR_AIO_DRIVER` included).
+///
+/// ```
+/// use concur::aio::{self, Driver};
+/// let d = aio::run(async { aio::driver() });
+/// assert_ne!(d, Driver::Auto); // always the driver chosen
+/// ```
+pub fn driver() -> Driver {
+    with_current(|l| l.map(|l| l.driver())).unwrap_or_else(|| super::driver::resolve(Driver::Auto))
 }
 
 /// Runs `future` to completion on a new event loop on this thread and returns its

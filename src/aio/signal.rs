@@ -105,7 +105,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use libc::{c_int, c_void, siginfo_t};
 use mio::unix::SourceFd;
 
-use super::reactor::{Direction, Registered};
+use super::driver::Direction;
+use super::registered::Registered;
 use super::runtime::{current, poll_budget, Local};
 
 /// The highest signal number on Linux (`SIGRTMAX`).

@@ -9,7 +9,8 @@ use std::task::{ready, Context, Poll};
 
 use super::addr::{each_addr, resolve, ToSocketAddrs};
 use super::TcpStream;
-use crate::aio::reactor::{Direction, Registered};
+use crate::aio::driver::Direction;
+use crate::aio::registered::Registered;
 
 /// A TCP server socket: `asyncio.start_server`'s listener.
 ///

@@ -14,7 +14,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use super::addr::{resolve, resolved_to_nothing, ToSocketAddrs};
 use super::split::{ReadHalf, WriteHalf};
 use super::split_owned::{self, OwnedReadHalf, OwnedWriteHalf};
-use crate::aio::reactor::{Direction, Registered};
+use crate::aio::driver::Direction;
+use crate::aio::registered::Registered;
 
 /// A TCP connection: `asyncio.open_connection`'s stream. Implements
 /// [`AsyncRead`] and [`AsyncWrite`]; see [`TcpListener`](super::TcpListener) for an example.

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use super::addr::{each_addr, resolve, ToSocketAddrs};
-use crate::aio::reactor::{Direction, Registered};
+use crate::aio::driver::Direction;
+use crate::aio::registered::Registered;
 
 /// A UDP socket.
 ///

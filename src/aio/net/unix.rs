@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::aio::reactor::{Direction, Registered};
+use crate::aio::driver::Direction;
+use crate::aio::registered::Registered;
 
 /// A Unix-domain stream server socket.
 ///

@@ -1,260 +1,20 @@
-//! The reactor: the readiness of every I/O object the loop owns, from mio's `Poll` (epoll)
-//! or from an io_uring (`uring.rs`: multishot polls), as the loop's driver says.
-//! Registration is edge-triggered: an object is tried optimistically, and only after the
-//! OS says "would block" does it wait for the next readiness event.
+//! An OS object registered with the running loop's reactor: the readiness protocol every
+//! socket, pipe and descriptor of the loop goes through, and for byte streams the reads
+//! and writes that are system calls on epoll (with read-ahead, `read_ahead.rs`) or ring
+//! operations on io_uring (`driver/uring/streams.rs`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::task::{Context, Poll};
 
-use mio::{Events, Interest, Token};
-use slab::Slab;
-
-use super::driver::Driver;
+use super::driver::uring::streams::{self, ReadState, RingStream};
+use super::driver::uring::Ring;
+use super::driver::{Direction, Readiness};
 use super::introspect::Awaiting;
 use super::read_ahead::{self, ReadAhead};
 use super::runtime::{current, poll_budget, Local};
-use super::uring::{Ring, WRITE_POLL};
-use super::uring_io::{self, ReadState, RingStream};
-
-/// The token of the loop's cross-thread waker.
-const WAKER_TOKEN: Token = Token(usize::MAX);
-
-pub(crate) struct Reactor {
-    backend: Backend,
-    sources: RefCell<Slab<Rc<Readiness>>>,
-    /// The wakers one poll collects, kept between polls for its capacity.
-    to_wake: RefCell<Vec<Waker>>,
-}
-
-/// Where readiness comes from.
-enum Backend {
-    Epoll {
-        poll: RefCell<mio::Poll>,
-        events: RefCell<Events>,
-    },
-    /// Boxed: a ring is much larger than the epoll side.
-    Uring(Box<Ring>),
-}
-
-/// What wakes a loop blocked in its reactor, from any thread.
-pub(super) enum OsWaker {
-    Mio(mio::Waker),
-    /// The ring's eventfd (a duplicate), polled on the ring.
-    EventFd(OwnedFd),
-}
-
-impl OsWaker {
-    pub(super) fn wake(&self) -> io::Result<()> {
-        match self {
-            OsWaker::Mio(w) => w.wake(),
-            OsWaker::EventFd(fd) => match rustix::io::write(fd, &1u64.to_ne_bytes()) {
-                // A full counter (EAGAIN) is a wake-up still pending: enough.
-                Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),
-                Err(e) => Err(e.into()),
-            },
-        }
-    }
-}
-
-/// Which way an operation goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Read,
-    Write,
-}
-
-/// What the reactor knows of one object: readiness per direction, and who waits (each
-/// task waiting in a direction; several tasks may share a socket).
-#[derive(Default)]
-pub(super) struct Readiness {
-    /// The io_uring driver's name for this registration (key and generation), and the
-    /// descriptor its poll watches.
-    token: Cell<u64>,
-    fd: Cell<RawFd>,
-    readable: Cell<bool>,
-    writable: Cell<bool>,
-    /// The OS reported the read (write) side closed or an error: that is final, so a
-    /// partial transfer never makes the object wait for an event that will not come.
-    read_closed: Cell<bool>,
-    write_closed: Cell<bool>,
-    read_wakers: RefCell<Vec<Waker>>,
-    write_wakers: RefCell<Vec<Waker>>,
-    /// io_uring: polled on demand, by a single-shot poll per direction armed only while
-    /// a task waits for readiness (a stream whose reads and writes are ring operations
-    /// needs readiness rarely: connecting, `readable()`, `try_*`); else by one multishot
-    /// poll from registration on.
-    lazy: Cell<bool>,
-    /// The on-demand polls armed: bit 0 read, bit 1 write.
-    armed: Cell<u8>,
-}
-
-/// The bit of [`Readiness::armed`] for `dir`.
-fn armed_bit(dir: Direction) -> u8 {
-    match dir {
-        Direction::Read => 1,
-        Direction::Write => 2,
-    }
-}
-
-impl Readiness {
-    fn flag(&self, dir: Direction) -> &Cell<bool> {
-        match dir {
-            Direction::Read => &self.readable,
-            Direction::Write => &self.writable,
-        }
-    }
-
-    fn wakers(&self, dir: Direction) -> &RefCell<Vec<Waker>> {
-        match dir {
-            Direction::Read => &self.read_wakers,
-            Direction::Write => &self.write_wakers,
-        }
-    }
-
-    /// Registers `waker` to hear of the next readiness in `dir`.
-    fn wait(&self, dir: Direction, waker: &Waker) {
-        let mut ws = self.wakers(dir).borrow_mut();
-        if !ws.iter().any(|w| w.will_wake(waker)) {
-            ws.push(waker.clone());
-        }
-    }
-}
-
-impl Reactor {
-    /// A reactor on `driver` (never `Auto`: the loop resolved it).
-    pub(super) fn new(driver: Driver) -> io::Result<Self> {
-        let backend = match driver {
-            Driver::IoUring => Backend::Uring(Box::new(Ring::new()?)),
-            _ => Backend::Epoll {
-                poll: RefCell::new(mio::Poll::new()?),
-                events: RefCell::new(Events::with_capacity(1024)),
-            },
-        };
-        Ok(Reactor {
-            backend,
-            sources: RefCell::new(Slab::new()),
-            to_wake: RefCell::new(Vec::new()),
-        })
-    }
-
-    pub(super) fn new_waker(&self) -> io::Result<OsWaker> {
-        match &self.backend {
-            Backend::Epoll { poll, .. } => Ok(OsWaker::Mio(mio::Waker::new(
-                poll.borrow().registry(),
-                WAKER_TOKEN,
-            )?)),
-            Backend::Uring(ring) => Ok(OsWaker::EventFd(ring.waker()?)),
-        }
-    }
-
-    /// Waits at most `timeout` (forever if `None`) for readiness events and wakes the
-    /// tasks waiting on them.
-    pub(super) fn poll(&self, timeout: Option<Duration>) {
-        let (poll, events) = match &self.backend {
-            Backend::Epoll { poll, events } => (poll, events),
-            Backend::Uring(ring) => return self.poll_ring(ring, timeout),
-        };
-        let mut events = events.borrow_mut();
-        if let Err(e) = poll.borrow_mut().poll(&mut events, timeout) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                log::error!("concur::aio: polling for I/O failed: {e}");
-            }
-            return;
-        }
-        // Taken out of its cell: a waker may do anything, even poll this reactor again.
-        let mut wake = std::mem::take(&mut *self.to_wake.borrow_mut());
-        {
-            let sources = self.sources.borrow();
-            for ev in events.iter() {
-                if ev.token() == WAKER_TOKEN {
-                    continue; // the remote queue is drained by the loop
-                }
-                let Some(r) = sources.get(ev.token().0) else {
-                    continue;
-                };
-                if ev.is_read_closed() || ev.is_error() {
-                    r.read_closed.set(true);
-                }
-                if ev.is_write_closed() || ev.is_error() {
-                    r.write_closed.set(true);
-                }
-                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                    r.readable.set(true);
-                    wake.append(&mut r.read_wakers.borrow_mut());
-                }
-                if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
-                    r.writable.set(true);
-                    wake.append(&mut r.write_wakers.borrow_mut());
-                }
-            }
-        }
-        drop(events);
-        for w in wake.drain(..) {
-            w.wake();
-        }
-        *self.to_wake.borrow_mut() = wake;
-    }
-
-    /// [`poll`](Self::poll) on the io_uring driver.
-    fn poll_ring(&self, ring: &Ring, timeout: Option<Duration>) {
-        let mut wake = std::mem::take(&mut *self.to_wake.borrow_mut());
-        let mut rearm = Vec::new();
-        let mut op_wakes = Vec::new();
-        {
-            let sources = self.sources.borrow();
-            ring.wait(
-                timeout,
-                |ev| {
-                    // A completion of a registration that is gone (or whose key was
-                    // reused since) is stale: ignored, and never re-armed.
-                    let token = ev.token & !WRITE_POLL;
-                    let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == token) else {
-                        return;
-                    };
-                    if r.lazy.get() {
-                        // A single-shot poll: ended. Armed again when a task waits.
-                        let dir = if ev.token & WRITE_POLL != 0 {
-                            Direction::Write
-                        } else {
-                            Direction::Read
-                        };
-                        r.armed.set(r.armed.get() & !armed_bit(dir));
-                    }
-                    if ev.read_closed {
-                        r.read_closed.set(true);
-                    }
-                    if ev.write_closed {
-                        r.write_closed.set(true);
-                    }
-                    if ev.readable {
-                        r.readable.set(true);
-                        wake.append(&mut r.read_wakers.borrow_mut());
-                    }
-                    if ev.writable {
-                        r.writable.set(true);
-                        wake.append(&mut r.write_wakers.borrow_mut());
-                    }
-                    if ev.ended && !r.lazy.get() && !(ev.read_closed && ev.write_closed) {
-                        rearm.push((r.fd.get(), ev.token));
-                    }
-                },
-                &mut op_wakes,
-            );
-        }
-        wake.append(&mut op_wakes);
-        for (fd, token) in rearm {
-            ring.rearm(fd, token);
-        }
-        for w in wake.drain(..) {
-            w.wake();
-        }
-        *self.to_wake.borrow_mut() = wake;
-    }
-}
 
 /// Copies what fits of `bytes` into `buf`; how many.
 fn copy_into(buf: &mut [u8], bytes: &[u8]) -> usize {
@@ -288,34 +48,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// [`new`](Self::new); `lazy`: on io_uring, poll readiness only on demand.
     fn new_with(mut source: S, what: &str, lazy: bool) -> io::Result<Self> {
         let local = current(what);
-        let readiness = Rc::new(Readiness {
-            readable: Cell::new(true),
-            writable: Cell::new(true),
-            ..Readiness::default()
-        });
-        let key = local.reactor.sources.borrow_mut().insert(readiness.clone());
-        let registered = match &local.reactor.backend {
-            Backend::Epoll { poll, .. } => poll.borrow().registry().register(
-                &mut source,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            ),
-            Backend::Uring(ring) => {
-                let token = ring.token(key);
-                readiness.token.set(token);
-                readiness.fd.set(source.as_raw_fd());
-                readiness.lazy.set(lazy);
-                if lazy {
-                    Ok(())
-                } else {
-                    ring.register(source.as_raw_fd(), token)
-                }
-            }
-        };
-        if let Err(e) = registered {
-            local.reactor.sources.borrow_mut().remove(key);
-            return Err(e);
-        }
+        let (key, readiness) = local.reactor.register(&mut source, lazy)?;
         Ok(Registered {
             source,
             key,
@@ -327,27 +60,25 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     }
 
     /// [`new`](Self::new) for a byte stream: on the io_uring driver its reads and
-    /// writes go through the ring (`uring_io.rs`); on epoll it is the same as `new`.
+    /// writes go through the ring (`driver/uring/streams.rs`), and its readiness is
+    /// polled only on demand; where reads are system calls, they read ahead
+    /// (`read_ahead.rs`).
     pub(super) fn new_stream(source: S, what: &str) -> io::Result<Self> {
-        let ring_io = {
-            let local = current(what);
-            matches!(local.reactor.backend, Backend::Uring(_)) && uring_io::enabled()
-        };
+        let ring_io = current(what).reactor.ring().is_some() && streams::enabled();
         let mut this = Self::new_with(source, what, ring_io)?;
         if ring_io {
             this.stream = Some(RingStream::new(this.source.as_raw_fd()));
-        }
-        if this.stream.is_none() {
+        } else {
             this.ahead = Some(RefCell::new(ReadAhead::default()));
         }
         Ok(this)
     }
 
     fn ring(&self) -> &Ring {
-        match &self.local.reactor.backend {
-            Backend::Uring(ring) => ring,
-            Backend::Epoll { .. } => unreachable!("a ring stream on the epoll driver"),
-        }
+        self.local
+            .reactor
+            .ring()
+            .expect("a ring stream on the epoll driver")
     }
 
     /// The checks every operation makes first: the loop still runs, and the task has
@@ -661,7 +392,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         // The socket goes to blocking use, perhaps waiting for a peer that waits for this
         // loop's queued writes (to this socket or another): hand them to the kernel now.
         self.ring().submit_queued()?;
-        uring_io::close(self.ring(), stream);
+        streams::close(self.ring(), stream);
         if stream.has_queued() {
             return Err(io::Error::other(
                 "concur::aio: bytes the io_uring already received would be lost; \
@@ -696,7 +427,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         loop {
             if !flag.get() {
                 self.readiness.wait(dir, cx.waker());
-                self.arm_on_demand(dir);
+                self.local.reactor.arm_on_demand(&self.readiness, dir);
                 self.local.note_awaiting(Awaiting::Io(dir));
                 return Poll::Pending;
             }
@@ -736,24 +467,9 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             Poll::Ready(())
         } else {
             self.readiness.wait(dir, cx.waker());
-            self.arm_on_demand(dir);
+            self.local.reactor.arm_on_demand(&self.readiness, dir);
             self.local.note_awaiting(Awaiting::Io(dir));
             Poll::Pending
-        }
-    }
-
-    /// On io_uring, for a registration polled on demand: arms its poll for `dir` unless
-    /// one is armed already.
-    fn arm_on_demand(&self, dir: Direction) {
-        let r = &self.readiness;
-        if !r.lazy.get() || r.armed.get() & armed_bit(dir) != 0 {
-            return;
-        }
-        if let Backend::Uring(ring) = &self.local.reactor.backend {
-            match ring.arm_once(r.fd.get(), r.token.get(), dir == Direction::Write) {
-                Ok(()) => r.armed.set(r.armed.get() | armed_bit(dir)),
-                Err(e) => log::error!("concur::aio: arming a poll on the io_uring failed: {e}"),
-            }
         }
     }
 
@@ -785,11 +501,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// [`clear`](Self::clear), unless that side is closed: then no event would follow, and
     /// the next operation must go to the OS (to hear the end of the stream or the error).
     fn clear_unless_closed(&self, dir: Direction) {
-        let closed = match dir {
-            Direction::Read => &self.readiness.read_closed,
-            Direction::Write => &self.readiness.write_closed,
-        };
-        if !closed.get() {
+        if !self.readiness.closed(dir) {
             self.clear(dir);
         }
     }
@@ -798,31 +510,11 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
 impl<S: mio::event::Source + AsRawFd> Drop for Registered<S> {
     fn drop(&mut self) {
         let reactor = &self.local.reactor;
-        match &reactor.backend {
-            Backend::Epoll { poll, .. } => {
-                // Deregistering can only fail for a descriptor the OS already forgot.
-                let _ = poll.borrow().registry().deregister(&mut self.source);
-            }
-            // Submitted now, before the descriptor is closed (the source drops after
-            // this): the kernel's poll (and a receive) holds the file until it is gone.
-            Backend::Uring(ring) => {
-                if let Some(stream) = &self.stream {
-                    uring_io::close_and_release(ring, stream);
-                }
-                let r = &self.readiness;
-                if !r.lazy.get() {
-                    ring.deregister(r.token.get());
-                } else {
-                    // Only the polls armed now (most often none: no system call).
-                    if r.armed.get() & armed_bit(Direction::Read) != 0 {
-                        ring.deregister(r.token.get());
-                    }
-                    if r.armed.get() & armed_bit(Direction::Write) != 0 {
-                        ring.deregister(r.token.get() | WRITE_POLL);
-                    }
-                }
-            }
+        // Before the descriptor is closed (the source drops after this): the kernel's
+        // receive and polls hold the file until they are gone.
+        if let (Some(stream), Some(ring)) = (&self.stream, reactor.ring()) {
+            streams::close_and_release(ring, stream);
         }
-        reactor.sources.borrow_mut().try_remove(self.key);
+        reactor.deregister(&mut self.source, self.key, &self.readiness);
     }
 }

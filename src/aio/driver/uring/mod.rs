@@ -1,4 +1,8 @@
-//! The io_uring driver's ring: readiness of the loop's descriptors as multishot polls.
+//! The io_uring backend: readiness of the loop's descriptors as polls on one ring, and
+//! (`streams.rs`, `bufs.rs`) TCP streams' receives and sends as ring operations.
+//!
+//! The same names as the epoll backend (`../epoll.rs`): `new`, `waker`, `register`,
+//! `deregister`, `poll`.
 //!
 //! One ring per loop, used only from the loop's thread (`SINGLE_ISSUER`, with
 //! `COOP_TASKRUN` so completions need no interrupt). Each registered descriptor gets one
@@ -8,7 +12,7 @@
 //! waker is an eventfd polled on the ring the same way.
 //!
 //! Every object of the loop runs on these polls unchanged; a TCP stream's receives and
-//! sends go into the ring itself (`uring_io.rs`).
+//! sends go into the ring itself (`streams.rs`).
 //!
 //! A completion names its registration by `user_data`: the reactor's slab key and a
 //! generation, so a completion that arrives after its registration was removed (or its
@@ -18,47 +22,53 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use slab::Slab;
 
-use super::uring_bufs::BufRing;
-use super::uring_io::{self, Ops, OP};
+mod bufs;
+pub(in crate::aio) mod streams;
+
+use super::{armed_bit, Direction, OsWaker, Readiness};
+use bufs::BufRing;
+use streams::{Ops, OP};
 
 /// The `user_data` of the waker's poll.
 const WAKER: u64 = u64::MAX;
 /// The `user_data` of a removal (its completion says nothing we need).
 const REMOVAL: u64 = u64::MAX - 1;
 /// The `user_data` of a stream operation's cancellation.
-pub(super) const CANCEL: u64 = u64::MAX - 2;
+pub(in crate::aio) const CANCEL: u64 = u64::MAX - 2;
 
 /// The bit of a registration's key that marks the write-direction poll of a registration
 /// polled on demand (its read-direction poll leaves it clear).
-pub(super) const WRITE_POLL: u64 = 1 << 31;
+pub(in crate::aio) const WRITE_POLL: u64 = 1 << 31;
 
 /// What a poll completion says about a descriptor.
-pub(super) struct Event {
-    pub(super) key: usize,
+pub(in crate::aio) struct Event {
+    pub(in crate::aio) key: usize,
     /// The registration's full `user_data` (key and generation).
-    pub(super) token: u64,
-    pub(super) readable: bool,
-    pub(super) writable: bool,
-    pub(super) read_closed: bool,
-    pub(super) write_closed: bool,
+    pub(in crate::aio) token: u64,
+    pub(in crate::aio) readable: bool,
+    pub(in crate::aio) writable: bool,
+    pub(in crate::aio) read_closed: bool,
+    pub(in crate::aio) write_closed: bool,
     /// The poll ended (an error, or the kernel stopped it): arm it again if still wanted.
-    pub(super) ended: bool,
+    pub(in crate::aio) ended: bool,
 }
 
 /// One loop's ring.
-pub(super) struct Ring {
+pub(in crate::aio) struct Ring {
     ring: RefCell<IoUring>,
     /// Completions taken while waiting for a removal, for the next `wait` to hand out.
     stashed: RefCell<Vec<cqueue::Entry>>,
     /// The cross-thread waker: written by any thread, polled on the ring.
     waker: OwnedFd,
     generation: Cell<u32>,
-    /// The stream operations in flight, with their buffers (`uring_io.rs`).
-    pub(super) ops: RefCell<Ops>,
+    /// The stream operations in flight, with their buffers (`streams.rs`).
+    pub(in crate::aio) ops: RefCell<Ops>,
     /// Wakers collected by completions taken outside `wait` (while closing a stream),
     /// for the next `wait` to wake.
     pending_wakes: RefCell<Vec<std::task::Waker>>,
@@ -73,7 +83,7 @@ const MASK: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP | libc::POLLPR
 
 impl Ring {
     /// A ring for a loop on this thread, or why the kernel gives none.
-    pub(super) fn new() -> io::Result<Ring> {
+    pub(in crate::aio) fn new() -> io::Result<Ring> {
         let ring = build()?;
         if !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(
@@ -118,29 +128,108 @@ impl Ring {
     }
 
     /// A second descriptor of the waker's eventfd, for other threads to write.
-    pub(super) fn waker(&self) -> io::Result<OwnedFd> {
-        self.waker.try_clone()
+    pub(in crate::aio) fn waker(&self) -> io::Result<OsWaker> {
+        Ok(OsWaker::EventFd(self.waker.try_clone()?))
+    }
+
+    /// Starts watching `source` (at `key`): a multishot poll from now on, or, for a
+    /// registration polled on demand, nothing until a task waits.
+    pub(in crate::aio) fn register<S: AsRawFd>(
+        &self,
+        source: &mut S,
+        key: usize,
+        r: &Readiness,
+    ) -> io::Result<()> {
+        let token = self.token(key);
+        r.token.set(token);
+        if r.lazy.get() {
+            return Ok(());
+        }
+        self.arm(source.as_raw_fd(), token)
+    }
+
+    /// Stops watching a registration before its descriptor closes: removes its polls
+    /// (for one polled on demand, only those armed now: most often none, and no system
+    /// call).
+    pub(in crate::aio) fn deregister<S>(&self, _: &mut S, r: &Readiness) {
+        if !r.lazy.get() {
+            return self.remove_poll(r.token.get());
+        }
+        if r.armed.get() & armed_bit(Direction::Read) != 0 {
+            self.remove_poll(r.token.get());
+        }
+        if r.armed.get() & armed_bit(Direction::Write) != 0 {
+            self.remove_poll(r.token.get() | WRITE_POLL);
+        }
+    }
+
+    /// Waits at most `timeout` for completions; marks the objects of `sources` the polls
+    /// name, applies stream operations' completions, and collects in `wake` the wakers to
+    /// wake.
+    pub(in crate::aio) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        sources: &Slab<Rc<Readiness>>,
+        wake: &mut Vec<std::task::Waker>,
+    ) {
+        let mut rearm = Vec::new();
+        let mut op_wakes = Vec::new();
+        self.wait(
+            timeout,
+            |ev| {
+                // A completion of a registration that is gone (or whose key was reused
+                // since) is stale: ignored, and never re-armed.
+                let token = ev.token & !WRITE_POLL;
+                let Some(r) = sources.get(ev.key).filter(|r| r.token.get() == token) else {
+                    return;
+                };
+                if r.lazy.get() {
+                    // A single-shot poll: ended. Armed again when a task waits.
+                    let dir = if ev.token & WRITE_POLL != 0 {
+                        Direction::Write
+                    } else {
+                        Direction::Read
+                    };
+                    r.armed.set(r.armed.get() & !armed_bit(dir));
+                }
+                if ev.read_closed {
+                    r.read_closed.set(true);
+                }
+                if ev.write_closed {
+                    r.write_closed.set(true);
+                }
+                if ev.readable {
+                    r.mark(Direction::Read, ev.read_closed, wake);
+                }
+                if ev.writable {
+                    r.mark(Direction::Write, ev.write_closed, wake);
+                }
+                if ev.ended && !r.lazy.get() && !(ev.read_closed && ev.write_closed) {
+                    rearm.push((r.fd.get(), ev.token));
+                }
+            },
+            &mut op_wakes,
+        );
+        wake.append(&mut op_wakes);
+        for (fd, token) in rearm {
+            self.rearm(fd, token);
+        }
     }
 
     /// A fresh `user_data` for the registration at `key`.
-    pub(super) fn token(&self, key: usize) -> u64 {
+    fn token(&self, key: usize) -> u64 {
         // 31 bits: the top bit of `user_data` marks stream operations.
         let g = self.generation.get().wrapping_add(1) & 0x7fff_ffff;
         self.generation.set(g);
         (u64::from(g) << 32) | key as u64
     }
 
-    /// Starts watching `fd` under `token`.
-    pub(super) fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        self.arm(fd, token)
-    }
-
-    /// Stops watching the registration `token` before returning: the kernel's poll
+    /// Removes the poll `token` before returning: the kernel's poll
     /// holds a reference to the file, so until it is gone, closing the descriptor would
     /// not close the socket (a peer would not see it close, a port would stay bound).
     /// A removal that finds the poll busy completing (`EALREADY`) is tried again once
     /// that completion has run.
-    pub(super) fn deregister(&self, token: u64) {
+    fn remove_poll(&self, token: u64) {
         for _ in 0..64 {
             let entry = opcode::PollRemove::new(token).build().user_data(REMOVAL);
             if self.push(&entry).is_err() {
@@ -160,14 +249,14 @@ impl Ring {
     }
 
     /// Queues `entry` (a cancellation, tagged `tag`) and waits for its completion.
-    pub(super) fn wait_for(&self, entry: &squeue::Entry, tag: u64) -> Option<i32> {
+    pub(in crate::aio) fn wait_for(&self, entry: &squeue::Entry, tag: u64) -> Option<i32> {
         self.push(entry).ok()?;
         self.wait_tag(tag)
     }
 
     /// Waits (a few turns at most) until `done`, applying stream operations'
     /// completions as they come and stashing the others.
-    pub(super) fn wait_ops_settle(&self, mut done: impl FnMut() -> bool) {
+    pub(in crate::aio) fn wait_ops_settle(&self, mut done: impl FnMut() -> bool) {
         for _ in 0..64 {
             if done() {
                 return;
@@ -199,7 +288,7 @@ impl Ring {
                 } else if is_op(ud) {
                     any_op = true;
                     let mut wakes = self.pending_wakes.borrow_mut();
-                    uring_io::complete(self, ud, cqe.result(), cqe.flags(), &mut wakes);
+                    streams::complete(self, ud, cqe.result(), cqe.flags(), &mut wakes);
                 } else {
                     self.stashed.borrow_mut().push(cqe);
                 }
@@ -214,13 +303,13 @@ impl Ring {
     }
 
     /// The provided buffers, if registered.
-    pub(super) fn bufs(&self) -> Option<&BufRing> {
+    fn bufs(&self) -> Option<&BufRing> {
         self.bufs.get().and_then(Option::as_ref)
     }
 
     /// The provided buffers for a new multishot receive: registered on first use;
     /// `None` where the kernel has none or multishot receives failed.
-    pub(super) fn recv_bufs(&self) -> Option<&BufRing> {
+    fn recv_bufs(&self) -> Option<&BufRing> {
         if self.multishot_off.get() {
             return None;
         }
@@ -236,12 +325,12 @@ impl Ring {
     }
 
     /// Multishot receives failed with `EINVAL`: the kernel has none; one-shot from now.
-    pub(super) fn no_multishot(&self) {
+    pub(in crate::aio) fn no_multishot(&self) {
         self.multishot_off.set(true);
     }
 
     /// Queues `entry`, which refers to no memory of ours (a cancellation).
-    pub(super) fn push_entry(&self, entry: &squeue::Entry) -> io::Result<()> {
+    pub(in crate::aio) fn push_entry(&self, entry: &squeue::Entry) -> io::Result<()> {
         self.push(entry)
     }
 
@@ -251,13 +340,13 @@ impl Ring {
     ///
     /// The memory `entry` names must stay valid until its completion is taken (the
     /// ring's table of operations owns it).
-    pub(super) unsafe fn push_op(&self, entry: &squeue::Entry) -> io::Result<()> {
+    pub(in crate::aio) unsafe fn push_op(&self, entry: &squeue::Entry) -> io::Result<()> {
         self.push(entry)
     }
 
     /// Arms one single-shot poll of `fd` for `write` (else read) readiness, for a
     /// registration polled on demand (`token` without [`WRITE_POLL`]).
-    pub(super) fn arm_once(&self, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
+    pub(in crate::aio) fn arm_once(&self, fd: RawFd, token: u64, write: bool) -> io::Result<()> {
         let (token, mask) = if write {
             (token | WRITE_POLL, libc::POLLOUT as u32)
         } else {
@@ -303,12 +392,12 @@ impl Ring {
     }
 
     /// Hands the kernel what is queued, without waiting.
-    pub(super) fn submit(&self) -> io::Result<()> {
+    pub(in crate::aio) fn submit(&self) -> io::Result<()> {
         self.ring.borrow_mut().submit().map(drop)
     }
 
     /// Hands the kernel what is queued, if anything is (no system call otherwise).
-    pub(super) fn submit_queued(&self) -> io::Result<()> {
+    pub(in crate::aio) fn submit_queued(&self) -> io::Result<()> {
         let mut ring = self.ring.borrow_mut();
         if ring.submission().is_empty() {
             return Ok(());
@@ -324,7 +413,7 @@ impl Ring {
     /// Submits what is queued and waits at most `timeout` (forever if `None`) for a
     /// completion; hands each poll completion to `each`, and applies each stream
     /// operation's completion, adding the wakers to wake to `wake`.
-    pub(super) fn wait(
+    pub(in crate::aio) fn wait(
         &self,
         timeout: Option<Duration>,
         mut each: impl FnMut(Event),
@@ -366,7 +455,7 @@ impl Ring {
             match token {
                 WAKER => rearm_waker |= !more,
                 REMOVAL | CANCEL => {}
-                t if is_op(t) => uring_io::complete(self, t, cqe.result(), cqe.flags(), wake),
+                t if is_op(t) => streams::complete(self, t, cqe.result(), cqe.flags(), wake),
                 _ => each(event(token, cqe.result(), more)),
             }
         }
@@ -376,7 +465,7 @@ impl Ring {
     }
 
     /// Arms again the poll of a registration whose poll ended.
-    pub(super) fn rearm(&self, fd: RawFd, token: u64) {
+    pub(in crate::aio) fn rearm(&self, fd: RawFd, token: u64) {
         if let Err(e) = self.arm(fd, token) {
             log::error!("concur::aio: re-arming a poll on the io_uring failed: {e}");
         }
@@ -481,7 +570,7 @@ fn event(token: u64, result: i32, more: bool) -> Event {
 
 /// Why this kernel gives a loop no io_uring driver, found out once per process by
 /// building a ring (`None`: it does).
-pub(super) fn unavailable() -> Option<&'static str> {
+pub(in crate::aio) fn unavailable() -> Option<&'static str> {
     static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     WHY.get_or_init(|| {
         if let Ok(v) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {

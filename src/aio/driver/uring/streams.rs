@@ -3,7 +3,7 @@
 //!
 //! A stream receives with one multishot `IORING_OP_RECV`, armed by its first read and
 //! left armed: each message that arrives is delivered into a buffer the kernel takes from
-//! the loop's provided buffer ring (`uring_bufs.rs`) and completes with that buffer's id,
+//! the loop's provided buffer ring (`bufs.rs`) and completes with that buffer's id,
 //! with no new request per message. The stream holds the buffer, with its bytes, until a
 //! read has copied them all into the caller's buffer, then gives it back to the ring.
 //! Dropping a read future part way therefore loses nothing: the bytes are the stream's,
@@ -48,11 +48,11 @@ use std::task::Waker;
 use io_uring::{cqueue, opcode, types};
 use slab::Slab;
 
-use super::uring::{Ring, CANCEL};
-use super::uring_bufs::{self, BufRing};
+use super::bufs::{self, BufRing};
+use super::{Ring, CANCEL};
 
 /// The bit of `user_data` that marks a stream operation (polls leave it clear).
-pub(super) const OP: u64 = 1 << 63;
+pub(in crate::aio) const OP: u64 = 1 << 63;
 /// The smallest one-shot receive buffer (a read asking for less still receives this much).
 const RECV_MIN: usize = 16 * 1024;
 /// The largest receive and send buffers.
@@ -61,7 +61,7 @@ const IO_MAX: usize = 256 * 1024;
 const HELD_MAX: usize = 16;
 
 /// Whether TCP streams do their I/O in the ring (not `CONCUR_AIO_URING_STREAMS=0`).
-pub(super) fn enabled() -> bool {
+pub(in crate::aio) fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("CONCUR_AIO_URING_STREAMS").as_deref() != Ok("0"))
 }
@@ -77,7 +77,7 @@ enum Kind {
 }
 
 /// One stream operation in flight: its buffer, and the stream it serves.
-pub(super) struct Op {
+pub(in crate::aio) struct Op {
     generation: u32,
     kind: Kind,
     buf: Vec<u8>,
@@ -86,13 +86,13 @@ pub(super) struct Op {
 
 /// The table of operations in flight, owned by the ring.
 #[derive(Default)]
-pub(super) struct Ops {
+pub(in crate::aio) struct Ops {
     slab: Slab<Op>,
     generation: u32,
 }
 
 impl Ops {
-    pub(super) fn is_empty(&self) -> bool {
+    pub(in crate::aio) fn is_empty(&self) -> bool {
         self.slab.is_empty()
     }
 
@@ -132,7 +132,7 @@ enum Segment {
 
 /// A stream's side of ring I/O: the bytes received and not yet read, what is in flight,
 /// the errors to report, and who waits.
-pub(crate) struct RingStream {
+pub(in crate::aio) struct RingStream {
     fd: RawFd,
     st: RefCell<State>,
 }
@@ -237,7 +237,7 @@ fn add_waker(ws: &mut Vec<Waker>, w: &Waker) {
 }
 
 /// What a read finds on a ring stream.
-pub(crate) enum ReadState {
+pub(in crate::aio) enum ReadState {
     /// Bytes copied (or 0 at the end of the stream).
     Done(usize),
     Failed(io::Error),
@@ -246,7 +246,7 @@ pub(crate) enum ReadState {
 }
 
 impl RingStream {
-    pub(super) fn new(fd: RawFd) -> Rc<RingStream> {
+    pub(in crate::aio) fn new(fd: RawFd) -> Rc<RingStream> {
         Rc::new(RingStream {
             fd,
             st: RefCell::new(State::default()),
@@ -256,7 +256,7 @@ impl RingStream {
     /// Takes up to `max` received bytes, hands them to `copy` (which returns how many it
     /// took) and, if `consume`, removes them; or reports the end of the stream or a
     /// receive's error; or stores `waker` and starts a receive if none is in flight.
-    pub(super) fn read(
+    pub(in crate::aio) fn read(
         self: &Rc<Self>,
         ring: &Ring,
         max: usize,
@@ -313,7 +313,7 @@ impl RingStream {
                 .ops
                 .borrow_mut()
                 .insert(Kind::RecvMulti, Vec::new(), self.clone());
-            let entry = opcode::RecvMulti::new(types::Fd(self.fd), uring_bufs::GROUP)
+            let entry = opcode::RecvMulti::new(types::Fd(self.fd), bufs::GROUP)
                 .build()
                 .user_data(token);
             (token, entry)
@@ -332,7 +332,7 @@ impl RingStream {
         // SAFETY: a one-shot receive's buffer (`cap` bytes of capacity) is owned by the
         // ring's table of operations until its completion is taken, and a `Vec`'s heap
         // memory does not move when the `Vec` does; a multishot receive writes only into
-        // provided buffers, which outlive every receive (`uring_bufs.rs`); the
+        // provided buffers, which outlive every receive (`bufs.rs`); the
         // descriptor stays open until the receive is cancelled and its end waited for
         // (`close`).
         match unsafe { ring.push_op(&entry) } {
@@ -352,18 +352,18 @@ impl RingStream {
     }
 
     /// Whether a read would return at once (bytes, the end, or an error).
-    pub(super) fn read_ready(&self) -> bool {
+    pub(in crate::aio) fn read_ready(&self) -> bool {
         let st = self.st.borrow();
         !st.received.is_empty() || st.eof || st.recv_error.is_some()
     }
 
     /// Whether a receive is in flight (the socket's bytes go to it).
-    pub(super) fn receiving(&self) -> bool {
+    pub(in crate::aio) fn receiving(&self) -> bool {
         self.st.borrow().recv.is_some()
     }
 
     /// Whether bytes received by the ring wait to be read.
-    pub(super) fn has_queued(&self) -> bool {
+    pub(in crate::aio) fn has_queued(&self) -> bool {
         !self.st.borrow().received.is_empty()
     }
 
@@ -376,28 +376,28 @@ impl RingStream {
     }
 
     /// Stores `waker` for the end of the receive in flight.
-    pub(super) fn wait_read(&self, waker: &Waker) {
+    pub(in crate::aio) fn wait_read(&self, waker: &Waker) {
         add_waker(&mut self.st.borrow_mut().read_wakers, waker);
     }
 
     /// Whether a send is in flight.
-    pub(super) fn sending(&self) -> bool {
+    pub(in crate::aio) fn sending(&self) -> bool {
         self.st.borrow().send.is_some()
     }
 
     /// Stores `waker` for the end of the send in flight.
-    pub(super) fn wait_write(&self, waker: &Waker) {
+    pub(in crate::aio) fn wait_write(&self, waker: &Waker) {
         add_waker(&mut self.st.borrow_mut().write_wakers, waker);
     }
 
     /// A send's error not reported yet.
-    pub(super) fn take_send_error(&self) -> Option<io::Error> {
+    pub(in crate::aio) fn take_send_error(&self) -> Option<io::Error> {
         self.st.borrow_mut().send_error.take()
     }
 
     /// Copies `bufs` (up to [`IO_MAX`] bytes) into a loop-owned buffer and submits it;
     /// the caller has checked that no send is in flight.
-    pub(super) fn send(self: &Rc<Self>, ring: &Ring, bufs: &[&[u8]]) -> io::Result<usize> {
+    pub(in crate::aio) fn send(self: &Rc<Self>, ring: &Ring, bufs: &[&[u8]]) -> io::Result<usize> {
         let mut st = self.st.borrow_mut();
         debug_assert!(st.send.is_none());
         let mut buf = std::mem::take(&mut st.spare);
@@ -442,7 +442,7 @@ impl RingStream {
     }
 
     /// `shutdown(Write)`, after the send in flight if there is one.
-    pub(super) fn shutdown_write(&self) -> Option<io::Result<()>> {
+    pub(in crate::aio) fn shutdown_write(&self) -> Option<io::Result<()>> {
         let mut st = self.st.borrow_mut();
         if st.send.is_some() {
             st.shutdown_after_send = true;
@@ -453,14 +453,14 @@ impl RingStream {
     }
 
     /// Marks the stream gone: no completion touches its descriptor again.
-    pub(super) fn mark_closed(&self) {
+    pub(in crate::aio) fn mark_closed(&self) {
         let mut st = self.st.borrow_mut();
         st.closed = true;
         st.shutdown_after_send = false;
     }
 
     /// The receive in flight, to cancel.
-    pub(super) fn recv_token(&self) -> Option<u64> {
+    pub(in crate::aio) fn recv_token(&self) -> Option<u64> {
         self.st.borrow().recv
     }
 }
@@ -468,7 +468,13 @@ impl RingStream {
 /// Applies the completion of operation `token` (if it is still in the table): queues
 /// received bytes, records the end or an error, frees or keeps the buffer, and collects
 /// the wakers to wake.
-pub(super) fn complete(ring: &Ring, token: u64, result: i32, flags: u32, wake: &mut Vec<Waker>) {
+pub(in crate::aio) fn complete(
+    ring: &Ring,
+    token: u64,
+    result: i32,
+    flags: u32,
+    wake: &mut Vec<Waker>,
+) {
     let (kind, stream) = {
         let ops = ring.ops.borrow();
         let Some(key) = ops.key(token) else {
@@ -543,7 +549,7 @@ fn complete_multishot(
             st.received.push_back(Segment::Provided {
                 bid,
                 start: 0,
-                end: (result as usize).min(uring_bufs::SIZE),
+                end: (result as usize).min(bufs::SIZE),
             });
             st.held += 1;
         } else {
@@ -577,7 +583,7 @@ fn complete_multishot(
 
 /// Cancels `stream`'s receive in flight and waits until it has completed, so that the
 /// kernel holds the file no more; then marks the stream closed.
-pub(super) fn close(ring: &Ring, stream: &RingStream) {
+pub(in crate::aio) fn close(ring: &Ring, stream: &RingStream) {
     // A send still queued names the descriptor by number: it must reach the kernel (which
     // then holds the file) before the number is closed, and perhaps reused by another
     // socket. Submitted, it finishes as the kernel finishes a closed socket's bytes.
@@ -602,7 +608,7 @@ pub(super) fn close(ring: &Ring, stream: &RingStream) {
 }
 
 /// [`close`], then gives back the provided buffers the stream holds.
-pub(super) fn close_and_release(ring: &Ring, stream: &RingStream) {
+pub(in crate::aio) fn close_and_release(ring: &Ring, stream: &RingStream) {
     close(ring, stream);
     // Always safe: the stream's buffers are the loop's whatever is in flight.
     stream.release_all(ring);
