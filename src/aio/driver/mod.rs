@@ -44,7 +44,7 @@ use uring::Ring;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Driver {
-    /// The best driver the kernel allows (never what [`driver`] reports: it reports the
+    /// The best driver the kernel allows (never what [`driver`](crate::aio::driver()) reports: it reports the
     /// one chosen).
     #[default]
     Auto,
