@@ -86,7 +86,7 @@ impl UnixListener {
         let (s, addr) = poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |l| l.accept())).await?;
         Ok((
             UnixStream {
-                io: Registered::new(s, "net::UnixListener::accept")?,
+                io: Registered::new_stream(s, "net::UnixListener::accept")?,
             },
             addr,
         ))
@@ -139,7 +139,7 @@ impl UnixStream {
     /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let stream = UnixStream {
-            io: Registered::new(
+            io: Registered::new_stream(
                 mio::net::UnixStream::connect(path)?,
                 "net::UnixStream::connect",
             )?,
@@ -172,10 +172,10 @@ impl UnixStream {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((
             UnixStream {
-                io: Registered::new(a, "net::UnixStream::pair")?,
+                io: Registered::new_stream(a, "net::UnixStream::pair")?,
             },
             UnixStream {
-                io: Registered::new(b, "net::UnixStream::pair")?,
+                io: Registered::new_stream(b, "net::UnixStream::pair")?,
             },
         ))
     }
@@ -225,7 +225,7 @@ impl UnixStream {
     /// });
     /// ```
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Read, |_| Ok(()))).await
+        poll_fn(|cx| self.io.poll_stream_read_ready(cx)).await
     }
 
     /// Waits until the socket may be written (see [`TcpStream::writable`]). Cancel safe.
@@ -242,7 +242,7 @@ impl UnixStream {
     /// });
     /// ```
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_io(cx, Direction::Write, |_| Ok(()))).await
+        poll_fn(|cx| self.io.poll_stream_write_ready(cx)).await
     }
 
     /// Reads what is there without waiting; [`WouldBlock`](io::ErrorKind::WouldBlock)
@@ -258,7 +258,7 @@ impl UnixStream {
     /// });
     /// ```
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Read, |mut s| s.read(buf))
+        self.io.try_read_slice(buf, |mut s, b| s.read(b))
     }
 
     /// Writes what fits without waiting; [`WouldBlock`](io::ErrorKind::WouldBlock)
@@ -273,7 +273,7 @@ impl UnixStream {
     /// });
     /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |mut s| s.write(buf))
+        self.io.try_stream_write(|mut s| s.write(buf))
     }
 
     /// Takes a connected [`std::os::unix::net::UnixStream`] onto the running loop; it is
@@ -297,7 +297,7 @@ impl UnixStream {
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         Ok(UnixStream {
-            io: Registered::new(
+            io: Registered::new_stream(
                 mio::net::UnixStream::from_std(stream),
                 "net::UnixStream::from_std",
             )?,
@@ -321,6 +321,7 @@ impl UnixStream {
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
         // The registration owns the descriptor, so keep a duplicate of it: dropping
         // `self` deregisters and closes the original, and the duplicate is the socket.
+        self.io.detach_stream()?;
         let fd = self.io.source().as_fd().try_clone_to_owned()?;
         drop(self);
         let stream = std::os::unix::net::UnixStream::from(fd);

@@ -291,14 +291,80 @@ impl RingStream {
         let Some(waker) = waker else {
             return ReadState::Waiting;
         };
-        add_waker(&mut st.read_wakers, waker);
         if st.recv.is_none() {
+            // Nothing received and no receive in flight (the stream's first read, or its
+            // receive ended): ask the socket itself first, as a readiness loop would, so
+            // bytes already there (this loop's own queued writes included, submitted
+            // first) come back in this poll. Only then arm the ring's receive.
+            if let Some(state) = self.receive_now(ring, &mut st, max, consume, copy) {
+                return state;
+            }
+            add_waker(&mut st.read_wakers, waker);
             if let Err(e) = self.start_recv(ring, &mut st, max) {
                 st.read_wakers.clear();
                 return ReadState::Failed(e);
             }
+            return ReadState::Waiting;
         }
+        add_waker(&mut st.read_wakers, waker);
         ReadState::Waiting
+    }
+
+    /// A non-blocking `recv` on the socket, after handing the kernel this loop's queued
+    /// operations: the bytes (given to `copy`; what it took removed if `consume`, the
+    /// rest kept), the end, or an error; `None` if the socket has nothing yet.
+    fn receive_now(
+        &self,
+        ring: &Ring,
+        st: &mut State,
+        max: usize,
+        consume: bool,
+        copy: impl FnOnce(&[u8]) -> usize,
+    ) -> Option<ReadState> {
+        if let Err(e) = ring.submit_queued() {
+            return Some(ReadState::Failed(e));
+        }
+        let mut buf = std::mem::take(&mut st.spare_recv);
+        buf.clear();
+        buf.reserve(max.clamp(RECV_MIN, IO_MAX));
+        // SAFETY: `fd` is the stream's descriptor, open while the stream is not closed
+        // (a closed stream is never read: its object is gone).
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
+        let got = loop {
+            match rustix::net::recv(
+                fd,
+                rustix::buffer::spare_capacity(&mut buf),
+                rustix::net::RecvFlags::DONTWAIT,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => break r,
+            }
+        };
+        match got {
+            Ok((0, _)) => {
+                st.spare_recv = buf;
+                st.eof = true;
+                Some(ReadState::Done(0))
+            }
+            Ok(_) => {
+                let n = copy(&buf[..buf.len().min(max)]);
+                let start = if consume { n } else { 0 };
+                if start < buf.len() {
+                    st.received.push_back(Segment::Own { buf, start });
+                } else {
+                    st.spare_recv = buf;
+                }
+                Some(ReadState::Done(n))
+            }
+            Err(rustix::io::Errno::AGAIN) => {
+                st.spare_recv = buf;
+                None
+            }
+            Err(e) => {
+                st.spare_recv = buf;
+                Some(ReadState::Failed(e.into()))
+            }
+        }
     }
 
     /// Starts a receive: multishot into provided buffers where the ring has them, else
