@@ -248,6 +248,34 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         Poll::Ready(stream.send(self.ring(), bufs))
     }
 
+    /// On the io_uring driver, sends all of `buf` without copying it (the ring owns it
+    /// until the send completes), after the send in flight, and gives it back with the
+    /// outcome; `Err(buf)` where this stream has no ring I/O (the caller writes it the
+    /// usual way). Dropped part way, the buffer is freed once the kernel is done with it.
+    pub(super) async fn send_owned(
+        &self,
+        buf: Vec<u8>,
+    ) -> Result<(io::Result<()>, Vec<u8>), Vec<u8>> {
+        let Some(stream) = &self.stream else {
+            return Err(buf);
+        };
+        if u32::try_from(buf.len()).is_err() {
+            return Err(buf);
+        }
+        // The send in flight first: the bytes keep their order.
+        if let Err(e) = std::future::poll_fn(|cx| self.poll_stream_flush(cx)).await {
+            return Ok((Err(e), buf));
+        }
+        if let Err((e, buf)) = stream.send_owned(self.ring(), buf) {
+            return Ok((Err(e), buf));
+        }
+        let flushed = std::future::poll_fn(|cx| self.poll_stream_flush(cx)).await;
+        let buf = stream
+            .take_returned()
+            .expect("a completed owned send gives its buffer back");
+        Ok((flushed, buf))
+    }
+
     /// Parks the task until `stream`'s send in flight completes, noted in the task's
     /// record as waiting to write.
     fn wait_for_send<T>(&self, stream: &RingStream, cx: &Context<'_>) -> Poll<T> {

@@ -112,10 +112,11 @@ pub(super) fn resolve(wanted: Driver) -> Driver {
     }
 }
 
-/// What `Auto` takes: epoll, until the io_uring driver is measurably cheaper per round
-/// trip (its TCP sends and receives are ring operations, which saves syscalls but, as
-/// measured so far, not CPU time); io_uring is chosen by name or by
-/// `CONCUR_AIO_DRIVER=io_uring`.
+/// What `Auto` takes: epoll. The io_uring driver costs a few percent less CPU per echo
+/// round trip, but a write on it reaches the kernel at the loop's next turn, so a program
+/// that blocks the loop's thread after a write without flushing would wait forever there
+/// and not on epoll; io_uring is chosen by name or by `CONCUR_AIO_DRIVER=io_uring`
+/// (`DESIGN.md`, "Why Auto is epoll").
 fn auto() -> Driver {
     Driver::Epoll
 }

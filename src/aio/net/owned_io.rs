@@ -8,10 +8,15 @@
 //! trade-off: the caller gives up the buffer for the operation's length (no borrowing a
 //! slice of a larger structure), and dropping the future loses the buffer with it.
 //!
-//! On the epoll driver these are the borrowed operations with the buffer passed along:
-//! the same results, no copy saved. A read goes into the buffer's spare capacity (from
-//! its length up to its capacity, no zeroing first), so the same `Vec` can be refilled
-//! without reallocating.
+//! On the io_uring driver, [`write_all_owned`](TcpStream::write_all_owned) hands the
+//! buffer itself to the kernel: no copy into a loop-owned buffer, as a borrowed write
+//! makes (the gain grows with the size: a 1 KiB copy costs less than the system call it
+//! rides with, a 1 MiB one does not). A read copies once, from the buffer the kernel
+//! received into (the loop's provided buffers, shared by every stream) into this one,
+//! as a borrowed read does. On the epoll driver these are the borrowed operations with
+//! the buffer passed along: the same results, no copy saved. A read goes into the
+//! buffer's spare capacity (from its length up to its capacity, no zeroing first), so
+//! the same `Vec` can be refilled without reallocating.
 
 use std::future::poll_fn;
 use std::io;
@@ -106,11 +111,15 @@ impl TcpStream {
     /// });
     /// ```
     pub async fn write_all_owned(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        // On the io_uring driver: the buffer itself goes to the kernel, no copy.
+        let buf = match self.io.send_owned(buf).await {
+            Ok(done) => return done,
+            Err(buf) => buf,
+        };
         let mut done = 0;
         while done < buf.len() {
             let rest = &buf[done..];
             let r = poll_fn(|cx| {
-                // On the io_uring driver: copied into the ring, as a borrowed write is.
                 self.io.poll_stream_write(cx, &[rest], |s| {
                     // MSG_NOSIGNAL: a closed peer is an error, never SIGPIPE.
                     rustix::net::send(s, rest, rustix::net::SendFlags::NOSIGNAL).map_err(Into::into)

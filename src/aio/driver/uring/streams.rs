@@ -69,7 +69,10 @@ pub(in crate::aio) fn enabled() -> bool {
 /// What an operation in flight is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// A send of a loop-owned copy.
     Send,
+    /// A send of the caller's own buffer, given back when it completes.
+    SendOwned,
     /// A one-shot receive into the operation's own buffer.
     Recv,
     /// A multishot receive into provided buffers: completes many times.
@@ -161,6 +164,8 @@ struct State {
     send_error: Option<io::Error>,
     /// A send's buffer, kept for the next send.
     spare: Vec<u8>,
+    /// The caller's buffer of an owned send that completed, to give back.
+    returned: Option<Vec<u8>>,
     /// `shutdown(Write)` asked for while a send was in flight: done when it completes.
     shutdown_after_send: bool,
     /// The stream is gone (its descriptor closed or closing): touch the fd no more.
@@ -480,8 +485,43 @@ impl RingStream {
             st.spare = buf;
             return Ok(0);
         }
-        let ptr = buf.as_ptr();
-        let token = ring.ops.borrow_mut().insert(Kind::Send, buf, self.clone());
+        match self.submit_send(ring, &mut st, Kind::Send, buf) {
+            Ok(()) => Ok(n),
+            Err((e, buf)) => {
+                st.spare = buf;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends `buf` itself, without a copy: the ring's table of operations owns it until
+    /// the send completes, then [`take_returned`](Self::take_returned) gives it back. The
+    /// caller has checked that no send is in flight; `buf` holds at most `u32::MAX` bytes.
+    pub(in crate::aio) fn send_owned(
+        self: &Rc<Self>,
+        ring: &Ring,
+        buf: Vec<u8>,
+    ) -> Result<(), (io::Error, Vec<u8>)> {
+        let mut st = self.st.borrow_mut();
+        debug_assert!(st.send.is_none() && u32::try_from(buf.len()).is_ok());
+        self.submit_send(ring, &mut st, Kind::SendOwned, buf)
+    }
+
+    /// The buffer of the owned send that completed last.
+    pub(in crate::aio) fn take_returned(&self) -> Option<Vec<u8>> {
+        self.st.borrow_mut().returned.take()
+    }
+
+    /// Queues the send of all of `buf` (`kind`: a copy, or the caller's own buffer).
+    fn submit_send(
+        self: &Rc<Self>,
+        ring: &Ring,
+        st: &mut State,
+        kind: Kind,
+        buf: Vec<u8>,
+    ) -> Result<(), (io::Error, Vec<u8>)> {
+        let (ptr, n) = (buf.as_ptr(), buf.len());
+        let token = ring.ops.borrow_mut().insert(kind, buf, self.clone());
         let entry = opcode::Send::new(types::Fd(self.fd), ptr, n as u32)
             .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
             .build()
@@ -496,13 +536,11 @@ impl RingStream {
                 // with every other task's sends and receives of this turn (a flush hands
                 // it over at once).
                 st.send = Some(token);
-                Ok(n)
+                Ok(())
             }
             Err(e) => {
-                if let Some(op) = ring.ops.borrow_mut().take(token) {
-                    st.spare = op.buf;
-                }
-                Err(e)
+                let op = ring.ops.borrow_mut().take(token);
+                Err((e, op.map(|op| op.buf).unwrap_or_default()))
             }
         }
     }
@@ -556,15 +594,19 @@ pub(in crate::aio) fn complete(
         return;
     };
     let mut st = stream.st.borrow_mut();
-    if kind == Kind::Send {
+    if kind != Kind::Recv {
         st.send = None;
         if result < 0 && result != -libc::ECANCELED {
             st.send_error = Some(io::Error::from_raw_os_error(-result));
         } else if result >= 0 && (result as usize) < op.buf.len() {
             st.send_error = Some(io::ErrorKind::WriteZero.into());
         }
-        op.buf.clear();
-        st.spare = op.buf;
+        if kind == Kind::SendOwned {
+            st.returned = Some(op.buf);
+        } else {
+            op.buf.clear();
+            st.spare = op.buf;
+        }
         if st.shutdown_after_send && !st.closed {
             st.shutdown_after_send = false;
             // SAFETY: the stream is not closed, so `fd` is still its descriptor.
