@@ -266,12 +266,13 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         if let Err(e) = std::future::poll_fn(|cx| self.poll_stream_flush(cx)).await {
             return Ok((Err(e), buf));
         }
-        if let Err((e, buf)) = stream.send_owned(self.ring(), buf) {
-            return Ok((Err(e), buf));
-        }
+        let token = match stream.send_owned(self.ring(), buf) {
+            Ok(token) => token,
+            Err((e, buf)) => return Ok((Err(e), buf)),
+        };
         let flushed = std::future::poll_fn(|cx| self.poll_stream_flush(cx)).await;
         let buf = stream
-            .take_returned()
+            .take_returned(token)
             .expect("a completed owned send gives its buffer back");
         Ok((flushed, buf))
     }

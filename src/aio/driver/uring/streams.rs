@@ -164,8 +164,9 @@ struct State {
     send_error: Option<io::Error>,
     /// A send's buffer, kept for the next send.
     spare: Vec<u8>,
-    /// The caller's buffer of an owned send that completed, to give back.
-    returned: Option<Vec<u8>>,
+    /// The caller's buffer of an owned send that completed, to give back, with the
+    /// send's token.
+    returned: Option<(u64, Vec<u8>)>,
     /// `shutdown(Write)` asked for while a send was in flight: done when it completes.
     shutdown_after_send: bool,
     /// The stream is gone (its descriptor closed or closing): touch the fd no more.
@@ -501,15 +502,23 @@ impl RingStream {
         self: &Rc<Self>,
         ring: &Ring,
         buf: Vec<u8>,
-    ) -> Result<(), (io::Error, Vec<u8>)> {
+    ) -> Result<u64, (io::Error, Vec<u8>)> {
         let mut st = self.st.borrow_mut();
         debug_assert!(st.send.is_none() && u32::try_from(buf.len()).is_ok());
-        self.submit_send(ring, &mut st, Kind::SendOwned, buf)
+        self.submit_send(ring, &mut st, Kind::SendOwned, buf)?;
+        Ok(st.send.expect("the send just queued"))
     }
 
-    /// The buffer of the owned send that completed last.
-    pub(in crate::aio) fn take_returned(&self) -> Option<Vec<u8>> {
-        self.st.borrow_mut().returned.take()
+    /// The buffer of the owned send `token`, once it completed.
+    pub(in crate::aio) fn take_returned(&self, token: u64) -> Option<Vec<u8>> {
+        let mut st = self.st.borrow_mut();
+        match st.returned.take() {
+            Some((t, buf)) if t == token => Some(buf),
+            other => {
+                st.returned = other;
+                None
+            }
+        }
     }
 
     /// Queues the send of all of `buf` (`kind`: a copy, or the caller's own buffer).
@@ -602,7 +611,7 @@ pub(in crate::aio) fn complete(
             st.send_error = Some(io::ErrorKind::WriteZero.into());
         }
         if kind == Kind::SendOwned {
-            st.returned = Some(op.buf);
+            st.returned = Some((token, op.buf));
         } else {
             op.buf.clear();
             st.spare = op.buf;
