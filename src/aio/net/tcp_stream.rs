@@ -571,7 +571,10 @@ impl TcpStream {
 
     /// Takes the socket off the loop as a [`std::net::TcpStream`], in blocking mode again
     /// (std's default; tokio's `into_std` leaves it non-blocking). Data the OS has
-    /// buffered stays readable from the std stream.
+    /// buffered stays readable from the std stream. An error if the loop already took
+    /// bytes from the socket that nobody has read (read ahead on epoll, received on
+    /// io_uring): a std stream would lose them, so read them first. Writes the loop still
+    /// holds (io_uring) are handed to the kernel first.
     ///
     /// ```
     /// use std::io::Read;

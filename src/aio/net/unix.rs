@@ -305,7 +305,10 @@ impl UnixStream {
     }
 
     /// Takes the socket off the loop as a [`std::os::unix::net::UnixStream`], in blocking
-    /// mode again (tokio's leaves it non-blocking).
+    /// mode again (tokio's leaves it non-blocking). An error if the loop already took
+    /// bytes from the socket that nobody has read (read ahead on epoll, received on
+    /// io_uring): read them first. Writes the loop still holds (io_uring) are handed to
+    /// the kernel first.
     ///
     /// ```
     /// use concur::aio::{self, io::AsyncWriteExt, net::UnixStream};
