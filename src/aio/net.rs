@@ -121,7 +121,7 @@ macro_rules! stream_io {
             }
 
             fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                std::task::ready!(self.io.poll_stream_flush(cx))?;
+                std::task::ready!(self.io.poll_stream_drain(cx))?;
                 Poll::Ready(self.io.source().shutdown(Shutdown::Write))
             }
         }

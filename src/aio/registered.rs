@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::driver::uring::streams::{self, ReadState, RingStream};
-use super::driver::uring::Ring;
+use super::driver::uring::{Ring, LINGER};
 use super::driver::{Direction, Readiness};
 use super::introspect::Awaiting;
 use super::read_ahead::{self, ReadAhead};
@@ -263,18 +263,26 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             return Err(buf);
         }
         // The send in flight first: the bytes keep their order.
-        if let Err(e) = std::future::poll_fn(|cx| self.poll_stream_flush(cx)).await {
+        if let Err(e) = std::future::poll_fn(|cx| self.poll_send_done(stream, cx)).await {
             return Ok((Err(e), buf));
         }
         let token = match stream.send_owned(self.ring(), buf) {
             Ok(token) => token,
             Err((e, buf)) => return Ok((Err(e), buf)),
         };
-        let flushed = std::future::poll_fn(|cx| self.poll_stream_flush(cx)).await;
-        let buf = stream
-            .take_returned(token)
-            .expect("a completed owned send gives its buffer back");
-        Ok((flushed, buf))
+        // Submitted with the loop's next turn; the buffer is free once the send is done.
+        let flushed = std::future::poll_fn(|cx| self.poll_send_done(stream, cx)).await;
+        match stream.take_returned(token) {
+            Some(buf) => Ok((flushed, buf)),
+            // Not completed (the ring failed while it waited): the ring keeps the buffer
+            // until the kernel is done with it.
+            None => Ok((
+                flushed.and(Err(io::Error::other(
+                    "concur::aio: the io_uring failed while an owned send was in flight",
+                ))),
+                Vec::new(),
+            )),
+        }
     }
 
     /// Parks the task until `stream`'s send in flight completes, noted in the task's
@@ -285,17 +293,47 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         Poll::Pending
     }
 
-    /// Hands a byte stream's queued send to the kernel, waits for it and reports its error
+    /// Hands a byte stream's queued send to the kernel and reports an error a send met
     /// (at once without ring I/O: the OS has the bytes already).
-    pub(super) fn poll_stream_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(super) fn poll_stream_flush(&self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(stream) = &self.stream else {
+            return Poll::Ready(Ok(()));
+        };
+        // A send still queued for the loop's next turn goes to the kernel now, which
+        // then holds the bytes as a socket buffer does: flushed, as tokio's flush (a
+        // no-op) means it. Waiting for the send's completion here made hyper, which
+        // ends a message at its flush, take the peer's close that came in the same turn
+        // for a message cut short (`IncompleteMessage`). The send's error, if it fails
+        // later, comes with the next write, flush or close.
+        if stream.sending() {
+            if let Err(e) = self.ring().submit_queued() {
+                return Poll::Ready(Err(e));
+            }
+        }
+        match stream.take_send_error() {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// What a byte stream's close does before it shuts the write side down: hands a
+    /// queued send to the kernel, waits until the send in flight has completed (so the
+    /// end of the stream comes after its last bytes) and reports its error.
+    pub(super) fn poll_stream_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(stream) = &self.stream else {
             return Poll::Ready(Ok(()));
         };
         if stream.sending() {
-            // A send still queued for the loop's next turn goes to the kernel now.
             if let Err(e) = self.ring().submit_queued() {
                 return Poll::Ready(Err(e));
             }
+        }
+        self.poll_send_done(stream, cx)
+    }
+
+    /// Waits until `stream`'s send in flight has completed; its error, if any.
+    fn poll_send_done(&self, stream: &RingStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if stream.sending() {
             return self.wait_for_send(stream, cx);
         }
         match stream.take_send_error() {
@@ -421,6 +459,17 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         // The socket goes to blocking use, perhaps waiting for a peer that waits for this
         // loop's queued writes (to this socket or another): hand them to the kernel now.
         self.ring().submit_queued()?;
+        // And this stream's send must be done: the ring moves it only while the loop
+        // waits, so a blocking write after it would overtake its bytes (and a deferred
+        // shutdown would never happen).
+        let deadline = std::time::Instant::now() + LINGER;
+        if !self.ring().wait_ops_settle(|| !stream.sending(), deadline) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "concur::aio: into_std: the peer took no bytes of this stream's last write \
+                 for 5 s; the io_uring still holds them",
+            ));
+        }
         streams::close(self.ring(), stream);
         if stream.has_queued() {
             return Err(io::Error::other(

@@ -299,3 +299,57 @@ fn a_hyper_sleep_moved_to_another_thread_is_refused_there() {
     let msg = r.unwrap_err();
     assert!(msg.contains("another thread"), "{msg}");
 }
+
+#[test]
+fn keep_alive_connections_from_blocking_clients_are_served_to_the_end() {
+    // Blocking std clients (the load generator of `concur-bench ecosystem`) each send
+    // requests one after the other on one keep-alive connection, then close it: the
+    // server answers each and every connection ends cleanly, on every driver.
+    const CONNS: usize = 64;
+    const REQUESTS: usize = 200;
+    aio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..CONNS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut s = std::net::TcpStream::connect(addr).unwrap();
+                    s.set_nodelay(true).unwrap();
+                    let mut got = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    for i in 0..REQUESTS {
+                        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                        while !got.ends_with(b"hello") {
+                            let n = s.read(&mut chunk).unwrap();
+                            assert!(n > 0, "the server closed at request {i}");
+                            got.extend_from_slice(&chunk[..n]);
+                        }
+                        got.clear();
+                    }
+                })
+            })
+            .collect();
+        let mut served = Vec::new();
+        for _ in 0..CONNS {
+            let (conn, _) = listener.accept().await.unwrap();
+            conn.set_nodelay(true).unwrap();
+            let svc = hyper::service::service_fn(|_req: Request<Incoming>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+            });
+            served.push(aio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .timer(Timer)
+                    .serve_connection(conn, svc),
+            ));
+        }
+        for s in served {
+            s.await
+                .unwrap()
+                .expect("every request served, then a clean end");
+        }
+        for c in clients {
+            c.join().unwrap();
+        }
+    });
+}

@@ -650,3 +650,53 @@ fn owned_writes_interleaved_with_borrowed_ones_keep_their_order_and_buffers() {
         assert!(got == expect, "the bytes arrived out of order or changed");
     });
 }
+
+#[test]
+fn a_loop_that_ends_right_after_a_large_write_delivers_all_of_it() {
+    // The last write returned, then the loop ended: its bytes reach the peer in full
+    // before the end of the stream, on io_uring too (where the write's send may still
+    // be in flight when the loop ends).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = pattern(4 << 20, 21);
+    let expect = sent.clone();
+    let reader = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut peer, &mut got).unwrap();
+        got
+    });
+    aio::run(async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(&sent).await.unwrap();
+        // No flush, no close: the loop ends here.
+    });
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), expect.len(), "bytes a write reported were lost");
+    assert!(got == expect);
+}
+
+#[test]
+fn into_std_after_a_large_write_keeps_the_bytes_in_order() {
+    // A std write after into_std comes after every byte the loop's writes took.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first = pattern(1 << 20, 22);
+    let mut expect = first.clone();
+    expect.extend_from_slice(b"after");
+    let reader = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut peer, &mut got).unwrap();
+        got
+    });
+    aio::run(async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(&first).await.unwrap();
+        let mut std = s.into_std().unwrap();
+        std::io::Write::write_all(&mut std, b"after").unwrap();
+    });
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), expect.len(), "bytes lost");
+    assert!(got == expect, "the std write overtook the loop's bytes");
+}

@@ -259,7 +259,7 @@ impl AsyncWrite for WriteHalf<'_> {
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(self.0.poll_flush_ref(cx))?;
+        std::task::ready!(self.0.poll_drain_ref(cx))?;
         Poll::Ready(self.0.shutdown(Shutdown::Write))
     }
 }

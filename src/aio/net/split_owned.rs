@@ -372,7 +372,7 @@ impl AsyncWrite for OwnedWriteHalf {
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(self.inner.poll_flush_ref(cx))?;
+        std::task::ready!(self.inner.poll_drain_ref(cx))?;
         let r = self.inner.shutdown(Shutdown::Write);
         if r.is_ok() {
             self.shutdown_on_drop = false;

@@ -678,10 +678,16 @@ impl TcpStream {
         self.io.poll_stream_write(cx, &[buf], |mut s| s.write(buf))
     }
 
-    /// An `AsyncWrite::poll_flush` through a shared reference, for the halves: waits for
-    /// a send in flight on the io_uring driver.
+    /// An `AsyncWrite::poll_flush` through a shared reference, for the halves: hands a
+    /// queued send to the kernel on the io_uring driver.
     pub(super) fn poll_flush_ref(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.poll_stream_flush(cx)
+    }
+
+    /// What a half's close waits for before it shuts the write side down: the send in
+    /// flight on the io_uring driver.
+    pub(super) fn poll_drain_ref(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_stream_drain(cx)
     }
 
     /// An `AsyncWrite::poll_write_vectored` through a shared reference, for the halves.

@@ -23,7 +23,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use slab::Slab;
@@ -39,6 +39,10 @@ use streams::{Ops, OP};
 const WAKER: u64 = u64::MAX;
 /// The `user_data` of a removal (its completion says nothing we need).
 const REMOVAL: u64 = u64::MAX - 1;
+/// A tag no completion has: a wait for it returns after one round.
+const NO_TAG: u64 = u64::MAX - 3;
+/// How long a loop that ends waits for its sends, and then for its cancellations.
+pub(in crate::aio) const LINGER: Duration = Duration::from_secs(5);
 /// The `user_data` of a stream operation's cancellation.
 pub(in crate::aio) const CANCEL: u64 = u64::MAX - 2;
 
@@ -254,52 +258,73 @@ impl Ring {
         self.wait_tag(tag)
     }
 
-    /// Waits (a few turns at most) until `done`, applying stream operations'
-    /// completions as they come and stashing the others.
-    pub(in crate::aio) fn wait_ops_settle(&self, mut done: impl FnMut() -> bool) {
-        for _ in 0..64 {
+    /// Waits until `done`, applying stream operations' completions as they come and
+    /// stashing the others; gives up at `deadline` (or if the ring fails). Whether `done`.
+    pub(in crate::aio) fn wait_ops_settle(
+        &self,
+        mut done: impl FnMut() -> bool,
+        deadline: Instant,
+    ) -> bool {
+        loop {
             if done() {
-                return;
+                return true;
             }
-            if self.wait_tag(u64::MAX - 3).is_none() {
-                return;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.round(NO_TAG, Some(left)).is_err() {
+                return done();
             }
         }
     }
 
     /// Waits for the completion tagged `tag`; applies stream operations' completions
-    /// (their wakers kept for the next `wait`) and stashes the others. With a tag no
-    /// operation has, it returns after one round of completions (`Some(0)`).
+    /// (their wakers kept for the next `wait`) and stashes the others.
     fn wait_tag(&self, tag: u64) -> Option<i32> {
         loop {
-            if let Err(e) = self.ring.borrow().submitter().submit_and_wait(1) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    log::error!("concur::aio: removing an io_uring poll failed: {e}");
-                    return None;
-                }
-            }
-            let cqes: Vec<cqueue::Entry> = self.ring.borrow_mut().completion().collect();
-            let mut found = None;
-            let mut any_op = false;
-            for cqe in cqes {
-                let ud = cqe.user_data();
-                if ud == tag && found.is_none() {
-                    found = Some(cqe.result());
-                } else if is_op(ud) {
-                    any_op = true;
-                    let mut wakes = self.pending_wakes.borrow_mut();
-                    streams::complete(self, ud, cqe.result(), cqe.flags(), &mut wakes);
-                } else {
-                    self.stashed.borrow_mut().push(cqe);
-                }
-            }
-            if found.is_some() {
-                return found;
-            }
-            if tag == u64::MAX - 3 && any_op {
-                return Some(0);
+            match self.round(tag, None) {
+                Ok(Some(r)) => return Some(r),
+                Ok(None) => {}
+                Err(()) => return None,
             }
         }
+    }
+
+    /// One wait of at most `timeout` (forever if `None`) for a completion: applies stream
+    /// operations' completions, stashes the others, and returns `tag`'s result if it came.
+    fn round(&self, tag: u64, timeout: Option<Duration>) -> Result<Option<i32>, ()> {
+        let waited = {
+            let ring = self.ring.borrow();
+            let submitter = ring.submitter();
+            match timeout {
+                None => submitter.submit_and_wait(1),
+                Some(d) => {
+                    let ts = types::Timespec::from(d);
+                    submitter.submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
+                }
+            }
+        };
+        match waited {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::error!("concur::aio: waiting on the io_uring failed: {e}");
+                return Err(());
+            }
+        }
+        let cqes: Vec<cqueue::Entry> = self.ring.borrow_mut().completion().collect();
+        let mut found = None;
+        for cqe in cqes {
+            let ud = cqe.user_data();
+            if ud == tag && found.is_none() {
+                found = Some(cqe.result());
+            } else if is_op(ud) {
+                let mut wakes = self.pending_wakes.borrow_mut();
+                streams::complete(self, ud, cqe.result(), cqe.flags(), &mut wakes);
+            } else {
+                self.stashed.borrow_mut().push(cqe);
+            }
+        }
+        Ok(found)
     }
 
     /// The provided buffers, if registered.
@@ -402,7 +427,37 @@ impl Ring {
         if ring.submission().is_empty() {
             return Ok(());
         }
-        ring.submit().map(drop)
+        match ring.submit() {
+            Ok(_) => Ok(()),
+            // The kernel is short of room for now (completions to take first, memory):
+            // what is queued stays queued, for the loop's next turn.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAGAIN | libc::EBUSY | libc::EINTR)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Hands the kernel everything queued, taking completions to make room if it must:
+    /// for what may not stay queued (a send naming a descriptor about to be closed).
+    pub(in crate::aio) fn submit_all(&self) -> io::Result<()> {
+        for _ in 0..64 {
+            self.submit_queued()?;
+            if self.ring.borrow_mut().submission().is_empty() {
+                return Ok(());
+            }
+            if self.round(NO_TAG, Some(Duration::from_millis(1))).is_err() {
+                break;
+            }
+        }
+        Err(io::Error::other(
+            "concur::aio: the io_uring would not take the queued operations",
+        ))
     }
 
     /// Re-arms the waker's poll if it ended.
@@ -489,19 +544,34 @@ impl Ring {
         if self.ops.borrow().is_empty() {
             return;
         }
-        // Cancel every stream operation and wait for them: their buffers must outlive
-        // the kernel's use. What will not finish is leaked, never freed under it.
+        let ops = &self.ops;
+        // Sends first: a write reported their bytes as written, so let them reach the
+        // peer while it reads, for a while (a peer that stopped reading would hold the
+        // program's exit forever).
+        if !self.wait_ops_settle(|| !ops.borrow().has_sends(), Instant::now() + LINGER) {
+            log::warn!(
+                "concur::aio: the loop ended with sends the peer had not taken after \
+                 {LINGER:?}: cancelled, their bytes are lost (flush and close streams, or \
+                 await their last writes' peers, before the loop ends)"
+            );
+        }
+        // Then cancel every operation and wait for them: their buffers must outlive the
+        // kernel's use. Kernels before 5.19 cannot cancel "any": each by its name then.
         let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any())
             .build()
             .user_data(CANCEL);
-        if self.wait_for(&entry, CANCEL).is_some() {
-            let ops = &self.ops;
-            self.wait_ops_settle(|| ops.borrow().is_empty());
+        if self.wait_for(&entry, CANCEL) == Some(-libc::EINVAL) {
+            let tokens = ops.borrow().tokens();
+            for token in tokens {
+                let _ = self.push(&opcode::AsyncCancel::new(token).build().user_data(CANCEL));
+            }
         }
+        self.wait_ops_settle(|| ops.borrow().is_empty(), Instant::now() + LINGER);
         self.pending_wakes.borrow_mut().clear();
-        if !self.ops.borrow().is_empty() {
-            std::mem::forget(std::mem::take(&mut *self.ops.borrow_mut()));
-            // A receive that will not end may still take a provided buffer.
+        if !ops.borrow().is_empty() {
+            // What will not finish is leaked, never freed under the kernel; a receive
+            // that will not end may still take a provided buffer.
+            std::mem::forget(std::mem::take(&mut *ops.borrow_mut()));
             if let Some(bufs) = self.bufs.take() {
                 std::mem::forget(bufs);
             }

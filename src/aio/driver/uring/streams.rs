@@ -16,11 +16,12 @@
 //! of its own (a one-shot `IORING_OP_RECV`, the path of kernels without multishot
 //! receives too), so a stream never waits for another stream's reader.
 //!
-//! A send copies the caller's bytes into a loop-owned buffer, submits `IORING_OP_SEND`
-//! (`MSG_WAITALL`: the kernel completes it only when every byte is in the socket, or
-//! with an error) and returns at once with the whole count. One send is in flight per
-//! stream, which keeps the byte order; the next write waits for it. A send's error is
-//! reported by the next write, flush or close; flush and close wait for the send.
+//! A send copies the caller's bytes into a loop-owned buffer (an owned send takes the
+//! caller's `Vec` itself), queues `IORING_OP_SEND` (`MSG_WAITALL`: the kernel completes
+//! it only when every byte is in the socket, or with an error) and returns at once with
+//! the whole count. One send is in flight per stream, which keeps the byte order; the
+//! next write waits for it. A send's error is reported by the next write, flush or
+//! close; a flush hands the send to the kernel, a close waits for it (`DESIGN.md`).
 //!
 //! Receives and sends are submitted with the loop's next `io_uring_enter`, the same call
 //! that waits for completions: the writes of every task of a turn reach the kernel in one
@@ -97,6 +98,21 @@ pub(in crate::aio) struct Ops {
 impl Ops {
     pub(in crate::aio) fn is_empty(&self) -> bool {
         self.slab.is_empty()
+    }
+
+    /// Whether a send is in flight.
+    pub(in crate::aio) fn has_sends(&self) -> bool {
+        self.slab
+            .iter()
+            .any(|(_, op)| op.kind != Kind::RecvMulti && op.kind != Kind::Recv)
+    }
+
+    /// The `user_data` of every operation in flight.
+    pub(in crate::aio) fn tokens(&self) -> Vec<u64> {
+        self.slab
+            .iter()
+            .map(|(key, op)| OP | (u64::from(op.generation) << 32) | key as u64)
+            .collect()
     }
 
     fn insert(&mut self, kind: Kind, buf: Vec<u8>, stream: Rc<RingStream>) -> u64 {
@@ -662,7 +678,9 @@ fn complete_multishot(
             .bufs()
             .expect("a provided buffer without the buffer ring");
         bufs.taken(bid);
-        if result > 0 && !st.closed {
+        // Kept even for a closed stream: `into_std` then refuses to drop them, and a
+        // dropped stream gives them back (`release_all`).
+        if result > 0 {
             st.received.push_back(Segment::Provided {
                 bid,
                 start: 0,
@@ -705,7 +723,7 @@ pub(in crate::aio) fn close(ring: &Ring, stream: &RingStream) {
     // then holds the file) before the number is closed, and perhaps reused by another
     // socket. Submitted, it finishes as the kernel finishes a closed socket's bytes.
     if stream.sending() {
-        if let Err(e) = ring.submit_queued() {
+        if let Err(e) = ring.submit_all() {
             log::error!("concur::aio: submitting a closing stream's last send failed: {e}");
         }
     }
@@ -719,7 +737,8 @@ pub(in crate::aio) fn close(ring: &Ring, stream: &RingStream) {
             return;
         }
         // The cancellation's answer may come before the receive's own completion.
-        ring.wait_ops_settle(|| stream.recv_token() != Some(token));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        ring.wait_ops_settle(|| stream.recv_token() != Some(token), deadline);
     }
     log::error!("concur::aio: an io_uring receive could not be cancelled");
 }
