@@ -656,7 +656,10 @@ fn a_loop_that_ends_right_after_a_large_write_delivers_all_of_it() {
     // The last write returned, then the loop ended: its bytes reach the peer in full
     // before the end of the stream, on io_uring too (where the write's send may still
     // be in flight when the loop ends).
+    // Small socket buffers on both sides: the last send cannot be all in the kernel's
+    // buffers when the write returns, so it is still in flight when the loop ends.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    set_buffer(&listener, libc::SO_RCVBUF);
     let addr = listener.local_addr().unwrap();
     let sent = pattern(4 << 20, 21);
     let expect = sent.clone();
@@ -667,7 +670,9 @@ fn a_loop_that_ends_right_after_a_large_write_delivers_all_of_it() {
         got
     });
     aio::run(async move {
-        let mut s = TcpStream::connect(addr).await.unwrap();
+        let socket = aio::net::TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(4096).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
         s.write_all(&sent).await.unwrap();
         // No flush, no close: the loop ends here.
     });
@@ -699,4 +704,20 @@ fn into_std_after_a_large_write_keeps_the_bytes_in_order() {
     let got = reader.join().unwrap();
     assert_eq!(got.len(), expect.len(), "bytes lost");
     assert!(got == expect, "the std write overtook the loop's bytes");
+}
+
+/// Sets the socket buffer `which` (`SO_RCVBUF`, `SO_SNDBUF`) of `fd` to its smallest.
+fn set_buffer(fd: &impl std::os::fd::AsRawFd, which: libc::c_int) {
+    let size: libc::c_int = 4096;
+    // SAFETY: a valid socket descriptor and a pointer to an `int` of the given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            which,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
 }
