@@ -34,6 +34,22 @@ impl ReadAhead {
         &self.buf[self.start..]
     }
 
+    /// Hands up to `max` of the bytes read ahead to `copy` (which returns how many it
+    /// took) and, if `consume`, marks those read; how many it took.
+    pub(super) fn serve(
+        &mut self,
+        max: usize,
+        consume: bool,
+        copy: impl FnOnce(&[u8]) -> usize,
+    ) -> usize {
+        let bytes = self.bytes();
+        let n = copy(&bytes[..bytes.len().min(max)]);
+        if consume {
+            self.consume(n);
+        }
+        n
+    }
+
     /// Marks `n` of [`bytes`](Self::bytes) read.
     pub(super) fn consume(&mut self, n: usize) {
         self.start += n;

@@ -42,12 +42,12 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     ///
     /// Outside of an event loop (`what` names the caller in the message).
     pub(super) fn new(source: S, what: &str) -> io::Result<Self> {
-        Self::new_with(source, what, false)
+        Self::new_with(source, current(what), false)
     }
 
-    /// [`new`](Self::new); `lazy`: on io_uring, poll readiness only on demand.
-    fn new_with(mut source: S, what: &str, lazy: bool) -> io::Result<Self> {
-        let local = current(what);
+    /// [`new`](Self::new) on `local`'s loop; `lazy`: on io_uring, poll readiness only on
+    /// demand.
+    fn new_with(mut source: S, local: Rc<Local>, lazy: bool) -> io::Result<Self> {
         let (key, readiness) = local.reactor.register(&mut source, lazy)?;
         Ok(Registered {
             source,
@@ -64,8 +64,9 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
     /// polled only on demand; where reads are system calls, they read ahead
     /// (`read_ahead.rs`).
     pub(super) fn new_stream(source: S, what: &str) -> io::Result<Self> {
-        let ring_io = current(what).reactor.ring().is_some() && streams::enabled();
-        let mut this = Self::new_with(source, what, ring_io)?;
+        let local = current(what);
+        let ring_io = local.reactor.ring().is_some() && streams::enabled();
+        let mut this = Self::new_with(source, local, ring_io)?;
         if ring_io {
             this.stream = Some(RingStream::new(this.source.as_raw_fd()));
         } else {
@@ -145,13 +146,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
             if let Err(e) = std::task::ready!(self.enter(cx)) {
                 return Poll::Ready(Err(e));
             }
-            let mut ra = ahead.borrow_mut();
-            let bytes = ra.bytes();
-            let n = copy(&bytes[..bytes.len().min(len)]);
-            if !peek {
-                ra.consume(n);
-            }
-            return Poll::Ready(Ok(n));
+            return Poll::Ready(Ok(ahead.borrow_mut().serve(len, !peek, copy)));
         }
         if peek {
             return self.poll_io(cx, Direction::Read, op);
@@ -175,11 +170,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                     // Short: the socket is empty, so wait for the next event.
                     self.clear_unless_closed(Direction::Read);
                 }
-                let mut ra = ahead.borrow_mut();
-                let bytes = ra.bytes();
-                let n = copy(&bytes[..bytes.len().min(len)]);
-                ra.consume(n);
-                Poll::Ready(Ok(n))
+                Poll::Ready(Ok(ahead.borrow_mut().serve(len, true, copy)))
             }
             other => other,
         }
@@ -310,25 +301,18 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
                 return Poll::Ready(Err(e));
             }
         }
-        match stream.take_send_error() {
-            Some(e) => Poll::Ready(Err(e)),
-            None => Poll::Ready(Ok(())),
-        }
+        Poll::Ready(stream.take_send_error().map_or(Ok(()), Err))
     }
 
     /// What a byte stream's close does before it shuts the write side down: hands a
     /// queued send to the kernel, waits until the send in flight has completed (so the
     /// end of the stream comes after its last bytes) and reports its error.
     pub(super) fn poll_stream_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(stream) = &self.stream else {
-            return Poll::Ready(Ok(()));
-        };
-        if stream.sending() {
-            if let Err(e) = self.ring().submit_queued() {
-                return Poll::Ready(Err(e));
-            }
+        std::task::ready!(self.poll_stream_flush(cx))?;
+        match &self.stream {
+            Some(stream) => self.poll_send_done(stream, cx),
+            None => Poll::Ready(Ok(())),
         }
-        self.poll_send_done(stream, cx)
     }
 
     /// Waits until `stream`'s send in flight has completed; its error, if any.
@@ -336,10 +320,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         if stream.sending() {
             return self.wait_for_send(stream, cx);
         }
-        match stream.take_send_error() {
-            Some(e) => Poll::Ready(Err(e)),
-            None => Poll::Ready(Ok(())),
-        }
+        Poll::Ready(stream.take_send_error().map_or(Ok(()), Err))
     }
 
     /// A byte stream's `shutdown(Write)`: after its send in flight, if any. `None`: do it
@@ -416,10 +397,7 @@ impl<S: mio::event::Source + AsRawFd> Registered<S> {
         if let Some(ahead) = &self.ahead {
             let mut ra = ahead.borrow_mut();
             if !ra.bytes().is_empty() {
-                let bytes = ra.bytes();
-                let n = copy(&bytes[..bytes.len().min(len)]);
-                ra.consume(n);
-                return Ok(n);
+                return Ok(ra.serve(len, true, copy));
             }
         }
         self.try_io(Direction::Read, op)

@@ -4,7 +4,7 @@
 //! `Poll`) and `uring::Ring` (an io_uring), each with `new`, `waker`, `register`,
 //! `deregister` and `poll`. The [`Reactor`] holds the one chosen when the loop starts and
 //! forwards to it, so the runtime never knows which one it runs on; the only code that
-//! does is the io_uring's own byte-stream I/O (`uring/io.rs`), which the registration of a
+//! does is the io_uring's own byte-stream I/O (`uring/streams.rs`), which the registration of a
 //! TCP stream (`registered.rs`) uses where the ring is there. How the io_uring driver
 //! owns buffers, cancels, falls back, and which kernel features it takes: `DESIGN.md`
 //! beside this file.
@@ -153,6 +153,13 @@ pub(in crate::aio) struct Readiness {
     armed: Cell<u8>,
 }
 
+/// Adds `w` to the wakers `ws` unless one of them wakes the same task.
+fn add_waker(ws: &mut Vec<Waker>, w: &Waker) {
+    if !ws.iter().any(|x| x.will_wake(w)) {
+        ws.push(w.clone());
+    }
+}
+
 /// The bit of [`Readiness::armed`] for `dir`.
 fn armed_bit(dir: Direction) -> u8 {
     match dir {
@@ -187,10 +194,7 @@ impl Readiness {
 
     /// Registers `waker` to hear of the next readiness in `dir`.
     pub(in crate::aio) fn wait(&self, dir: Direction, waker: &Waker) {
-        let mut ws = self.wakers(dir).borrow_mut();
-        if !ws.iter().any(|w| w.will_wake(waker)) {
-            ws.push(waker.clone());
-        }
+        add_waker(&mut self.wakers(dir).borrow_mut(), waker);
     }
 
     /// Records what an event says and collects the wakers to wake.

@@ -196,12 +196,7 @@ impl Ring {
                     };
                     r.armed.set(r.armed.get() & !armed_bit(dir));
                 }
-                if ev.read_closed {
-                    r.read_closed.set(true);
-                }
-                if ev.write_closed {
-                    r.write_closed.set(true);
-                }
+                // (`event` makes a closed side readable or writable: `mark` records it.)
                 if ev.readable {
                     r.mark(Direction::Read, ev.read_closed, wake);
                 }
@@ -291,25 +286,9 @@ impl Ring {
     /// One wait of at most `timeout` (forever if `None`) for a completion: applies stream
     /// operations' completions, stashes the others, and returns `tag`'s result if it came.
     fn round(&self, tag: u64, timeout: Option<Duration>) -> Result<Option<i32>, ()> {
-        let waited = {
-            let ring = self.ring.borrow();
-            let submitter = ring.submitter();
-            match timeout {
-                None => submitter.submit_and_wait(1),
-                Some(d) => {
-                    let ts = types::Timespec::from(d);
-                    submitter.submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
-                }
-            }
-        };
-        match waited {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                log::error!("concur::aio: waiting on the io_uring failed: {e}");
-                return Err(());
-            }
+        if let Err(e) = self.submit_and_wait(timeout) {
+            log::error!("concur::aio: waiting on the io_uring failed: {e}");
+            return Err(());
         }
         let cqes: Vec<cqueue::Entry> = self.ring.borrow_mut().completion().collect();
         let mut found = None;
@@ -443,6 +422,26 @@ impl Ring {
         }
     }
 
+    /// Submits what is queued and waits at most `timeout` (forever if `None`) for one
+    /// completion; a timeout or a signal is not an error.
+    fn submit_and_wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let ring = self.ring.borrow();
+        let submitter = ring.submitter();
+        let waited = match timeout {
+            None => submitter.submit_and_wait(1),
+            Some(d) => {
+                let ts = types::Timespec::from(d);
+                submitter.submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
+            }
+        };
+        match waited {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Hands the kernel everything queued, taking completions to make room if it must:
     /// for what may not stay queued (a send naming a descriptor about to be closed).
     pub(in crate::aio) fn submit_all(&self) -> io::Result<()> {
@@ -482,22 +481,8 @@ impl Ring {
         } else {
             Some(Duration::ZERO)
         };
-        let waited = {
-            let ring = self.ring.borrow();
-            let submitter = ring.submitter();
-            match timeout {
-                None => submitter.submit_and_wait(1),
-                Some(d) => {
-                    let ts = types::Timespec::from(d);
-                    let args = types::SubmitArgs::new().timespec(&ts);
-                    submitter.submit_with_args(1, &args)
-                }
-            }
-        };
-        match waited {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        match self.submit_and_wait(timeout) {
+            Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {} // completions to take first
             Err(e) => log::error!("concur::aio: waiting on the io_uring failed: {e}"),
         }

@@ -49,6 +49,7 @@ use std::task::Waker;
 use io_uring::{cqueue, opcode, types};
 use slab::Slab;
 
+use super::super::add_waker;
 use super::bufs::{self, BufRing};
 use super::{Ring, CANCEL};
 
@@ -249,12 +250,6 @@ impl State {
             }
             None => {}
         }
-    }
-}
-
-fn add_waker(ws: &mut Vec<Waker>, w: &Waker) {
-    if !ws.iter().any(|x| x.will_wake(w)) {
-        ws.push(w.clone());
     }
 }
 
