@@ -333,10 +333,7 @@ fn cost_once(serve: CostServer, messages: u64) -> Result<(u64, u64, u64), String
         return Err(match server.join() {
             Ok(Err(why)) => why,
             Ok(Ok(())) => "the server ended before it listened".into(),
-            Err(panic) => panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            Err(panic) => crate::harness::panic_text(panic.as_ref())
                 .unwrap_or_else(|| "the server panicked".into()),
         });
     };
@@ -358,35 +355,11 @@ fn cost_once(serve: CostServer, messages: u64) -> Result<(u64, u64, u64), String
 pub(crate) fn cost(quick: bool, rounds: Option<usize>, only: Option<&str>) -> Result<(), String> {
     let messages: u64 = if quick { 5_000 } else { 50_000 };
     let rounds = rounds.unwrap_or(if quick { 1 } else { 3 });
-    let rows: Vec<&CostRow> = COST_ROWS
-        .iter()
-        .filter(|r| only.is_none_or(|o| o == r.key))
-        .collect();
-    if rows.is_empty() {
-        let keys: Vec<_> = COST_ROWS.iter().map(|r| r.key).collect();
-        return Err(format!(
-            "--only: no row '{}' (rows: {})",
-            only.unwrap_or_default(),
-            keys.join(", ")
-        ));
-    }
-    // A warm-up run of each (threads, allocator, sockets); a row that cannot run here
-    // says why once and is left out.
-    let mut skipped: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| cost_once(r.serve, messages / 10).err())
-        .collect();
-    let mut samples = vec![Vec::new(); rows.len()];
-    for _ in 0..rounds {
-        for ((r, skip), s) in rows.iter().zip(&mut skipped).zip(&mut samples) {
-            if skip.is_none() {
-                match cost_once(r.serve, messages) {
-                    Ok(sample) => s.push(sample),
-                    Err(why) => *skip = Some(why),
-                }
-            }
-        }
-    }
+    let rows = crate::harness::pick_rows(&COST_ROWS, |r| r.key, only)?;
+    // A warm-up run of each (threads, allocator, sockets) at a tenth of the messages.
+    let (samples, skipped) = crate::harness::run_rounds(&rows, rounds, |r, warm_up| {
+        cost_once(r.serve, if warm_up { messages / 10 } else { messages })
+    });
     // Per row: the median CPU and wall nanoseconds per round trip, the client's calls.
     let per_rt: Vec<Option<(f64, f64, f64)>> = samples
         .into_iter()

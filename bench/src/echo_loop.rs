@@ -240,11 +240,10 @@ fn run_row(row: &Row, per_conn: u64) -> Result<Sample, String> {
         .join()
     {
         Ok(r) => r,
-        Err(panic) => Err(panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "the row panicked".into())),
+        Err(panic) => {
+            Err(crate::harness::panic_text(panic.as_ref())
+                .unwrap_or_else(|| "the row panicked".into()))
+        }
     }
 }
 
@@ -254,34 +253,11 @@ pub(crate) fn run(quick: bool, rounds: Option<usize>, only: Option<&str>) -> Res
     let per_conn: u64 = if quick { 200 } else { 2_000 };
     let trips = per_conn * CONNS as u64;
     let rounds = rounds.unwrap_or(if quick { 1 } else { 5 });
-    let rows: Vec<&Row> = ROWS
-        .iter()
-        .filter(|r| only.is_none_or(|o| o == r.key))
-        .collect();
-    if rows.is_empty() {
-        let keys: Vec<_> = ROWS.iter().map(|r| r.key).collect();
-        return Err(format!(
-            "--only: no row '{}' (rows: {})",
-            only.unwrap_or_default(),
-            keys.join(", ")
-        ));
-    }
-    // A warm-up run of each; a row that cannot run here says why and is left out.
-    let mut skipped: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| run_row(r, per_conn / 10).err())
-        .collect();
-    let mut samples: Vec<Vec<Sample>> = rows.iter().map(|_| Vec::new()).collect();
-    for _ in 0..rounds {
-        for ((r, skip), s) in rows.iter().zip(&mut skipped).zip(&mut samples) {
-            if skip.is_none() {
-                match run_row(r, per_conn) {
-                    Ok(sample) => s.push(sample),
-                    Err(why) => *skip = Some(why),
-                }
-            }
-        }
-    }
+    let rows = crate::harness::pick_rows(&ROWS, |r| r.key, only)?;
+    // A warm-up run of each at a tenth of the round trips.
+    let (samples, skipped) = crate::harness::run_rounds(&rows, rounds, |r, warm_up| {
+        run_row(r, if warm_up { per_conn / 10 } else { per_conn })
+    });
     let per_rt: Vec<Option<(f64, f64)>> = samples
         .into_iter()
         .zip(&skipped)

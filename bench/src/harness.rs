@@ -182,3 +182,55 @@ pub(crate) fn python_json(script: &str, args: &[String]) -> Option<PyJson> {
     }
     Some(PyJson::parse(&String::from_utf8_lossy(&out.stdout)))
 }
+
+/// The rows `only` names (every row without it), or an error that lists the names;
+/// `key` gives a row's name.
+pub(crate) fn pick_rows<'a, R>(
+    rows: &'a [R],
+    key: impl Fn(&R) -> &'static str,
+    only: Option<&str>,
+) -> Result<Vec<&'a R>, String> {
+    let picked: Vec<&R> = rows
+        .iter()
+        .filter(|r| only.is_none_or(|o| o == key(r)))
+        .collect();
+    if picked.is_empty() {
+        let keys: Vec<_> = rows.iter().map(&key).collect();
+        return Err(format!(
+            "--only: no row '{}' (rows: {})",
+            only.unwrap_or_default(),
+            keys.join(", ")
+        ));
+    }
+    Ok(picked)
+}
+
+/// A warm-up run of each row (`run(row, true)`; a row that cannot run here says why,
+/// once, and is left out), then `rounds` runs of each (`run(row, false)`), the rows in
+/// alternation. Per row: its samples, and why it was left out.
+pub(crate) fn run_rounds<R, S>(
+    rows: &[&R],
+    rounds: usize,
+    mut run: impl FnMut(&R, bool) -> Result<S, String>,
+) -> (Vec<Vec<S>>, Vec<Option<String>>) {
+    let mut skipped: Vec<Option<String>> = rows.iter().map(|r| run(r, true).err()).collect();
+    let mut samples: Vec<Vec<S>> = rows.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for ((r, skip), s) in rows.iter().zip(&mut skipped).zip(&mut samples) {
+            if skip.is_none() {
+                match run(r, false) {
+                    Ok(sample) => s.push(sample),
+                    Err(why) => *skip = Some(why),
+                }
+            }
+        }
+    }
+    (samples, skipped)
+}
+
+/// What a panic said, if it said it with a string.
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> Option<String> {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+}

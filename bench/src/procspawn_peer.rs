@@ -375,13 +375,7 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_owned()
-    }
+    crate::harness::panic_text(p).unwrap_or_else(|| "panic".to_owned())
 }
 
 /// Runs one measurement; an error or a panic is reported on stderr and in `failures`, and
