@@ -23,6 +23,26 @@ async fn pair() -> (TcpStream, TcpStream) {
     (client.await.unwrap(), server)
 }
 
+/// A task that reads `stream` to its end and returns what it read.
+fn read_all(mut stream: TcpStream) -> aio::Task<Vec<u8>> {
+    aio::spawn(async move {
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.unwrap();
+        got
+    })
+}
+
+/// A thread that accepts one connection on `listener`, reads it to its end (blocking)
+/// and returns what it read.
+fn accept_and_read_all(listener: std::net::TcpListener) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut peer, &mut got).unwrap();
+        got
+    })
+}
+
 /// `len` bytes no two neighbouring windows of which are alike.
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
     let mut x = seed.wrapping_mul(2_654_435_761).max(1);
@@ -404,12 +424,8 @@ fn writes_cancelled_at_random_points_send_exactly_what_they_reported() {
     // bytes, one that was cancelled sent none; the peer receives exactly the reported
     // bytes, in order.
     aio::run(async {
-        let (client, mut server) = pair().await;
-        let reader = aio::spawn(async move {
-            let mut got = Vec::new();
-            server.read_to_end(&mut got).await.unwrap();
-            got
-        });
+        let (client, server) = pair().await;
+        let reader = read_all(server);
         let source = pattern(1 << 20, 9);
         let mut reported = Vec::new();
         let mut choices = Choices(3);
@@ -627,12 +643,8 @@ fn owned_writes_interleaved_with_borrowed_ones_keep_their_order_and_buffers() {
     // write_all_owned (no copy on io_uring) between ordinary writes: the peer gets the
     // bytes in the order written, and each owned buffer comes back whole.
     aio::run(async {
-        let (mut client, mut server) = pair().await;
-        let reader = aio::spawn(async move {
-            let mut got = Vec::new();
-            server.read_to_end(&mut got).await.unwrap();
-            got
-        });
+        let (mut client, server) = pair().await;
+        let reader = read_all(server);
         let mut expect = Vec::new();
         for i in 0..20u32 {
             let owned = pattern(1 + (i as usize * 37_000) % 300_000, i);
@@ -663,12 +675,7 @@ fn a_loop_that_ends_right_after_a_large_write_delivers_all_of_it() {
     let addr = listener.local_addr().unwrap();
     let sent = pattern(4 << 20, 21);
     let expect = sent.clone();
-    let reader = std::thread::spawn(move || {
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut got = Vec::new();
-        std::io::Read::read_to_end(&mut peer, &mut got).unwrap();
-        got
-    });
+    let reader = accept_and_read_all(listener);
     aio::run(async move {
         let socket = aio::net::TcpSocket::new_v4().unwrap();
         socket.set_send_buffer_size(4096).unwrap();
@@ -689,12 +696,7 @@ fn into_std_after_a_large_write_keeps_the_bytes_in_order() {
     let first = pattern(1 << 20, 22);
     let mut expect = first.clone();
     expect.extend_from_slice(b"after");
-    let reader = std::thread::spawn(move || {
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut got = Vec::new();
-        std::io::Read::read_to_end(&mut peer, &mut got).unwrap();
-        got
-    });
+    let reader = accept_and_read_all(listener);
     aio::run(async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(&first).await.unwrap();
